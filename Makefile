@@ -1,0 +1,54 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both set up everything they use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+LOCAL := .local
+HOST ?= 127.0.0.1
+PORT ?= 8080
+export HELPLINE_TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
+
+.PHONY: run test lint typecheck pytest catalogs extract bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+$(LOCAL)/secret_key:
+	mkdir -p $(LOCAL)
+	$(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))' > $@
+	chmod 600 $@
+
+catalogs: $(STAMP)
+	$(BIN)/helpline compile-catalogs
+
+# Development server: SQLite in .local/, a generated local secret, the web chat at /chat.
+run: $(STAMP) $(LOCAL)/secret_key catalogs
+	HELPLINE_ENV=development \
+	HELPLINE_SECRET_KEY="$$(cat $(LOCAL)/secret_key)" \
+	HELPLINE_DATABASE_URL="$${HELPLINE_DATABASE_URL:-sqlite+aiosqlite:///$(LOCAL)/helpline.db}" \
+	$(BIN)/helpline serve --host $(HOST) --port $(PORT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP) catalogs
+	$(BIN)/pytest -q -p no:cacheprovider
+
+test: lint typecheck pytest
+
+extract: $(STAMP)
+	$(BIN)/pybabel extract -F locales/babel.cfg --no-location --sort-output --project helpline-intake --version 0.1.0 -o locales/helpline.pot intake bots
+	$(BIN)/pybabel update -i locales/helpline.pot -d locales -D helpline --no-fuzzy-matching --ignore-obsolete
+
+bench: $(STAMP) catalogs
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,159 @@
+"""make_app(settings): the one place that wires storage, the core, the channels and the HTTP routes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bots.webchat import WebChat
+from intake.config import Settings
+from intake.hours import HoursConfigError, OpeningHours
+from intake.i18n import Catalogs, compile_catalogs, default_locales_dir
+from intake.keywords import default_table
+from intake.outbox import OutboxWorker, Sender
+from intake.privacy import Keys
+from intake.service import IntakeService
+from intake.storage.db import make_engine, make_sessionmaker, migrate, ping
+from intake.storage.uow import Database
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+@dataclass
+class Wiring:
+    """Everything the running service holds; built at start-up inside the event loop."""
+
+    settings: Settings
+    engine: AsyncEngine
+    db: Database
+    keys: Keys
+    catalogs: Catalogs
+    hours: OpeningHours
+    service: IntakeService
+    webchat: WebChat
+    outbox: OutboxWorker
+    senders: dict[str, Sender] = field(default_factory=dict)
+
+
+WIRING = web.AppKey("wiring", Wiring)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    return response
+
+
+@web.middleware
+async def no_tracebacks(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """An unexpected error answers 500 with one neutral line; the details go to the log only."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return web.json_response({"error": "internal error"}, status=500)
+
+
+def build_hours(settings: Settings) -> OpeningHours:
+    return OpeningHours.from_config(settings.hours)
+
+
+def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
+    app = web.Application(middlewares=[no_tracebacks, security_headers], client_max_size=1024**2)
+    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True)
+    hours = build_hours(settings)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        locales = default_locales_dir()
+        compile_catalogs(locales)
+        catalogs = Catalogs(locales, settings.languages)
+        if catalogs.missing():
+            log.warning("no compiled catalog for %s: texts fall back to the message ids", catalogs.missing())
+        engine = make_engine(settings.database_url)
+        await migrate(engine)
+        db = Database(make_sessionmaker(engine))
+        keys = Keys.from_secret(settings.secret_key)
+        service = IntakeService(db=db, keys=keys, catalogs=catalogs, hours=hours, keywords=default_table())
+        webchat = WebChat(service, db, keys, catalogs, settings.exit_url)
+        senders: dict[str, Sender] = {}
+        outbox = OutboxWorker(db=db, keys=keys, senders=senders)
+
+        def replies_queued(pseudonyms: Sequence[str]) -> None:
+            webchat.notify(pseudonyms)
+            outbox.wake.set()
+
+        service.on_replies = replies_queued
+        wiring = Wiring(settings, engine, db, keys, catalogs, hours, service, webchat, outbox, senders)
+        app[WIRING] = wiring
+        stop = asyncio.Event()
+        worker = asyncio.create_task(outbox.run(stop)) if run_outbox else None
+        try:
+            yield
+        finally:
+            stop.set()
+            if worker is not None:
+                await worker
+            await engine.dispose()
+
+    app.cleanup_ctx.append(lifecycle)
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(request: web.Request) -> web.Response:
+        ok = await ping(request.app[WIRING].engine)
+        return web.json_response(
+            {"status": "ok" if ok else "database unavailable"}, status=200 if ok else 503
+        )
+
+    async def chat_page(request: web.Request) -> web.StreamResponse:
+        return await request.app[WIRING].webchat.page(request)
+
+    async def chat_session(request: web.Request) -> web.StreamResponse:
+        return await request.app[WIRING].webchat.session(request)
+
+    async def chat_send(request: web.Request) -> web.StreamResponse:
+        return await request.app[WIRING].webchat.send(request)
+
+    async def chat_poll(request: web.Request) -> web.StreamResponse:
+        return await request.app[WIRING].webchat.poll(request)
+
+    async def root(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound("/chat")
+
+    app.router.add_get("/", root)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/chat", chat_page)
+    app.router.add_post("/chat/api/session", chat_session)
+    app.router.add_post("/chat/api/send", chat_send)
+    app.router.add_get("/chat/api/poll", chat_poll)
+    app.router.add_static("/static", STATIC_DIR)
+    return app
+
+
+__all__ = ["WIRING", "HoursConfigError", "Wiring", "make_app"]

@@ -1,0 +1,73 @@
+"""`helpline serve | migrate | compile-catalogs`: the service's command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from intake.config import ConfigError, Settings, load_settings
+from intake.hours import HoursConfigError, OpeningHours
+from intake.i18n import compile_catalogs, default_locales_dir
+from intake.storage.db import make_engine, migrate
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="helpline", description="Helpline intake over messaging apps.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the service (web chat, webhooks)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    commands.add_parser("migrate", help="bring the database schema up to date")
+    commands.add_parser("compile-catalogs", help="compile the translation catalogs (.po -> .mo)")
+    return parser
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    try:
+        OpeningHours.from_config(settings.hours)
+    except HoursConfigError as exc:
+        raise ConfigError(f"HELPLINE_CONFIG: {exc}") from None
+    return settings
+
+
+async def _migrate(settings: Settings) -> None:
+    engine = make_engine(settings.database_url)
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "compile-catalogs":
+            written = compile_catalogs(default_locales_dir())
+            print(f"compiled {len(written)} catalog(s)")
+            return 0
+        settings = _settings()
+        if args.command == "migrate":
+            asyncio.run(_migrate(settings))
+            print("database is up to date")
+            return 0
+        from bots.app import make_app
+
+        web.run_app(make_app(settings), host=args.host, port=args.port, print=None)
+        return 0
+    except ConfigError as exc:
+        print(f"helpline: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"helpline: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""The categories the helpline counts (DOMAIN.md), as data with stable ids.
+
+Ids are stored in the database and in the anonymous statistics, so they never change; labels are
+message ids for the catalogs (marked with `N_` so `pybabel extract` finds them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+def N_(msgid: str) -> str:
+    """Marks a string for extraction without translating it here (the language is per conversation)."""
+    return msgid
+
+
+@dataclass(frozen=True)
+class Option:
+    id: str
+    label: str
+
+
+class Role(StrEnum):
+    SELF = "self"
+    FAMILY = "family"
+    NETWORK = "network"
+    PROFESSIONAL = "professional"
+    OTHER = "other"
+
+
+class Topic(StrEnum):
+    SOCIAL_CONTROL = "social_control"
+    FORCED_MARRIAGE = "forced_marriage"
+    FGM = "fgm"
+    ABROAD = "abroad"
+    HONOUR_VIOLENCE = "honour_violence"
+    CLOSE_VIOLENCE = "close_violence"
+    VIRGINITY = "virginity"
+    OTHER = "other"
+
+
+class AgeGroup(StrEnum):
+    UNDER_18 = "under_18"
+    ADULT = "adult"
+    NOT_STATED = "not_stated"
+
+
+class Gender(StrEnum):
+    WOMAN = "woman"
+    MAN = "man"
+    OTHER = "other"
+    NOT_STATED = "not_stated"
+
+
+class Situation(StrEnum):
+    """The NAV guide's four situations, which decide the safety information a person gets."""
+
+    NOT_NOW = "not_now"
+    NEEDS_TIME = "needs_time"
+    WANTS_OUT = "wants_out"
+    AFTER = "after"
+
+
+class InquiryKind(StrEnum):
+    INDIVIDUAL = "individual"
+    INFORMATION = "information"
+
+
+ROLES: tuple[Option, ...] = (
+    Option(Role.SELF, N_("It is about me")),
+    Option(Role.FAMILY, N_("I am family")),
+    Option(Role.NETWORK, N_("I am a friend or partner")),
+    Option(Role.PROFESSIONAL, N_("I ask for my work")),
+    Option(Role.OTHER, N_("Other")),
+)
+
+TOPICS: tuple[Option, ...] = (
+    Option(Topic.SOCIAL_CONTROL, N_("Control and strict rules")),
+    Option(Topic.FORCED_MARRIAGE, N_("Marriage against my will")),
+    Option(Topic.FGM, N_("Genital cutting (FGM)")),
+    Option(Topic.ABROAD, N_("Being taken or left abroad")),
+    Option(Topic.HONOUR_VIOLENCE, N_("Violence or threats over honour")),
+    Option(Topic.CLOSE_VIOLENCE, N_("Violence at home or from a partner")),
+    Option(Topic.VIRGINITY, N_("Virginity")),
+    Option(Topic.OTHER, N_("Something else")),
+)
+
+AGE_GROUPS: tuple[Option, ...] = (
+    Option(AgeGroup.UNDER_18, N_("Under 18")),
+    Option(AgeGroup.ADULT, N_("18 or over")),
+)
+
+GENDERS: tuple[Option, ...] = (
+    Option(Gender.WOMAN, N_("Woman / girl")),
+    Option(Gender.MAN, N_("Man / boy")),
+    Option(Gender.OTHER, N_("Other")),
+)
+
+SITUATIONS: tuple[Option, ...] = (
+    Option(Situation.NOT_NOW, N_("I just want information")),
+    Option(Situation.NEEDS_TIME, N_("I need someone to talk to")),
+    Option(Situation.WANTS_OUT, N_("I want to get away")),
+    Option(Situation.AFTER, N_("I have left, but it goes on")),
+)
+
+FOLLOW_UP_ACTIVITIES: tuple[Option, ...] = (
+    Option("contact_person", N_("Phone or e-mail with the person")),
+    Option("practical_help", N_("Practical help with applications")),
+    Option("referral", N_("Contact or referral to other services")),
+    Option("nav", N_("Contact with NAV")),
+    Option("police", N_("Contact with police")),
+    Option("shelter", N_("Contact with the shelters")),
+    Option("expert_team", N_("Contact with the national expert team")),
+    Option("child_welfare", N_("Contact with child welfare")),
+    Option("external_meeting", N_("Meeting with external services")),
+    Option("in_person", N_("In-person meeting")),
+    Option("mail_agreement", N_("Mail agreement")),
+)
+
+
+def option_ids(options: tuple[Option, ...]) -> frozenset[str]:
+    return frozenset(o.id for o in options)

@@ -1,0 +1,131 @@
+"""What the bot says. English message ids; every conversation reads them through its own language's catalog.
+
+Texts are short on purpose: they are read on a phone, often on a lock screen, and sent as SMS. The first
+line of every text is neutral, because a notification preview may be read by someone else.
+"""
+
+from __future__ import annotations
+
+from intake.categories import N_, Role, Situation, Topic
+
+GREETING = N_(
+    "Hi, thank you for writing. If you are in danger right now, call 112 (police) or 113 (ambulance)."
+)
+ASK_LANGUAGE = N_("Which language do you want to write in?")
+ASK_SAFE = N_(
+    "Is it safe for you to write here now? If someone may read your phone, write {delete} at any time "
+    "to erase this chat."
+)
+SAFE_NO = N_(
+    "Then stop here, and erase the chat by writing {delete}. Write again when it is safe. "
+    "In danger: call 112."
+)
+SAFE_UNSURE = N_(
+    "Be careful: messages may show on the lock screen. Write {delete} at any time to erase this chat."
+)
+WELCOME_BACK = N_("Welcome back.")
+ASK_ROLE = N_("Who are you writing for?")
+ASK_KIND = N_("Is it about a specific case, or do you want general information or a talk?")
+ASK_TOPICS = N_("What is it about? Pick one or more, then choose Done.")
+TOPIC_NOTED = N_("Noted. Pick more, or choose Done.")
+ASK_AGE_SELF = N_("How old are you?")
+ASK_AGE_OTHER = N_("How old is the person it is about?")
+ASK_GENDER = N_("Are you a woman, a man or other? You can skip this.")
+ASK_GENDER_OTHER = N_("Is the person a woman, a man or other? You can skip this.")
+ASK_SITUATION = N_("What do you need most now?")
+NOTED = N_("Thank you, the staff will read what you wrote.")
+HELP = N_(
+    "Write {language} to change language, or {delete} to erase this chat. Everything else you write is "
+    "read by our staff. In danger: call 112 (police) or 113 (ambulance)."
+)
+DANGER = N_(
+    "If you are in danger now, call 112 (police) or 113 (ambulance). Children and young people can call "
+    "116 111 day and night. We have marked your message as urgent."
+)
+DELETED = N_("Done. The conversation is erased.")
+ATTACHMENT = N_("Staff can only read text here. Please write what you wanted to show in words.")
+ERROR_HANDOFF = N_(
+    "Sorry, something went wrong on our side. A staff member will take over this conversation. "
+    "In danger: call 112."
+)
+
+PLAIN_MESSAGES = N_(
+    "Nobody deserves to be treated badly. Norwegian law forbids violence and threats. "
+    "You are not alone, and help is available."
+)
+
+SITUATION_INFO: dict[str, str] = {
+    Situation.NOT_NOW: N_(
+        "If you need help later, dinutvei.no shows where to find it near you, and you can write to us again."
+    ),
+    Situation.NEEDS_TIME: N_(
+        "It can help to talk with someone who helps you sort your thoughts and options, on your own terms. "
+        "Family counselling (familievernkontoret) also helps families where there is violence or threats."
+    ),
+    Situation.WANTS_OUT: N_(
+        "To get away: every police district has family-violence coordinators, and a crisis centre "
+        "(krisesenter) gives a safe place day and night, for women and for men. Under 18, child welfare "
+        "(barnevernet) must help you. We can also help, for example with a religious divorce."
+    ),
+    Situation.AFTER: N_(
+        "Threats do not always stop after a break. Your doctor and health services can help with "
+        "after-effects, "
+        "and we can support you further."
+    ),
+}
+
+TOPIC_INFO: dict[str, str] = {
+    Topic.ABROAD: N_(
+        "Do not travel if you fear being left abroad. From age 12 you can refuse to move abroad. "
+        "Abroad, call the Foreign Ministry day and night: +47 23 95 00 00, or the nearest embassy."
+    ),
+    Topic.FORCED_MARRIAGE: N_(
+        "Nobody can force you to marry. Forced marriage is a crime in Norway, and we can help, "
+        "also if you want to leave a marriage."
+    ),
+    Topic.FGM: N_(
+        "Genital cutting is forbidden in Norway, also when it is done abroad. Health services can help, "
+        "also with after-effects."
+    ),
+    Topic.VIRGINITY: N_(
+        "Nobody can see on the body whether someone is a virgin. "
+        "Health services answer questions in confidence."
+    ),
+    Topic.SOCIAL_CONTROL: N_(
+        "Strict control of who you meet, what you wear or what you do can be negative social control. "
+        "You have the right to make your own choices."
+    ),
+}
+
+ROLE_INFO: dict[str, str] = {
+    Role.FAMILY: N_(
+        "Thank you for caring. Listen and believe the person, and do not confront the family: it can make "
+        "things more dangerous. We can advise you."
+    ),
+    Role.NETWORK: N_(
+        "Thank you for caring. Listen and believe the person, and do not confront the family: it can make "
+        "things more dangerous. We can advise you."
+    ),
+    Role.PROFESSIONAL: N_(
+        "Ask directly and alone, never with family as interpreter. Remember the duty to avert and to report "
+        "to child welfare. Kompetanseteamet (478 09 050) advises professionals."
+    ),
+}
+
+UNDER_18_INFO = N_("Under 18? Alarmtelefonen, 116 111, answers day and night by phone, SMS and chat.")
+
+HANDOFF_OPEN = N_("Thank you. You are in the queue, and a staff member will answer you here soon.")
+HANDOFF_CLOSED = N_(
+    "We are closed now and open {time}. Leave a message here, and we will answer when we open."
+)
+HANDOFF_CLOSED_UNKNOWN = N_("We are closed now. Leave a message here, and we will answer as soon as we can.")
+ALWAYS_OPEN = N_("Open day and night: {services}.")
+LEFT_MESSAGE = N_("Thank you, your message is saved. We will answer when we open.")
+
+YES = N_("Yes")
+NO = N_("No")
+NOT_SURE = N_("Not sure")
+SKIP = N_("Skip")
+DONE = N_("Done")
+CASE = N_("A specific case")
+INFORMATION = N_("Information or a talk")

@@ -1,0 +1,427 @@
+"""The intake conversation as a pure function: `step(state, input, context) -> StepResult`.
+
+No I/O and no clock: the service loads the state, gives the time and whether the line is open, and stores
+what comes back. Every input moves the person on; nothing here can trap anyone in a question.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from intake import content as c
+from intake.categories import (
+    AGE_GROUPS,
+    GENDERS,
+    ROLES,
+    SITUATIONS,
+    TOPICS,
+    AgeGroup,
+    InquiryKind,
+    Option,
+    Role,
+)
+from intake.i18n import Texts, language_name
+from intake.keywords import Keyword, KeywordTable, normalise
+from intake.messages import Choice, Reply
+from intake.resources import around_the_clock
+
+SKIP = "skip"
+DONE = "done"
+
+
+class Step(StrEnum):
+    NEW = "new"
+    LANGUAGE = "language"
+    SAFE = "safe"
+    PAUSED = "paused"
+    ROLE = "role"
+    KIND = "kind"
+    TOPICS = "topics"
+    AGE = "age"
+    GENDER = "gender"
+    SITUATION = "situation"
+    HANDED_OFF = "handed_off"
+
+
+class Event(StrEnum):
+    DANGER = "danger"  # priority up
+    HANDOFF = "handoff"  # into the staff queue
+    INTAKE_COMPLETE = "intake_complete"  # write the anonymous record
+    DELETE = "delete"  # erase transcript and link
+    STOP = "stop"  # SMS opt-out: send nothing more
+
+
+@dataclass(frozen=True)
+class FlowState:
+    step: Step = Step.NEW
+    lang: str = "nb"
+    role: str | None = None
+    kind: str | None = None
+    topics: tuple[str, ...] = ()
+    age: str | None = None
+    gender: str | None = None
+    situation: str | None = None
+    danger: bool = False
+    intake_done: bool = False
+    left_message_ack: bool = False
+    # Where a "language" keyword interrupted the intake, so it can pick up again afterwards.
+    resume: Step | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["topics"] = list(self.topics)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> FlowState:
+        if not data:
+            return cls()
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known["step"] = Step(known.get("step", Step.NEW))
+        if known.get("resume") is not None:
+            known["resume"] = Step(known["resume"])
+        known["topics"] = tuple(known.get("topics") or ())
+        return cls(**known)
+
+    @property
+    def under_18(self) -> bool | None:
+        if self.age == AgeGroup.UNDER_18:
+            return True
+        return False if self.age == AgeGroup.ADULT else None
+
+
+@dataclass(frozen=True)
+class FlowInput:
+    text: str = ""
+    choice: str | None = None
+    locale_hint: str | None = None
+    attachments: int = 0
+
+
+@dataclass(frozen=True)
+class FlowContext:
+    now: datetime
+    is_open: bool
+    next_opening: datetime | None
+    timezone: ZoneInfo
+    languages: tuple[str, ...]
+    texts: Callable[[str], Texts]
+    keywords: KeywordTable
+    # SMS and WhatsApp know opt-out words; elsewhere "stop" is just text.
+    opt_out: bool = False
+
+
+@dataclass(frozen=True)
+class StepResult:
+    state: FlowState
+    replies: tuple[Reply, ...] = ()
+    events: frozenset[Event] = field(default_factory=frozenset)
+
+
+class _StaleChoice(Exception):
+    """A button from an earlier menu was pressed: ask the current question again, change nothing."""
+
+
+class _Turn:
+    """Collects the replies and events of one step in the person's current language."""
+
+    def __init__(self, state: FlowState, ctx: FlowContext) -> None:
+        self.state = state
+        self.ctx = ctx
+        self.replies: list[Reply] = []
+        self.events: set[Event] = set()
+
+    @property
+    def t(self) -> Texts:
+        return self.ctx.texts(self.state.lang)
+
+    def say(self, msgid: str, choices: tuple[Choice, ...] = (), multi: bool = False, **fields: str) -> None:
+        t = self.t
+        words = {
+            "delete": self.ctx.keywords.word(Keyword.DELETE, t.lang),
+            "language": self.ctx.keywords.word(Keyword.LANGUAGE, t.lang),
+        }
+        text = t(msgid, **{k: v for k, v in words.items() if "{" + k + "}" in msgid}, **fields)
+        self.replies.append(Reply(text=text, choices=choices, multi=multi, lang=t.lang, rtl=t.rtl))
+
+    def menu(self, options: tuple[Option, ...], *extra: Option) -> tuple[Choice, ...]:
+        return tuple(Choice(o.id, self.t(o.label)) for o in (*options, *extra))
+
+    def result(self) -> StepResult:
+        return StepResult(self.state, tuple(self.replies), frozenset(self.events))
+
+
+def step(state: FlowState, given: FlowInput, ctx: FlowContext) -> StepResult:
+    turn = _Turn(state, ctx)
+    keyword = None if given.choice else ctx.keywords.keyword(given.text)
+
+    if keyword is Keyword.DELETE:
+        turn.state = FlowState(lang=state.lang)
+        turn.events.add(Event.DELETE)
+        turn.say(c.DELETED)
+        turn.replies[-1] = replace(turn.replies[-1], erase=True)
+        return turn.result()
+    if keyword is Keyword.STOP and ctx.opt_out:
+        turn.events.add(Event.STOP)
+        return turn.result()
+
+    if state.step is Step.NEW:
+        return _first_contact(turn, given)
+
+    if given.attachments:
+        turn.say(c.ATTACHMENT)
+
+    if ctx.keywords.is_danger(given.text) and not given.choice:
+        turn.state = replace(turn.state, danger=True)
+        turn.events.add(Event.DANGER)
+        turn.say(c.DANGER)
+        if not turn.state.intake_done:
+            # A person in acute danger needs a human, not four more questions.
+            _hand_off(turn)
+            return turn.result()
+
+    if keyword is Keyword.HELP:
+        turn.say(c.HELP)
+        _ask(turn, turn.state.step)
+        return turn.result()
+    if keyword is Keyword.LANGUAGE:
+        resume = turn.state.step if turn.state.step is not Step.LANGUAGE else turn.state.resume
+        turn.state = replace(turn.state, step=Step.LANGUAGE, resume=resume)
+        _ask(turn, Step.LANGUAGE)
+        return turn.result()
+
+    choice = SKIP if keyword is Keyword.SKIP else given.choice
+    try:
+        _answer(turn, given.text, choice)
+    except _StaleChoice:
+        turn.state = state
+        _ask(turn, state.step)
+    return turn.result()
+
+
+def _first_contact(turn: _Turn, given: FlowInput) -> StepResult:
+    hint = _hinted_language(given.locale_hint, turn.ctx.languages)
+    turn.state = replace(turn.state, lang=hint or turn.ctx.languages[0], step=Step.LANGUAGE)
+    turn.say(c.GREETING)
+    if turn.ctx.keywords.is_danger(given.text):
+        turn.state = replace(turn.state, danger=True)
+        turn.events.add(Event.DANGER)
+        turn.say(c.DANGER)
+        _hand_off(turn)
+        return turn.result()
+    if given.attachments:
+        turn.say(c.ATTACHMENT)
+    _ask(turn, Step.LANGUAGE)
+    return turn.result()
+
+
+def _hinted_language(hint: str | None, languages: tuple[str, ...]) -> str | None:
+    if not hint:
+        return None
+    tag = hint.replace("-", "_")
+    candidates = [tag, tag.split("_")[0]]
+    # Norwegian phones report "no" or "nn"; the line writes bokmål.
+    if candidates[1] in ("no", "nn"):
+        candidates.append("nb")
+    for candidate in candidates:
+        for lang in languages:
+            if lang.lower() == candidate.lower():
+                return lang
+    return None
+
+
+def _ask(turn: _Turn, at: Step) -> None:
+    """Ask the question of step `at` (again)."""
+    st = turn.state
+    skip = Option(SKIP, c.SKIP)
+    if at is Step.LANGUAGE:
+        choices = tuple(Choice(lang, language_name(lang)) for lang in turn.ctx.languages)
+        turn.say(c.ASK_LANGUAGE, choices)
+    elif at is Step.SAFE:
+        turn.say(
+            c.ASK_SAFE, turn.menu((Option("yes", c.YES), Option("no", c.NO), Option("unsure", c.NOT_SURE)))
+        )
+    elif at is Step.ROLE or at is Step.PAUSED:
+        turn.say(c.ASK_ROLE, turn.menu(ROLES, skip))
+    elif at is Step.KIND:
+        kinds = (Option(InquiryKind.INDIVIDUAL, c.CASE), Option(InquiryKind.INFORMATION, c.INFORMATION))
+        turn.say(c.ASK_KIND, turn.menu(kinds, skip))
+    elif at is Step.TOPICS:
+        remaining = tuple(o for o in TOPICS if o.id not in st.topics)
+        msgid = c.TOPIC_NOTED if st.topics else c.ASK_TOPICS
+        turn.say(msgid, turn.menu(remaining, Option(DONE, c.DONE)), multi=True)
+    elif at is Step.AGE:
+        about_self = st.role in (None, Role.SELF)
+        turn.say(c.ASK_AGE_SELF if about_self else c.ASK_AGE_OTHER, turn.menu(AGE_GROUPS, skip))
+    elif at is Step.GENDER:
+        about_self = st.role in (None, Role.SELF)
+        turn.say(c.ASK_GENDER if about_self else c.ASK_GENDER_OTHER, turn.menu(GENDERS, skip))
+    elif at is Step.SITUATION:
+        turn.say(c.ASK_SITUATION, turn.menu(SITUATIONS, skip))
+    elif at is Step.HANDED_OFF and not turn.ctx.is_open:
+        _closed_notice(turn)
+
+
+def _match(turn: _Turn, text: str, choice: str | None, options: tuple[Option, ...]) -> list[str] | None:
+    """The option ids the person picked, by button, number ("2", or "1 3" where several are allowed),
+    id or label; None when the text is not an answer (it is then kept as free text)."""
+    ids = [o.id for o in options]
+    if choice is not None:
+        if choice not in ids:
+            raise _StaleChoice(choice)
+        return [choice]
+    said = normalise(text)
+    if not said:
+        return None
+    numbers = said.replace(",", " ").split()
+    if all(n.isdigit() for n in numbers):
+        picked = [ids[int(n) - 1] for n in numbers if 1 <= int(n) <= len(ids)]
+        return picked or None
+    for o in options:
+        if said in (o.id, normalise(o.label), normalise(turn.t(o.label))):
+            return [o.id]
+    return None
+
+
+def _answer(turn: _Turn, text: str, choice: str | None) -> None:
+    st = turn.state
+    at = st.step
+    skip = Option(SKIP, c.SKIP)
+    if at is Step.HANDED_OFF:
+        if not turn.ctx.is_open and not st.left_message_ack:
+            turn.state = replace(st, left_message_ack=True)
+            turn.say(c.LEFT_MESSAGE)
+        return
+    if at is Step.PAUSED:
+        turn.say(c.WELCOME_BACK)
+        _go(turn, Step.ROLE)
+        return
+    if at is Step.LANGUAGE:
+        options = tuple(Option(lang, language_name(lang)) for lang in turn.ctx.languages)
+        picked = _match(turn, text, choice, (*options, skip))
+        if picked and picked[0] != SKIP:
+            turn.state = replace(st, lang=picked[0])
+        elif picked is None:
+            turn.say(c.NOTED)
+        resume, turn.state = turn.state.resume, replace(turn.state, resume=None)
+        _go(turn, resume or Step.SAFE)
+        return
+    if at is Step.SAFE:
+        picked = _match(
+            turn, text, choice, (Option("yes", c.YES), Option("no", c.NO), Option("unsure", c.NOT_SURE), skip)
+        )
+        if picked == ["no"]:
+            turn.say(c.SAFE_NO)
+            turn.state = replace(st, step=Step.PAUSED)
+            return
+        if picked == ["unsure"]:
+            turn.say(c.SAFE_UNSURE)
+        elif picked is None:
+            turn.say(c.NOTED)
+        _go(turn, Step.ROLE)
+        return
+    if at is Step.ROLE:
+        picked = _match(turn, text, choice, (*ROLES, skip))
+        role = picked[0] if picked and picked[0] != SKIP else None
+        turn.state = replace(st, role=role)
+        if picked is None:
+            turn.say(c.NOTED)
+        _go(turn, Step.KIND if role == Role.PROFESSIONAL else Step.TOPICS)
+        return
+    if at is Step.KIND:
+        kinds = (Option(InquiryKind.INDIVIDUAL, c.CASE), Option(InquiryKind.INFORMATION, c.INFORMATION))
+        picked = _match(turn, text, choice, (*kinds, skip))
+        turn.state = replace(st, kind=picked[0] if picked and picked[0] != SKIP else None)
+        if picked is None:
+            turn.say(c.NOTED)
+        _go(turn, Step.TOPICS)
+        return
+    if at is Step.TOPICS:
+        # Numbers refer to the menu as shown: the topics not yet picked.
+        remaining = tuple(o for o in TOPICS if o.id not in st.topics)
+        picked = _match(turn, text, choice, (*remaining, Option(DONE, c.DONE), skip))
+        if picked is None:
+            turn.say(c.NOTED)
+            _go(turn, Step.AGE)
+            return
+        topics = tuple(dict.fromkeys((*st.topics, *(p for p in picked if p not in (DONE, SKIP)))))
+        turn.state = replace(st, topics=topics)
+        finished = DONE in picked or SKIP in picked or len(picked) > 1 or len(topics) == len(TOPICS)
+        _go(turn, Step.AGE if finished else Step.TOPICS)
+        return
+    if at is Step.AGE:
+        picked = _match(turn, text, choice, (*AGE_GROUPS, skip))
+        turn.state = replace(st, age=picked[0] if picked and picked[0] != SKIP else None)
+        if picked is None:
+            turn.say(c.NOTED)
+        _go(turn, Step.GENDER)
+        return
+    if at is Step.GENDER:
+        picked = _match(turn, text, choice, (*GENDERS, skip))
+        turn.state = replace(st, gender=picked[0] if picked and picked[0] != SKIP else None)
+        if picked is None:
+            turn.say(c.NOTED)
+        if turn.state.role in (None, Role.SELF):
+            _go(turn, Step.SITUATION)
+        else:
+            _hand_off(turn)
+        return
+    if at is Step.SITUATION:
+        picked = _match(turn, text, choice, (*SITUATIONS, skip))
+        turn.state = replace(st, situation=picked[0] if picked and picked[0] != SKIP else None)
+        if picked is None:
+            turn.say(c.NOTED)
+        _hand_off(turn)
+        return
+    raise ValueError(f"no step {at!r}")
+
+
+def _go(turn: _Turn, to: Step) -> None:
+    turn.state = replace(turn.state, step=to)
+    _ask(turn, to)
+
+
+def _hand_off(turn: _Turn) -> None:
+    """Safety information that fits the answers, then the queue (open) or the next opening (closed)."""
+    st = turn.state
+    if st.role in (None, Role.SELF):
+        turn.say(c.PLAIN_MESSAGES)
+    if st.situation in c.SITUATION_INFO:
+        turn.say(c.SITUATION_INFO[st.situation])
+    for topic in st.topics:
+        if topic in c.TOPIC_INFO:
+            turn.say(c.TOPIC_INFO[topic])
+    if st.role in c.ROLE_INFO:
+        turn.say(c.ROLE_INFO[st.role])
+    if st.under_18:
+        turn.say(c.UNDER_18_INFO)
+    turn.state = replace(st, step=Step.HANDED_OFF, intake_done=True, resume=None)
+    turn.events.update({Event.HANDOFF, Event.INTAKE_COMPLETE})
+    if turn.ctx.is_open:
+        turn.say(c.HANDOFF_OPEN)
+    else:
+        _closed_notice(turn)
+
+
+def _closed_notice(turn: _Turn) -> None:
+    ctx = turn.ctx
+    if ctx.next_opening is not None:
+        turn.say(c.HANDOFF_CLOSED, time=turn.t.moment(ctx.next_opening, ctx.now, ctx.timezone))
+    else:
+        turn.say(c.HANDOFF_CLOSED_UNKNOWN)
+    services = ", ".join(r.line() for r in around_the_clock(turn.state.under_18))
+    turn.say(c.ALWAYS_OPEN, services=services)
+
+
+def error_handoff(state: FlowState, ctx: FlowContext) -> StepResult:
+    """What the person gets when the flow itself failed: a human takes over with what is known."""
+    lang = state.lang if state.lang in ctx.languages else ctx.languages[0]
+    t = ctx.texts(lang)
+    reply = Reply(text=t(c.ERROR_HANDOFF), lang=t.lang, rtl=t.rtl)
+    new_state = replace(state, lang=lang, step=Step.HANDED_OFF, resume=None)
+    return StepResult(new_state, (reply,), frozenset({Event.HANDOFF}))

@@ -1,0 +1,97 @@
+"""Catalogs per language: one Translations object per locale, chosen per conversation (never a global `_`)."""
+
+from __future__ import annotations
+
+import gettext
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_date, format_skeleton, format_time
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+
+DOMAIN = "helpline"
+SOURCE_LANGUAGE = "nb"
+# CLDR names Dari "Persian (Afghanistan)"; people who speak it call it Dari.
+OWN_NAME_OVERRIDES = {"fa_AF": "دری"}
+
+
+def default_locales_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "locales"
+
+
+def language_name(lang: str) -> str:
+    """The language's name in its own language and script, as a language menu shows it."""
+    if lang in OWN_NAME_OVERRIDES:
+        return OWN_NAME_OVERRIDES[lang]
+    name = Locale.parse(lang).display_name or lang
+    return name[:1].upper() + name[1:]
+
+
+def is_rtl(lang: str) -> bool:
+    return Locale.parse(lang).text_direction == "rtl"
+
+
+def compile_catalogs(locales_dir: Path) -> list[Path]:
+    """Compile every .po whose .mo is missing or older; returns the .mo files written."""
+    written = []
+    for po_path in sorted(locales_dir.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as f:
+            catalog = read_po(f, locale=po_path.parent.parent.name)
+        with mo_path.open("wb") as f:
+            write_mo(f, catalog, use_fuzzy=False)
+        written.append(mo_path)
+    return written
+
+
+@dataclass(frozen=True)
+class Texts:
+    """One language's texts: call it with a message id (and format fields) to get the translation."""
+
+    lang: str
+    translations: gettext.NullTranslations
+
+    def __call__(self, msgid: str, **fields: str) -> str:
+        text = self.translations.gettext(msgid)
+        return text.format(**fields) if fields else text
+
+    def plural(self, singular: str, plural: str, n: int, **fields: str) -> str:
+        return self.translations.ngettext(singular, plural, n).format(n=n, **fields)
+
+    @property
+    def rtl(self) -> bool:
+        return is_rtl(self.lang)
+
+    def moment(self, when: datetime, now: datetime, tz: ZoneInfo) -> str:
+        """'Monday 09:00' within a week, 'Mon, 4 Jan 09:00' beyond, in this language's own format."""
+        clock = format_time(when, "short", tzinfo=tz, locale=self.lang)
+        if when - now < timedelta(days=6):
+            day = format_date(when.astimezone(tz), "EEEE", locale=self.lang)
+        else:
+            day = format_skeleton("MMMMEEEEd", when, tzinfo=tz, locale=self.lang)
+        return f"{day} {clock}"
+
+
+class Catalogs:
+    """Loads each language's compiled catalog once; unknown languages fall back to the source language."""
+
+    def __init__(self, locales_dir: Path, languages: tuple[str, ...]) -> None:
+        self.languages = languages
+        self._texts: dict[str, Texts] = {}
+        for lang in languages:
+            translations = Translations.load(str(locales_dir), [lang], DOMAIN)
+            self._texts[lang] = Texts(lang, translations)
+
+    def texts(self, lang: str) -> Texts:
+        return self._texts.get(lang) or self._texts[self.languages[0]]
+
+    def missing(self) -> list[str]:
+        """Languages whose catalog did not load (babel silently falls back to the message ids)."""
+        return [lang for lang, t in self._texts.items() if type(t.translations) is not Translations]

@@ -1,0 +1,77 @@
+"""Keywords that work at every step, in every language, and the acute-danger signals."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+from importlib import resources
+
+
+class Keyword(StrEnum):
+    DELETE = "delete"
+    HELP = "help"
+    LANGUAGE = "language"
+    SKIP = "skip"
+    STOP = "stop"
+
+
+def normalise(text: str) -> str:
+    """Casefolded, NFKC, typographic apostrophes and surrounding punctuation removed."""
+    text = unicodedata.normalize("NFKC", text).casefold().replace("’", "'").replace("ʼ", "'")
+    return " ".join(text.strip(" \t\r\n.!?،؟。").split())
+
+
+@dataclass(frozen=True)
+class KeywordTable:
+    whole: dict[str, Keyword]
+    danger: re.Pattern[str]
+    # The word the bot teaches in each language ("write SLETT to erase"): the first one listed.
+    taught: dict[Keyword, dict[str, str]]
+
+    def word(self, keyword: Keyword, lang: str) -> str:
+        words = self.taught.get(keyword, {})
+        return (words.get(lang) or words.get("en") or keyword.value).upper()
+
+    def keyword(self, text: str) -> Keyword | None:
+        return self.whole.get(normalise(text).lstrip("/"))
+
+    def is_danger(self, text: str) -> bool:
+        return bool(self.danger.search(normalise(text)))
+
+
+def _starts_word(term: str) -> bool:
+    # Latin and Cyrillic words take a leading word boundary; scripts where prefixes attach do not.
+    first = term[0]
+    return first.isascii() or "\u00c0" <= first <= "\u024f" or "\u0400" <= first <= "\u04ff"
+
+
+def build_table(data: dict[str, dict[str, list[str]]]) -> KeywordTable:
+    whole: dict[str, Keyword] = {}
+    taught: dict[Keyword, dict[str, str]] = {}
+    for kw in Keyword:
+        taught[kw] = {lang: words[0] for lang, words in data.get(kw.value, {}).items() if words}
+        for words in data.get(kw.value, {}).values():
+            for word in words:
+                whole.setdefault(normalise(word), kw)
+    parts = []
+    for words in data.get("danger", {}).values():
+        for word in words:
+            term = re.escape(normalise(word))
+            parts.append(rf"(?<!\w){term}" if _starts_word(normalise(word)) else term)
+    danger = re.compile("|".join(sorted(parts, key=len, reverse=True)) or r"(?!)")
+    return KeywordTable(whole=whole, danger=danger, taught=taught)
+
+
+@cache
+def keyword_data() -> dict[str, dict[str, list[str]]]:
+    raw = resources.files("intake").joinpath("keywords.toml").read_text(encoding="utf-8")
+    return tomllib.loads(raw)
+
+
+@cache
+def default_table() -> KeywordTable:
+    return build_table(keyword_data())

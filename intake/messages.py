@@ -1,0 +1,77 @@
+"""The one internal message type: every channel adapter translates to and from these at the edge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Channel(StrEnum):
+    WEBCHAT = "webchat"
+    TELEGRAM = "telegram"
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Where a person writes from. `address` is the raw reply address; it is stored only encrypted."""
+
+    channel: Channel
+    address: str
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One message from a person, as any channel delivers it.
+
+    `provider_id` is the channel's own id for the message (Telegram update_id, Twilio MessageSid, the web
+    chat's client-generated id); a repeated one is processed once. `choice` is the id of a pressed button,
+    when the channel has buttons; typed text is matched against the menu by the flow.
+    """
+
+    contact: Contact
+    provider_id: str
+    text: str
+    received_at: datetime
+    choice: str | None = None
+    locale_hint: str | None = None
+    attachments: int = 0
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One menu entry: a stable id (used as button payload) and the label in the person's language."""
+
+    id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message to a person. Menus are data: an adapter renders `choices` as buttons or a numbered list.
+
+    `multi` marks a menu where several choices may be picked one after another (topics), ended by a
+    choice with id "done". `erase` asks the adapter to also remove what it can of the conversation on the
+    person's device (Telegram's delete_message); it is set only on the confirmation of a delete.
+    """
+
+    text: str
+    choices: tuple[Choice, ...] = ()
+    multi: bool = False
+    lang: str = "nb"
+    rtl: bool = False
+    erase: bool = False
+    sender: str = "bot"
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """A reply bound for a contact, as the outbox hands it to a channel adapter for delivery."""
+
+    outbox_id: int
+    contact: Contact
+    reply: Reply
+    attempt: int = 0
+    extra: dict[str, str] = field(default_factory=dict)

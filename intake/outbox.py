@@ -1,0 +1,140 @@
+"""Drains the durable outbox to the push channels, with retries and backoff.
+
+A row is claimed with a lease; if this process dies mid-send the lease runs out and another sender (or
+this one after restart) takes it again. That makes delivery at-least-once; the rare repeat after a crash
+between the channel's answer and our commit is the price of never losing a reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from intake.messages import Channel, Contact, OutboundMessage
+from intake.privacy import Keys, UnreadableAddress
+from intake.service import reply_from_payload
+from intake.storage.models import OutboxRow
+from intake.storage.uow import Database
+
+log = logging.getLogger(__name__)
+
+
+class TemporaryFailure(Exception):
+    """Try again later (network error, 5xx, rate limit)."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class PermanentFailure(Exception):
+    """Never try again (blocked by the person, invalid address, opted out)."""
+
+
+class Sender(Protocol):
+    async def send(self, message: OutboundMessage) -> str | None:
+        """Deliver one message; return the provider's id for it, or raise one of the failures above."""
+
+
+def backoff(attempt: int) -> float:
+    base: float = min(2.0**attempt, 300.0)
+    return base * (0.8 + 0.4 * random.random())  # noqa: S311 - jitter, not security
+
+
+@dataclass
+class OutboxWorker:
+    db: Database
+    keys: Keys
+    senders: Mapping[str, Sender]
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    batch: int = 50
+    lease: timedelta = timedelta(seconds=60)
+    max_attempts: int = 10
+    send_timeout: float = 30.0
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def run_once(self) -> int:
+        """Send what is due now; returns how many rows were handled."""
+        if not self.senders:
+            return 0
+        async with self.db.uow() as uow:
+            rows = await uow.outbox.claim_due(self.clock(), self.batch, self.lease, list(self.senders))
+            await uow.commit()
+        # One person's messages go in order; different people in parallel.
+        by_person: dict[str, list[OutboxRow]] = {}
+        for row in rows:
+            by_person.setdefault(row.pseudonym, []).append(row)
+        await asyncio.gather(*(self._send_in_order(person_rows) for person_rows in by_person.values()))
+        return len(rows)
+
+    async def _send_in_order(self, rows: list[OutboxRow]) -> None:
+        for index, row in enumerate(rows):
+            if not await self._send(row):
+                # Later messages wait for the failed one so the person never reads them out of order.
+                async with self.db.uow() as uow:
+                    for later in rows[index + 1 :]:
+                        await uow.outbox.mark_retry(
+                            later.id, "waiting for an earlier message", row.next_attempt_at
+                        )
+                    await uow.commit()
+                return
+
+    async def _send(self, row: OutboxRow) -> bool:
+        now = self.clock()
+        try:
+            contact = Contact(Channel(row.channel), self.keys.decrypt(row.address_enc))
+            message = OutboundMessage(row.id, contact, reply_from_payload(row.payload), row.attempts)
+            async with asyncio.timeout(self.send_timeout):
+                provider_id = await self.senders[row.channel].send(message)
+        except (PermanentFailure, UnreadableAddress) as exc:
+            await self._finish(row, failed=type(exc).__name__ + ": " + str(exc))
+            return False
+        except Exception as exc:
+            reason = str(exc) if isinstance(exc, TemporaryFailure) else type(exc).__name__
+            if row.attempts >= self.max_attempts:
+                await self._finish(row, failed=f"gave up after {row.attempts} attempts: {reason}")
+                return False
+            delay = (
+                exc.retry_after
+                if isinstance(exc, TemporaryFailure) and exc.retry_after
+                else backoff(row.attempts)
+            )
+            row.next_attempt_at = now + timedelta(seconds=delay)
+            log.warning(
+                "send failed on %s (attempt %d), retry in %.1fs: %s", row.channel, row.attempts, delay, reason
+            )
+            async with self.db.uow() as uow:
+                await uow.outbox.mark_retry(row.id, reason, row.next_attempt_at)
+                await uow.commit()
+            return False
+        async with self.db.uow() as uow:
+            await uow.outbox.mark_sent(row.id, self.clock(), provider_id)
+            await uow.messages.set_delivery(row.id, "sent")
+            await uow.commit()
+        return True
+
+    async def _finish(self, row: OutboxRow, failed: str) -> None:
+        log.error("giving up on an outbox message on %s: %s", row.channel, failed)
+        async with self.db.uow() as uow:
+            await uow.outbox.mark_failed(row.id, failed)
+            await uow.messages.set_delivery(row.id, "failed")
+            await uow.commit()
+
+    async def run(self, stop: asyncio.Event, idle: float = 0.5) -> None:
+        while not stop.is_set():
+            try:
+                handled = await self.run_once()
+            except Exception:
+                log.exception("outbox pass failed; retrying")
+                handled = 0
+            if handled == 0:
+                self.wake.clear()
+                waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.wake.wait())]
+                await asyncio.wait(waiters, timeout=idle, return_when=asyncio.FIRST_COMPLETED)
+                for waiter in waiters:
+                    waiter.cancel()

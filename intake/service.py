@@ -1,0 +1,237 @@
+"""IntakeService.handle(message): dedup, store, step the flow, queue the replies: one transaction.
+
+The channel is answered only after this commits, so an acknowledged message is never lost; replies go to
+the outbox in the same transaction, so they are sent even if the process dies right after.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from intake.flow import Event, FlowContext, FlowInput, FlowState, StepResult, error_handoff, step
+from intake.hours import OpeningHours
+from intake.i18n import Catalogs
+from intake.keywords import KeywordTable
+from intake.messages import Channel, InboundMessage, Reply
+from intake.privacy import Keys
+from intake.storage.models import ContactRow, ConversationRow, MessageRow, OutboxRow
+from intake.storage.uow import Database, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 4000
+OPT_OUT_CHANNELS = frozenset({Channel.SMS, Channel.WHATSAPP})
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+
+
+def reply_payload(reply: Reply) -> dict[str, Any]:
+    return {
+        "text": reply.text,
+        "choices": [{"id": ch.id, "label": ch.label} for ch in reply.choices],
+        "multi": reply.multi,
+        "lang": reply.lang,
+        "rtl": reply.rtl,
+        "erase": reply.erase,
+        "sender": reply.sender,
+    }
+
+
+def reply_from_payload(payload: dict[str, Any]) -> Reply:
+    from intake.messages import Choice
+
+    return Reply(
+        text=str(payload.get("text", "")),
+        choices=tuple(Choice(str(c["id"]), str(c["label"])) for c in payload.get("choices", [])),
+        multi=bool(payload.get("multi", False)),
+        lang=str(payload.get("lang", "nb")),
+        rtl=bool(payload.get("rtl", False)),
+        erase=bool(payload.get("erase", False)),
+        sender=str(payload.get("sender", "bot")),
+    )
+
+
+def stat_month(now: datetime, hours: OpeningHours) -> str:
+    return now.astimezone(hours.timezone).strftime("%Y-%m")
+
+
+@dataclass
+class IntakeService:
+    db: Database
+    keys: Keys
+    catalogs: Catalogs
+    hours: OpeningHours
+    keywords: KeywordTable
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # Whether a staff member is there to answer (the console adds this); None: opening hours decide alone.
+    staffed: Callable[[], Awaitable[bool]] | None = None
+    # Called after commit with the pseudonyms that have new replies (wakes the web chat's long polls).
+    on_replies: Callable[[Sequence[str]], None] | None = None
+
+    async def is_open(self, now: datetime, channel: str) -> bool:
+        if not self.hours.is_open(now, channel):
+            return False
+        return True if self.staffed is None else await self.staffed()
+
+    async def context(self, now: datetime, channel: str) -> FlowContext:
+        is_open = await self.is_open(now, channel)
+        return FlowContext(
+            now=now,
+            is_open=is_open,
+            next_opening=None if is_open else self.hours.next_opening(now, channel),
+            timezone=self.hours.timezone,
+            languages=self.catalogs.languages,
+            texts=self.catalogs.texts,
+            keywords=self.keywords,
+            opt_out=channel in OPT_OUT_CHANNELS,
+        )
+
+    async def handle(self, msg: InboundMessage) -> Outcome:
+        now = self.clock()
+        channel = str(msg.contact.channel)
+        pseudonym = self.keys.pseudonym(msg.contact)
+        address_enc = self.keys.encrypt(msg.contact.address)
+        text = msg.text[:MAX_TEXT]
+        async with self.db.uow() as uow:
+            if not await uow.seen.first_time(channel, self.keys.provider_key(channel, msg.provider_id), now):
+                return Outcome.DUPLICATE
+            contact = await uow.contacts.touch(pseudonym, channel, address_enc, now)
+            contact.opted_out = False
+            conv = await uow.conversations.open_for_contact(contact.id)
+            if conv is None:
+                conv = ConversationRow(
+                    contact_id=contact.id,
+                    channel=channel,
+                    language=self.catalogs.languages[0],
+                    state={},
+                    status="intake",
+                    created_at=now,
+                    updated_at=now,
+                )
+                uow.conversations.add(conv)
+                await uow.flush()
+            uow.messages.add(
+                MessageRow(
+                    conversation_id=conv.id,
+                    direction="in",
+                    sender="person",
+                    text=text,
+                    attachments=msg.attachments,
+                    created_at=now,
+                )
+            )
+            conv.last_inbound_at = now
+            state = FlowState.from_json(conv.state)
+            ctx = await self.context(now, channel)
+            try:
+                result = step(
+                    state,
+                    FlowInput(text, msg.choice, msg.locale_hint, msg.attachments),
+                    ctx,
+                )
+            except Exception:
+                # Never text or address in logs: only where it failed.
+                log.exception("intake flow failed at step %s; handing over to staff", state.step)
+                result = error_handoff(state, ctx)
+            await self._apply(uow, contact, conv, result, now, ctx)
+            await uow.commit()
+        if result.replies and self.on_replies is not None:
+            self.on_replies([pseudonym])
+        return Outcome.ACCEPTED
+
+    async def _apply(
+        self,
+        uow: UnitOfWork,
+        contact: ContactRow,
+        conv: ConversationRow,
+        result: StepResult,
+        now: datetime,
+        ctx: FlowContext,
+    ) -> None:
+        state = result.state
+        if Event.DELETE in result.events:
+            await self._erase(uow, contact)
+            await self.enqueue(uow, None, contact, result.replies, now)
+            return
+        conv.state = state.to_json()
+        conv.language = state.lang
+        conv.updated_at = now
+        conv.under18 = state.under_18 is True
+        if Event.DANGER in result.events:
+            conv.danger = True
+        if Event.STOP in result.events:
+            contact.opted_out = True
+            conv.status = "closed"
+            conv.closed_at = now
+        if Event.HANDOFF in result.events and conv.status == "intake":
+            conv.status = "queued"
+            conv.queued_at = now
+            conv.outside_hours = not ctx.is_open
+        if Event.INTAKE_COMPLETE in result.events:
+            conv.stat_key = await uow.stats.put(
+                conv.stat_key,
+                month=stat_month(now, self.hours),
+                channel=conv.channel,
+                role=state.role,
+                kind=state.kind,
+                age_group=state.age,
+                gender=state.gender,
+                topics=list(state.topics),
+                outside_hours=not ctx.is_open,
+            )
+        await self.enqueue(uow, conv, contact, result.replies, now)
+
+    async def _erase(self, uow: UnitOfWork, contact: ContactRow) -> None:
+        """The delete keyword: transcripts, stored replies and the link to the person go; the anonymous
+        record stays (it never pointed at anyone)."""
+        for conv in await uow.conversations.for_contact(contact.id):
+            await uow.conversations.delete(conv)
+        await uow.outbox.forget_pseudonym(contact.pseudonym)
+        await uow.flush()
+
+    async def enqueue(
+        self,
+        uow: UnitOfWork,
+        conv: ConversationRow | None,
+        contact: ContactRow,
+        replies: Sequence[Reply],
+        now: datetime,
+    ) -> list[int]:
+        ids = []
+        for reply in replies:
+            outbox_id = await uow.outbox.add(
+                OutboxRow(
+                    conversation_id=conv.id if conv is not None else None,
+                    channel=contact.channel,
+                    pseudonym=contact.pseudonym,
+                    address_enc=contact.address_enc,
+                    payload=reply_payload(reply),
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+            ids.append(outbox_id)
+            if conv is not None:
+                uow.messages.add(
+                    MessageRow(
+                        conversation_id=conv.id,
+                        direction="out",
+                        sender=reply.sender,
+                        text=reply.text,
+                        attachments=0,
+                        created_at=now,
+                        outbox_id=outbox_id,
+                        delivery="pending",
+                    )
+                )
+        return ids

@@ -1,0 +1,194 @@
+"""Tables. The only module besides the repositories that knows SQLAlchemy's ORM.
+
+What is stored is the least the work needs: a pseudonym instead of an address, the address itself only
+encrypted, and statistics in a table with no link to anyone.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+# Stable constraint names so Alembic migrations are the same on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on both databases (SQLite would hand back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime stored")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def aware() -> UtcDateTime:
+    return UtcDateTime()
+
+
+class ContactRow(Base):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    pseudonym: Mapped[str] = mapped_column(String(64), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    address_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(aware())
+    last_seen_at: Mapped[datetime] = mapped_column(aware())
+    blocked_until: Mapped[datetime | None] = mapped_column(aware(), nullable=True)
+    hostile: Mapped[bool] = mapped_column(default=False)
+    opted_out: Mapped[bool] = mapped_column(default=False)
+
+
+class ConversationRow(Base):
+    __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_status_queue", "status", "queued_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(16))
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # intake -> queued -> claimed -> closed
+    status: Mapped[str] = mapped_column(String(16), default="intake")
+    danger: Mapped[bool] = mapped_column(default=False)
+    under18: Mapped[bool] = mapped_column(default=False)
+    outside_hours: Mapped[bool] = mapped_column(default=False)
+    queued_at: Mapped[datetime | None] = mapped_column(aware(), nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(aware())
+    updated_at: Mapped[datetime] = mapped_column(aware())
+    last_inbound_at: Mapped[datetime | None] = mapped_column(aware(), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(aware(), nullable=True)
+    # The key of this inquiry's anonymous record while it may still be corrected; dropped at close.
+    stat_key: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    messages: Mapped[list[MessageRow]] = relationship(
+        back_populates="conversation",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="MessageRow.id",
+    )
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class MessageRow(Base):
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    # in (from the person) | out (to the person) | note (staff only) | system
+    direction: Mapped[str] = mapped_column(String(8))
+    sender: Mapped[str] = mapped_column(String(16), default="person")
+    text: Mapped[str] = mapped_column(Text)
+    attachments: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(aware())
+    outbox_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    delivery: Mapped[str | None] = mapped_column(String(16), nullable=True)
+
+    conversation: Mapped[ConversationRow] = relationship(back_populates="messages")
+
+
+class InboundSeenRow(Base):
+    """Provider message ids already accepted, so a redelivered webhook is processed once."""
+
+    __tablename__ = "inbound_seen"
+    __table_args__ = (UniqueConstraint("channel", "provider_key", name="uq_inbound_seen_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    # A hash, not the raw id: a Twilio SID or Telegram update id says nothing once hashed.
+    provider_key: Mapped[str] = mapped_column(String(64))
+    seen_at: Mapped[datetime] = mapped_column(aware(), index=True)
+
+
+class OutboxRow(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_pseudonym", "pseudonym", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL"), nullable=True
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    pseudonym: Mapped[str] = mapped_column(String(64))
+    address_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # pending -> sending -> sent | failed | held
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(aware())
+    locked_until: Mapped[datetime | None] = mapped_column(aware(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(aware())
+    sent_at: Mapped[datetime | None] = mapped_column(aware(), nullable=True)
+    provider_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class StatRecordRow(Base):
+    """One anonymous record per inquiry. No pseudonym, no address, no text, no date finer than a month."""
+
+    __tablename__ = "stat_records"
+
+    key: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
+    month: Mapped[str] = mapped_column(String(7), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    age_group: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    gender: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    topics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    outside_hours: Mapped[bool] = mapped_column(default=False)
+    follow_up: Mapped[bool] = mapped_column(default=False)
+    country: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    closed_by_staff: Mapped[bool] = mapped_column(default=False)

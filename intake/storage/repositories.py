@@ -1,0 +1,277 @@
+"""Repositories: the queries the service needs, each in one place, on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from intake.storage.models import (
+    ContactRow,
+    ConversationRow,
+    InboundSeenRow,
+    MessageRow,
+    OutboxRow,
+    StatRecordRow,
+)
+
+OPEN_STATUSES = ("intake", "queued", "claimed")
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+def _insert(session: AsyncSession, table: Any) -> Any:
+    return (postgresql if _dialect(session) == "postgresql" else sqlite).insert(table)
+
+
+class InboundSeen:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def first_time(self, channel: str, provider_key: str, now: datetime) -> bool:
+        """Record a provider message id; False when it was already recorded (a redelivery)."""
+        stmt = (
+            _insert(self.session, InboundSeenRow)
+            .values(channel=channel, provider_key=provider_key, seen_at=now)
+            .on_conflict_do_nothing(index_elements=["channel", "provider_key"])
+            .returning(InboundSeenRow.id)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none() is not None
+
+    async def forget_before(self, cutoff: datetime) -> int:
+        result = await self.session.execute(delete(InboundSeenRow).where(InboundSeenRow.seen_at < cutoff))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+class Contacts:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def touch(self, pseudonym: str, channel: str, address_enc: bytes, now: datetime) -> ContactRow:
+        """The contact for this pseudonym, created on first contact; the row stays locked (on PostgreSQL)
+        until commit, so two messages from one person are handled one after the other."""
+        stmt = (
+            _insert(self.session, ContactRow)
+            .values(
+                pseudonym=pseudonym,
+                channel=channel,
+                address_enc=address_enc,
+                created_at=now,
+                last_seen_at=now,
+                hostile=False,
+                opted_out=False,
+            )
+            .on_conflict_do_update(
+                index_elements=["pseudonym"], set_={"last_seen_at": now, "address_enc": address_enc}
+            )
+            .returning(ContactRow.id)
+        )
+        contact_id = (await self.session.execute(stmt)).scalar_one()
+        row = await self.session.get(ContactRow, contact_id, populate_existing=True)
+        assert row is not None
+        return row
+
+    async def get(self, contact_id: int) -> ContactRow | None:
+        return await self.session.get(ContactRow, contact_id)
+
+    async def by_pseudonym(self, pseudonym: str) -> ContactRow | None:
+        stmt = select(ContactRow).where(ContactRow.pseudonym == pseudonym)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def delete(self, contact: ContactRow) -> None:
+        await self.session.delete(contact)
+
+
+class Conversations:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, conversation: ConversationRow) -> None:
+        self.session.add(conversation)
+
+    async def get(self, conversation_id: str) -> ConversationRow | None:
+        return await self.session.get(ConversationRow, conversation_id)
+
+    async def open_for_contact(self, contact_id: int) -> ConversationRow | None:
+        stmt = (
+            select(ConversationRow)
+            .where(ConversationRow.contact_id == contact_id, ConversationRow.status.in_(OPEN_STATUSES))
+            .order_by(ConversationRow.created_at.desc())
+            .limit(1)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def for_contact(self, contact_id: int) -> Sequence[ConversationRow]:
+        stmt = (
+            select(ConversationRow)
+            .where(ConversationRow.contact_id == contact_id)
+            .order_by(ConversationRow.created_at)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def queue(self, limit: int = 200) -> Sequence[ConversationRow]:
+        """Waiting conversations, most urgent first: acute danger, then under 18, then messages left while
+        the line was closed, then the longest wait."""
+        stmt = (
+            select(ConversationRow)
+            .where(ConversationRow.status == "queued")
+            .order_by(
+                ConversationRow.danger.desc(),
+                ConversationRow.under18.desc(),
+                ConversationRow.outside_hours.desc(),
+                ConversationRow.queued_at,
+            )
+            .limit(limit)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def queue_length(self) -> int:
+        stmt = select(func.count()).select_from(ConversationRow).where(ConversationRow.status == "queued")
+        return int((await self.session.execute(stmt)).scalar_one())
+
+    async def delete(self, conversation: ConversationRow) -> None:
+        await self.session.delete(conversation)
+
+    async def closed_before(self, cutoff: datetime, limit: int = 500) -> Sequence[ConversationRow]:
+        stmt = (
+            select(ConversationRow)
+            .where(ConversationRow.status == "closed", ConversationRow.closed_at < cutoff)
+            .limit(limit)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
+
+class Messages:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, message: MessageRow) -> None:
+        self.session.add(message)
+
+    async def for_conversation(self, conversation_id: str) -> Sequence[MessageRow]:
+        stmt = select(MessageRow).where(MessageRow.conversation_id == conversation_id).order_by(MessageRow.id)
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def set_delivery(self, outbox_id: int, delivery: str) -> None:
+        await self.session.execute(
+            update(MessageRow).where(MessageRow.outbox_id == outbox_id).values(delivery=delivery)
+        )
+
+
+class Outbox:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, row: OutboxRow) -> int:
+        self.session.add(row)
+        await self.session.flush()
+        return row.id
+
+    async def get(self, outbox_id: int) -> OutboxRow | None:
+        return await self.session.get(OutboxRow, outbox_id)
+
+    async def claim_due(
+        self, now: datetime, limit: int, lease: timedelta, channels: Sequence[str]
+    ) -> Sequence[OutboxRow]:
+        """Take up to `limit` due rows for sending, atomically: one UPDATE … RETURNING, so two senders
+        (or two processes) never take the same row. A row whose lease ran out (its sender died) is due
+        again."""
+        due = (
+            select(OutboxRow.id)
+            .where(
+                OutboxRow.channel.in_(channels),
+                or_(
+                    and_(OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now),
+                    and_(OutboxRow.status == "sending", OutboxRow.locked_until < now),
+                ),
+            )
+            .order_by(OutboxRow.id)
+            .limit(limit)
+        )
+        if _dialect(self.session) == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        stmt = (
+            update(OutboxRow)
+            .where(OutboxRow.id.in_(due.scalar_subquery()))
+            .values(status="sending", locked_until=now + lease, attempts=OutboxRow.attempts + 1)
+            .returning(OutboxRow)
+            .execution_options(synchronize_session=False)
+        )
+        rows = (await self.session.execute(stmt)).scalars().all()
+        return sorted(rows, key=lambda r: r.id)
+
+    async def mark_sent(self, outbox_id: int, now: datetime, provider_id: str | None = None) -> None:
+        await self.session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == outbox_id)
+            .values(status="sent", sent_at=now, locked_until=None, provider_id=provider_id, last_error=None)
+        )
+
+    async def mark_retry(self, outbox_id: int, error: str, next_attempt_at: datetime) -> None:
+        await self.session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == outbox_id)
+            .values(
+                status="pending", next_attempt_at=next_attempt_at, locked_until=None, last_error=error[:200]
+            )
+        )
+
+    async def mark_failed(self, outbox_id: int, error: str) -> None:
+        await self.session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == outbox_id)
+            .values(status="failed", locked_until=None, last_error=error[:200])
+        )
+
+    async def delivered_to(self, pseudonym: str, after_id: int, limit: int = 50) -> Sequence[OutboxRow]:
+        """Replies for a pull channel (the web chat), oldest first."""
+        stmt = (
+            select(OutboxRow)
+            .where(OutboxRow.pseudonym == pseudonym, OutboxRow.id > after_id)
+            .order_by(OutboxRow.id)
+            .limit(limit)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def mark_pulled(self, ids: Sequence[int], now: datetime) -> None:
+        if ids:
+            await self.session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id.in_(ids), OutboxRow.status != "sent")
+                .values(status="sent", sent_at=now, attempts=OutboxRow.attempts + 1)
+            )
+
+    async def forget_pseudonym(self, pseudonym: str) -> int:
+        """Erase every reply to this person that is stored, sent or not (the delete keyword)."""
+        result = await self.session.execute(delete(OutboxRow).where(OutboxRow.pseudonym == pseudonym))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def backlog(self) -> int:
+        stmt = select(func.count()).select_from(OutboxRow).where(OutboxRow.status.in_(("pending", "sending")))
+        return int((await self.session.execute(stmt)).scalar_one())
+
+
+class Stats:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def put(self, key: str | None, **fields: Any) -> str:
+        """Write or correct one anonymous record; returns its key."""
+        row = await self.session.get(StatRecordRow, key) if key else None
+        if row is None:
+            row = StatRecordRow(**fields)
+            self.session.add(row)
+        else:
+            for name, value in fields.items():
+                setattr(row, name, value)
+        await self.session.flush()
+        return row.key
+
+    async def all(self) -> Sequence[StatRecordRow]:
+        return (await self.session.execute(select(StatRecordRow))).scalars().all()

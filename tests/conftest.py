@@ -1,0 +1,106 @@
+"""Shared fixtures: compiled catalogs, a flow context, and databases (SQLite file, real PostgreSQL)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from intake.flow import FlowContext
+from intake.i18n import Catalogs, compile_catalogs, default_locales_dir
+from intake.keywords import default_table
+from intake.storage.db import make_engine, migrate
+
+OSLO = ZoneInfo("Europe/Oslo")
+LANGUAGES = ("nb", "en")
+# A Tuesday morning in November 2026: open by the default hours (not for the web chat).
+TUESDAY_10 = datetime(2026, 11, 24, 10, 0, tzinfo=OSLO)
+
+
+@pytest.fixture(scope="session")
+def catalogs() -> Catalogs:
+    compile_catalogs(default_locales_dir())
+    loaded = Catalogs(default_locales_dir(), LANGUAGES)
+    assert loaded.missing() == []
+    return loaded
+
+
+@pytest.fixture
+def make_ctx(catalogs: Catalogs) -> Callable[..., FlowContext]:
+    def build(**overrides: Any) -> FlowContext:
+        now = overrides.pop("now", TUESDAY_10)
+        values: dict[str, Any] = {
+            "now": now,
+            "is_open": True,
+            "next_opening": None,
+            "timezone": OSLO,
+            "languages": LANGUAGES,
+            "texts": catalogs.texts,
+            "keywords": default_table(),
+            "opt_out": False,
+        }
+        values.update(overrides)
+        return FlowContext(**values)
+
+    return build
+
+
+def postgres_url() -> str | None:
+    return os.environ.get("HELPLINE_TEST_POSTGRES_URL") or None
+
+
+def _require_postgres() -> str:
+    url = postgres_url()
+    if url is None:
+        if os.environ.get("CI"):
+            pytest.fail("HELPLINE_TEST_POSTGRES_URL is not set: PostgreSQL tests must run in CI")
+        pytest.skip("no PostgreSQL configured (HELPLINE_TEST_POSTGRES_URL)")
+    return url
+
+
+async def _scratch_postgres(admin_url: str) -> AsyncIterator[str]:
+    """A fresh database per test on the real server, dropped afterwards."""
+    name = f"helpline_test_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except OSError as exc:
+        await admin.dispose()
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL at {admin_url} is not reachable: {exc}")
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as conn:
+            await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """The same test on SQLite (a file, as in production) and on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'helpline.db'}"
+        return
+    async for url in _scratch_postgres(_require_postgres()):
+        yield url
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = make_engine(database_url)
+    await migrate(eng)
+    try:
+        yield eng
+    finally:
+        await eng.dispose()
