@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -82,6 +83,19 @@ def build_hours(settings: Settings) -> OpeningHours:
     return OpeningHours.from_config(settings.hours)
 
 
+def channel_setups(settings: Settings) -> list[Callable[[web.Application], None]]:
+    """The push channels whose settings are present; each `setup(app)` adds its routes and, at start-up,
+    its sender to `app[WIRING].senders`. A channel without settings is off."""
+    setups: list[Callable[[web.Application], None]] = []
+    for variable, module in (
+        ("HELPLINE_TELEGRAM_TOKEN", "bots.telegram"),
+        ("HELPLINE_TWILIO_ACCOUNT_SID", "bots.twilio"),
+    ):
+        if settings.env.get(variable):
+            setups.append(importlib.import_module(module).setup)
+    return setups
+
+
 def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
     app = web.Application(middlewares=[no_tracebacks, security_headers], client_max_size=1024**2)
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True)
@@ -153,6 +167,8 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
     app.router.add_post("/chat/api/send", chat_send)
     app.router.add_get("/chat/api/poll", chat_poll)
     app.router.add_static("/static", STATIC_DIR)
+    for setup in channel_setups(settings):
+        setup(app)
     return app
 
 

@@ -129,3 +129,8 @@ SKIP = N_("Skip")
 DONE = N_("Done")
 CASE = N_("A specific case")
 INFORMATION = N_("Information or a talk")
+
+STAFF_JOINED = N_("A staff member is here now and reads your messages.")
+# What a blocked sender gets, once: neutral, since the sender may be the person's persecutor.
+BLOCKED = N_("Thank you for your message.")
+WHATSAPP_INVITE = N_("We have answered your message. Write to us here to read the answer.")

@@ -38,6 +38,8 @@ class InboundMessage:
     choice: str | None = None
     locale_hint: str | None = None
     attachments: int = 0
+    # The message's own id in the chat where the channel can delete it later (Telegram's message_id).
+    provider_ref: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,8 @@ class Reply:
     rtl: bool = False
     erase: bool = False
     sender: str = "bot"
+    # With `erase`: the chat's ids of earlier messages (both directions) the adapter should delete.
+    erase_refs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,8 @@ class OutboxWorker:
         now = self.clock()
         try:
             contact = Contact(Channel(row.channel), self.keys.decrypt(row.address_enc))
-            message = OutboundMessage(row.id, contact, reply_from_payload(row.payload), row.attempts)
+            extra = {str(k): str(v) for k, v in dict(row.payload.get("extra") or {}).items()}
+            message = OutboundMessage(row.id, contact, reply_from_payload(row.payload), row.attempts, extra)
             async with asyncio.timeout(self.send_timeout):
                 provider_id = await self.senders[row.channel].send(message)
         except (PermanentFailure, UnreadableAddress) as exc:

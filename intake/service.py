@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT = 4000
 OPT_OUT_CHANNELS = frozenset({Channel.SMS, Channel.WHATSAPP})
+ERASE_WINDOW = timedelta(hours=48)
 
 
 class Outcome(StrEnum):
@@ -42,6 +43,7 @@ def reply_payload(reply: Reply) -> dict[str, Any]:
         "rtl": reply.rtl,
         "erase": reply.erase,
         "sender": reply.sender,
+        "erase_refs": list(reply.erase_refs),
     }
 
 
@@ -56,6 +58,7 @@ def reply_from_payload(payload: dict[str, Any]) -> Reply:
         rtl=bool(payload.get("rtl", False)),
         erase=bool(payload.get("erase", False)),
         sender=str(payload.get("sender", "bot")),
+        erase_refs=tuple(str(r) for r in payload.get("erase_refs", [])),
     )
 
 
@@ -126,6 +129,7 @@ class IntakeService:
                     text=text,
                     attachments=msg.attachments,
                     created_at=now,
+                    provider_ref=msg.provider_ref,
                 )
             )
             conv.last_inbound_at = now
@@ -158,8 +162,9 @@ class IntakeService:
     ) -> None:
         state = result.state
         if Event.DELETE in result.events:
-            await self._erase(uow, contact)
-            await self.enqueue(uow, None, contact, result.replies, now)
+            refs = await self._erase(uow, contact, now)
+            replies = [replace(r, erase_refs=tuple(refs)) if r.erase else r for r in result.replies]
+            await self.enqueue(uow, None, contact, replies, now)
             return
         conv.state = state.to_json()
         conv.language = state.lang
@@ -189,13 +194,22 @@ class IntakeService:
             )
         await self.enqueue(uow, conv, contact, result.replies, now)
 
-    async def _erase(self, uow: UnitOfWork, contact: ContactRow) -> None:
+    async def _erase(self, uow: UnitOfWork, contact: ContactRow, now: datetime) -> list[str]:
         """The delete keyword: transcripts, stored replies and the link to the person go; the anonymous
-        record stays (it never pointed at anyone)."""
+        record stays (it never pointed at anyone). Returns the chat's ids of recent messages, which the
+        channel deletes on the person's device where it can (Telegram: 48 hours)."""
+        await uow.flush()
+        since = now - ERASE_WINDOW
+        refs: list[str] = []
         for conv in await uow.conversations.for_contact(contact.id):
+            for message in await uow.messages.for_conversation(conv.id):
+                if message.provider_ref and message.created_at >= since:
+                    refs.append(message.provider_ref)
             await uow.conversations.delete(conv)
+        refs.extend(await uow.outbox.sent_refs(contact.pseudonym, since))
         await uow.outbox.forget_pseudonym(contact.pseudonym)
         await uow.flush()
+        return refs
 
     async def enqueue(
         self,

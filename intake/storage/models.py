@@ -131,6 +131,7 @@ class MessageRow(Base):
     attachments: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(aware())
     outbox_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    provider_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
     delivery: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
     conversation: Mapped[ConversationRow] = relationship(back_populates="messages")

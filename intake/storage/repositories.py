@@ -247,6 +247,15 @@ class Outbox:
                 .values(status="sent", sent_at=now, attempts=OutboxRow.attempts + 1)
             )
 
+    async def sent_refs(self, pseudonym: str, since: datetime) -> list[str]:
+        stmt = select(OutboxRow.provider_id).where(
+            OutboxRow.pseudonym == pseudonym,
+            OutboxRow.status == "sent",
+            OutboxRow.sent_at >= since,
+            OutboxRow.provider_id.is_not(None),
+        )
+        return [str(ref) for ref in (await self.session.execute(stmt)).scalars().all()]
+
     async def forget_pseudonym(self, pseudonym: str) -> int:
         """Erase every reply to this person that is stored, sent or not (the delete keyword)."""
         result = await self.session.execute(delete(OutboxRow).where(OutboxRow.pseudonym == pseudonym))

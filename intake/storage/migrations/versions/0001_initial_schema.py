@@ -95,6 +95,7 @@ def upgrade() -> None:
     sa.Column('attachments', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('outbox_id', sa.BigInteger(), nullable=True),
+    sa.Column('provider_ref', sa.String(length=64), nullable=True),
     sa.Column('delivery', sa.String(length=16), nullable=True),
     sa.ForeignKeyConstraint(['conversation_id'], ['conversations.id'], name=op.f('fk_messages_conversation_id_conversations'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_messages'))
