@@ -83,10 +83,14 @@ def build_hours(settings: Settings) -> OpeningHours:
     return OpeningHours.from_config(settings.hours)
 
 
-def channel_setups(settings: Settings) -> list[Callable[[web.Application], None]]:
-    """The push channels whose settings are present; each `setup(app)` adds its routes and, at start-up,
-    its sender to `app[WIRING].senders`. A channel without settings is off."""
-    setups: list[Callable[[web.Application], None]] = []
+ChannelSetup = Callable[[web.Application, Settings], None]
+
+
+def channel_setups(settings: Settings) -> list[ChannelSetup]:
+    """The push channels whose settings are present. Each `setup(app, settings)` checks its settings at
+    once (raising ConfigError), adds its routes, and at start-up (its own cleanup_ctx, which runs after the
+    core's) registers its sender in `app[WIRING].senders`. A channel without settings is off."""
+    setups: list[ChannelSetup] = []
     for variable, module in (
         ("HELPLINE_TELEGRAM_TOKEN", "bots.telegram"),
         ("HELPLINE_TWILIO_ACCOUNT_SID", "bots.twilio"),
@@ -168,7 +172,7 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
     app.router.add_get("/chat/api/poll", chat_poll)
     app.router.add_static("/static", STATIC_DIR)
     for setup in channel_setups(settings):
-        setup(app)
+        setup(app, settings)
     return app
 
 

@@ -173,7 +173,9 @@ class IntakeService:
         if Event.DANGER in result.events:
             conv.danger = True
         if Event.STOP in result.events:
+            # The provider blocks sends after an opt-out; trying anyway would only fail, so cancel.
             contact.opted_out = True
+            await uow.outbox.cancel_pending(contact.pseudonym, "opted out")
             conv.status = "closed"
             conv.closed_at = now
         if Event.HANDOFF in result.events and conv.status == "intake":
@@ -218,16 +220,20 @@ class IntakeService:
         contact: ContactRow,
         replies: Sequence[Reply],
         now: datetime,
+        extra: dict[str, str] | None = None,
     ) -> list[int]:
         ids = []
         for reply in replies:
+            payload = reply_payload(reply)
+            if extra:
+                payload["extra"] = dict(extra)
             outbox_id = await uow.outbox.add(
                 OutboxRow(
                     conversation_id=conv.id if conv is not None else None,
                     channel=contact.channel,
                     pseudonym=contact.pseudonym,
                     address_enc=contact.address_enc,
-                    payload=reply_payload(reply),
+                    payload=payload,
                     status="pending",
                     attempts=0,
                     next_attempt_at=now,

@@ -222,6 +222,17 @@ class Outbox:
             )
         )
 
+    async def cancel_pending(self, pseudonym: str, reason: str) -> None:
+        await self.session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.pseudonym == pseudonym, OutboxRow.status.in_(("pending", "held")))
+            .values(status="failed", last_error=reason)
+        )
+
+    async def hold(self, outbox_id: int) -> None:
+        """Keep a reply unsent (the channel's window closed); staff see it as held."""
+        await self.session.execute(update(OutboxRow).where(OutboxRow.id == outbox_id).values(status="held"))
+
     async def mark_failed(self, outbox_id: int, error: str) -> None:
         await self.session.execute(
             update(OutboxRow)

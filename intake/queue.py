@@ -1,0 +1,255 @@
+"""The staff side of the core: claim, reply, note, release, transfer and close conversations.
+
+Each operation is one transaction that checks, in the database, that this staff member may do it now:
+two staff members can never hold the same conversation, whatever process they are on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+
+from intake import content as c
+from intake.categories import AGE_GROUPS, GENDERS, ROLES, TOPICS, InquiryKind, option_ids
+from intake.flow import FlowState
+from intake.messages import Channel, Reply
+from intake.service import IntakeService, stat_month
+from intake.storage.models import ConversationRow, MessageRow
+from intake.storage.uow import UnitOfWork
+
+# Channels that only allow free text within a window after the person's last message.
+REPLY_WINDOWS = {Channel.WHATSAPP.value: timedelta(hours=24)}
+MAX_REPLY = 4000
+
+
+class DeskError(Exception):
+    """A staff action the server refuses; `status` is the HTTP status the console answers with."""
+
+    status = 400
+
+
+class NotFound(DeskError):
+    status = 404
+
+
+class Conflict(DeskError):
+    status = 409
+
+
+class Forbidden(DeskError):
+    status = 403
+
+
+@dataclass(frozen=True)
+class Categorisation:
+    """What staff record at close; None keeps what the intake found."""
+
+    role: str | None = None
+    topics: tuple[str, ...] | None = None
+    age_group: str | None = None
+    gender: str | None = None
+    kind: str | None = None
+    country: str | None = None
+    follow_up: bool = False
+    activities: tuple[str, ...] = field(default_factory=tuple)
+
+    def validate(self) -> None:
+        checks = (
+            ("role", self.role, option_ids(ROLES)),
+            ("age_group", self.age_group, option_ids(AGE_GROUPS) | {"not_stated"}),
+            ("gender", self.gender, option_ids(GENDERS) | {"not_stated"}),
+            ("kind", self.kind, {k.value for k in InquiryKind}),
+        )
+        for name, value, allowed in checks:
+            if value is not None and value not in allowed:
+                raise DeskError(f"{name}: unknown value {value!r}")
+        if self.topics is not None and not set(self.topics) <= option_ids(TOPICS):
+            raise DeskError(f"topics: unknown value in {list(self.topics)!r}")
+        if self.country is not None and len(self.country) > 32:
+            raise DeskError("country: at most 32 characters")
+
+
+@dataclass(frozen=True)
+class ReplyOutcome:
+    outbox_id: int
+    # Held: not sent because the channel's free-text window has closed (WhatsApp after 24 hours).
+    held: bool
+
+
+@dataclass
+class StaffDesk:
+    service: IntakeService
+    # Channels with an approved template that may invite the person back when a reply is held.
+    invite_channels: frozenset[str] = frozenset()
+
+    async def claim(self, conversation_id: str, staff: str) -> None:
+        now = self.service.clock()
+        async with self.service.db.uow() as uow:
+            result = await uow.session.execute(
+                update(ConversationRow)
+                .where(
+                    ConversationRow.id == conversation_id,
+                    ConversationRow.status.in_(("queued", "intake")),
+                )
+                .values(
+                    status="claimed", claimed_by=staff, updated_at=now, version=ConversationRow.version + 1
+                )
+                .returning(ConversationRow.id)
+                .execution_options(synchronize_session=False)
+            )
+            if result.scalar_one_or_none() is None:
+                conv = await uow.conversations.get(conversation_id)
+                if conv is None:
+                    raise NotFound("no such conversation")
+                raise Conflict(
+                    f"the conversation is {conv.status}" + (" by someone else" if conv.claimed_by else "")
+                )
+            conv = await uow.conversations.get(conversation_id)
+            assert conv is not None
+            await uow.session.refresh(conv)
+            contact = await uow.contacts.get(conv.contact_id) if conv.contact_id is not None else None
+            self._system(uow, conv, f"claimed by {staff}", now)
+            if contact is not None and not contact.opted_out:
+                t = self.service.catalogs.texts(conv.language)
+                joined = Reply(text=t(c.STAFF_JOINED), lang=t.lang, rtl=t.rtl, sender="staff")
+                await self.service.enqueue(uow, conv, contact, [joined], now)
+            await uow.commit()
+            pseudonym = contact.pseudonym if contact else None
+        self._wake(pseudonym)
+
+    async def _held_by(self, uow_conv: ConversationRow | None, staff: str) -> ConversationRow:
+        if uow_conv is None:
+            raise NotFound("no such conversation")
+        if uow_conv.status != "claimed" or uow_conv.claimed_by != staff:
+            raise Forbidden("claim the conversation first")
+        return uow_conv
+
+    async def reply(self, conversation_id: str, staff: str, text: str) -> ReplyOutcome:
+        text = text.strip()
+        if not text:
+            raise DeskError("the reply is empty")
+        if len(text) > MAX_REPLY:
+            raise DeskError(f"the reply is longer than {MAX_REPLY} characters")
+        now = self.service.clock()
+        async with self.service.db.uow() as uow:
+            conv = await self._held_by(await uow.conversations.get(conversation_id), staff)
+            contact = await uow.contacts.get(conv.contact_id) if conv.contact_id is not None else None
+            if contact is None:
+                raise Conflict("the person erased the conversation")
+            if contact.opted_out:
+                raise Conflict("the person has opted out of messages on this channel")
+            t = self.service.catalogs.texts(conv.language)
+            reply = Reply(text=text, lang=t.lang, rtl=t.rtl, sender="staff")
+            [outbox_id] = await self.service.enqueue(uow, conv, contact, [reply], now)
+            window = REPLY_WINDOWS.get(conv.channel)
+            held = bool(window and (conv.last_inbound_at is None or now - conv.last_inbound_at > window))
+            if held:
+                await uow.outbox.hold(outbox_id)
+                await uow.messages.set_delivery(outbox_id, "held")
+                if conv.channel in self.invite_channels:
+                    invite = Reply(text=t(c.WHATSAPP_INVITE), lang=t.lang, rtl=t.rtl, sender="staff")
+                    await self.service.enqueue(
+                        uow, conv, contact, [invite], now, extra={"template": "invite"}
+                    )
+            conv.updated_at = now
+            await uow.commit()
+        self._wake(contact.pseudonym)
+        return ReplyOutcome(outbox_id=outbox_id, held=held)
+
+    async def note(self, conversation_id: str, staff: str, text: str) -> None:
+        text = text.strip()
+        if not text or len(text) > MAX_REPLY:
+            raise DeskError("a note must be 1 to 4000 characters")
+        now = self.service.clock()
+        async with self.service.db.uow() as uow:
+            conv = await uow.conversations.get(conversation_id)
+            if conv is None:
+                raise NotFound("no such conversation")
+            uow.messages.add(
+                MessageRow(
+                    conversation_id=conv.id,
+                    direction="note",
+                    sender=staff,
+                    text=text,
+                    attachments=0,
+                    created_at=now,
+                )
+            )
+            await uow.commit()
+
+    async def release(self, conversation_id: str, staff: str) -> None:
+        await self._move(conversation_id, staff, to=None)
+
+    async def transfer(self, conversation_id: str, staff: str, to: str) -> None:
+        if not to or to == staff:
+            raise DeskError("transfer to another staff member")
+        await self._move(conversation_id, staff, to=to)
+
+    async def _move(self, conversation_id: str, staff: str, to: str | None) -> None:
+        now = self.service.clock()
+        async with self.service.db.uow() as uow:
+            conv = await self._held_by(await uow.conversations.get(conversation_id), staff)
+            if to is None:
+                conv.status, conv.claimed_by = "queued", None
+                self._system(uow, conv, f"released by {staff}", now)
+            else:
+                conv.claimed_by = to
+                self._system(uow, conv, f"transferred by {staff} to {to}", now)
+            conv.updated_at = now
+            await uow.commit()
+
+    async def close(self, conversation_id: str, staff: str, final: Categorisation) -> None:
+        """Close with the final categorisation: the anonymous record is corrected and then unlinked."""
+        final.validate()
+        now = self.service.clock()
+        async with self.service.db.uow() as uow:
+            conv = await self._held_by(await uow.conversations.get(conversation_id), staff)
+            state = FlowState.from_json(conv.state)
+            topics = list(final.topics if final.topics is not None else state.topics)
+            await uow.stats.put(
+                conv.stat_key,
+                month=stat_month(conv.created_at, self.service.hours),
+                channel=conv.channel,
+                role=final.role if final.role is not None else state.role,
+                kind=final.kind if final.kind is not None else state.kind,
+                age_group=final.age_group if final.age_group is not None else state.age,
+                gender=final.gender if final.gender is not None else state.gender,
+                topics=topics,
+                outside_hours=conv.outside_hours,
+                follow_up=final.follow_up,
+                country=final.country,
+                closed_by_staff=True,
+            )
+            conv.stat_key = None
+            conv.status, conv.closed_at, conv.updated_at = "closed", now, now
+            self._system(uow, conv, f"closed by {staff}", now)
+            await uow.commit()
+
+    async def history(self, conversation_id: str) -> Sequence[ConversationRow]:
+        """The same person's other conversations that still exist (known by pseudonym, never by address)."""
+        async with self.service.db.uow() as uow:
+            conv = await uow.conversations.get(conversation_id)
+            if conv is None or conv.contact_id is None:
+                return []
+            return [
+                x for x in await uow.conversations.for_contact(conv.contact_id) if x.id != conversation_id
+            ]
+
+    def _system(self, uow: UnitOfWork, conv: ConversationRow, text: str, now: datetime) -> None:
+        uow.messages.add(
+            MessageRow(
+                conversation_id=conv.id,
+                direction="system",
+                sender="system",
+                text=text,
+                attachments=0,
+                created_at=now,
+            )
+        )
+
+    def _wake(self, pseudonym: str | None) -> None:
+        if pseudonym is not None and self.service.on_replies is not None:
+            self.service.on_replies([pseudonym])
