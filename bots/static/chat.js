@@ -496,7 +496,8 @@
   async function deliver(me, myEpoch) {
     let failures = 0;
     let renewed = false;
-    const payload = { text: me.text, choice: me.choice, client_id: me.cid };
+    // The page language (from the browser's Accept-Language) is the first-language hint for the bot.
+    const payload = { text: me.text, choice: me.choice, client_id: me.cid, lang: document.documentElement.lang.replace("-", "_") };
     for (;;) {
       if (leaving || myEpoch !== epoch) return { ok: false, message: '' };
       let response;

@@ -155,6 +155,8 @@ class OutboxRow(Base):
     __table_args__ = (
         Index("ix_outbox_due", "status", "next_attempt_at"),
         Index("ix_outbox_pseudonym", "pseudonym", "id"),
+        # The web chat reads replies "after id N": an id freed by an erase must never come back.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
