@@ -14,6 +14,9 @@ import jinja2
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bots.console.live import LiveBus
+from bots.console.routes import CONSOLE_LANGUAGES, Console
+from bots.console.routes import add_routes as add_console_routes
 from bots.webchat import WebChat
 from intake.config import Settings
 from intake.hours import HoursConfigError, OpeningHours
@@ -21,7 +24,9 @@ from intake.i18n import Catalogs, compile_catalogs, default_locales_dir
 from intake.keywords import default_table
 from intake.outbox import OutboxWorker, Sender
 from intake.privacy import Keys
+from intake.queue import StaffDesk
 from intake.service import IntakeService
+from intake.staff import StaffAccounts
 from intake.storage.db import make_engine, make_sessionmaker, migrate, ping
 from intake.storage.uow import Database
 
@@ -49,6 +54,10 @@ class Wiring:
     service: IntakeService
     webchat: WebChat
     outbox: OutboxWorker
+    accounts: StaffAccounts
+    desk: StaffDesk
+    console: Console
+    bus: LiveBus
     senders: dict[str, Sender] = field(default_factory=dict)
 
 
@@ -56,15 +65,13 @@ WIRING = web.AppKey("wiring", Wiring)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-@web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every response, streams and static files included (a middleware would miss prepared ones)."""
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
     response.headers.setdefault("X-Frame-Options", "DENY")
-    return response
 
 
 @web.middleware
@@ -100,9 +107,17 @@ def channel_setups(settings: Settings) -> list[ChannelSetup]:
     return setups
 
 
+def invite_channels(settings: Settings) -> frozenset[str]:
+    """Channels with an approved template to invite a person back when a staff reply is held."""
+    return (
+        frozenset({"whatsapp"}) if settings.env.get("HELPLINE_TWILIO_WHATSAPP_TEMPLATE_SID") else frozenset()
+    )
+
+
 def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
-    app = web.Application(middlewares=[no_tracebacks, security_headers], client_max_size=1024**2)
+    app = web.Application(middlewares=[no_tracebacks], client_max_size=1024**2)
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True)
+    app.on_response_prepare.append(security_headers)
     hours = build_hours(settings)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -116,17 +131,41 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         db = Database(make_sessionmaker(engine))
         keys = Keys.from_secret(settings.secret_key)
         service = IntakeService(db=db, keys=keys, catalogs=catalogs, hours=hours, keywords=default_table())
+        accounts = StaffAccounts(db)
+        if settings.require_staff:
+            service.staffed = accounts.anyone_signed_in
         webchat = WebChat(service, db, keys, catalogs, settings.exit_url)
         senders: dict[str, Sender] = {}
         outbox = OutboxWorker(db=db, keys=keys, senders=senders)
+        bus = LiveBus(settings.database_url)
+        await bus.start()
+        desk = StaffDesk(service, invite_channels=invite_channels(settings))
+        secure = (settings.public_url or "").startswith("https://")
+        pages = Catalogs(locales, CONSOLE_LANGUAGES, domain="console")
+        console = Console(accounts, desk, catalogs, pages, service.keywords, bus, secure)
 
         def replies_queued(pseudonyms: Sequence[str]) -> None:
             webchat.notify(pseudonyms)
             outbox.wake.set()
 
         service.on_replies = replies_queued
-        wiring = Wiring(settings, engine, db, keys, catalogs, hours, service, webchat, outbox, senders)
-        app[WIRING] = wiring
+        service.on_change = bus.publish
+        app[WIRING] = Wiring(
+            settings=settings,
+            engine=engine,
+            db=db,
+            keys=keys,
+            catalogs=catalogs,
+            hours=hours,
+            service=service,
+            webchat=webchat,
+            outbox=outbox,
+            accounts=accounts,
+            desk=desk,
+            console=console,
+            bus=bus,
+            senders=senders,
+        )
         stop = asyncio.Event()
         worker = asyncio.create_task(outbox.run(stop)) if run_outbox else None
         try:
@@ -135,6 +174,7 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
             stop.set()
             if worker is not None:
                 await worker
+            await bus.stop()
             await engine.dispose()
 
     app.cleanup_ctx.append(lifecycle)
@@ -170,6 +210,7 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
     app.router.add_post("/chat/api/session", chat_session)
     app.router.add_post("/chat/api/send", chat_send)
     app.router.add_get("/chat/api/poll", chat_poll)
+    add_console_routes(app, lambda request: request.app[WIRING].console)
     app.router.add_static("/static", STATIC_DIR)
     for setup in channel_setups(settings):
         setup(app, settings)

@@ -1,4 +1,4 @@
-"""`helpline serve | migrate | compile-catalogs`: the service's command line."""
+"""`helpline serve | migrate | staff | compile-catalogs`: the service's command line."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from bots import cli_staff
 from intake.config import ConfigError, Settings, load_settings
 from intake.hours import HoursConfigError, OpeningHours
 from intake.i18n import compile_catalogs, default_locales_dir
@@ -24,6 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8080)
     commands.add_parser("migrate", help="bring the database schema up to date")
     commands.add_parser("compile-catalogs", help="compile the translation catalogs (.po -> .mo)")
+    cli_staff.add_parser(commands)
     return parser
 
 
@@ -46,13 +48,17 @@ async def _migrate(settings: Settings) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The server logs its work; one-off commands print only their result and problems.
+    level = logging.INFO if args.command == "serve" else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "compile-catalogs":
             written = compile_catalogs(default_locales_dir())
             print(f"compiled {len(written)} catalog(s)")
             return 0
         settings = _settings()
+        if args.command == "staff":
+            return asyncio.run(cli_staff.run(args, settings))
         if args.command == "migrate":
             asyncio.run(_migrate(settings))
             print("database is up to date")

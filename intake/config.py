@@ -37,6 +37,7 @@ class Settings:
     hours: Mapping[str, Any]
     exit_url: str
     retention_days: int
+    require_staff: bool
     file: Mapping[str, Any] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)
 
@@ -113,6 +114,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if not isinstance(retention, int) or retention < 1:
         raise ConfigError("retention.days must be a whole number of days, at least 1")
 
+    require_staff = data.get("staffing", {}).get("require_signed_in_staff", True)
+    if not isinstance(require_staff, bool):
+        raise ConfigError("staffing.require_signed_in_staff must be true or false")
+
     return Settings(
         environment=environment,
         database_url=database_url,
@@ -123,6 +128,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         hours=data.get("hours", {}),
         exit_url=exit_url,
         retention_days=retention,
+        require_staff=require_staff,
         file=data,
         env=env,
     )

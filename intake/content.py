@@ -134,3 +134,12 @@ STAFF_JOINED = N_("A staff member is here now and reads your messages.")
 # What a blocked sender gets, once: neutral, since the sender may be the person's persecutor.
 BLOCKED = N_("Thank you for your message.")
 WHATSAPP_INVITE = N_("We have answered your message. Write to us here to read the answer.")
+
+# Canned replies staff can send in the person's language (the console offers them).
+CANNED: dict[str, str] = {
+    "reading": N_("Thank you for writing. I am reading your messages now."),
+    "tell_more": N_("Can you tell me a little more about what is happening?"),
+    "safe_now": N_("Are you safe right now? If you are in danger, call 112."),
+    "erase": N_("You can write {delete} at any time to erase this chat."),
+    "closing": N_("We are ending this chat now. You can write to us again at any time."),
+}

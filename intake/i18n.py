@@ -39,7 +39,7 @@ def is_rtl(lang: str) -> bool:
 def compile_catalogs(locales_dir: Path) -> list[Path]:
     """Compile every .po whose .mo is missing or older; returns the .mo files written."""
     written = []
-    for po_path in sorted(locales_dir.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
+    for po_path in sorted(locales_dir.glob("*/LC_MESSAGES/*.po")):
         mo_path = po_path.with_suffix(".mo")
         if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
             continue
@@ -82,11 +82,11 @@ class Texts:
 class Catalogs:
     """Loads each language's compiled catalog once; unknown languages fall back to the source language."""
 
-    def __init__(self, locales_dir: Path, languages: tuple[str, ...]) -> None:
+    def __init__(self, locales_dir: Path, languages: tuple[str, ...], domain: str = DOMAIN) -> None:
         self.languages = languages
         self._texts: dict[str, Texts] = {}
         for lang in languages:
-            translations = Translations.load(str(locales_dir), [lang], DOMAIN)
+            translations = Translations.load(str(locales_dir), [lang], domain)
             self._texts[lang] = Texts(lang, translations)
 
     def texts(self, lang: str) -> Texts:

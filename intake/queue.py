@@ -17,7 +17,7 @@ from intake.categories import AGE_GROUPS, GENDERS, ROLES, TOPICS, InquiryKind, o
 from intake.flow import FlowState
 from intake.messages import Channel, Reply
 from intake.service import IntakeService, stat_month
-from intake.storage.models import ConversationRow, MessageRow
+from intake.storage.models import ContactRow, ConversationRow, MessageRow
 from intake.storage.uow import UnitOfWork
 
 # Channels that only allow free text within a window after the person's last message.
@@ -73,6 +73,14 @@ class Categorisation:
 
 
 @dataclass(frozen=True)
+class Detail:
+    conversation: ConversationRow
+    messages: list[MessageRow]
+    contact: ContactRow | None
+    earlier: list[ConversationRow]
+
+
+@dataclass(frozen=True)
 class ReplyOutcome:
     outbox_id: int
     # Held: not sent because the channel's free-text window has closed (WhatsApp after 24 hours).
@@ -118,7 +126,7 @@ class StaffDesk:
                 await self.service.enqueue(uow, conv, contact, [joined], now)
             await uow.commit()
             pseudonym = contact.pseudonym if contact else None
-        self._wake(pseudonym)
+        self._wake(pseudonym, conversation_id)
 
     async def _held_by(self, uow_conv: ConversationRow | None, staff: str) -> ConversationRow:
         if uow_conv is None:
@@ -156,7 +164,7 @@ class StaffDesk:
                     )
             conv.updated_at = now
             await uow.commit()
-        self._wake(contact.pseudonym)
+        self._wake(contact.pseudonym, conversation_id)
         return ReplyOutcome(outbox_id=outbox_id, held=held)
 
     async def note(self, conversation_id: str, staff: str, text: str) -> None:
@@ -200,6 +208,7 @@ class StaffDesk:
                 self._system(uow, conv, f"transferred by {staff} to {to}", now)
             conv.updated_at = now
             await uow.commit()
+        self._wake(None, conversation_id)
 
     async def close(self, conversation_id: str, staff: str, final: Categorisation) -> None:
         """Close with the final categorisation: the anonymous record is corrected and then unlinked."""
@@ -227,6 +236,62 @@ class StaffDesk:
             conv.status, conv.closed_at, conv.updated_at = "closed", now, now
             self._system(uow, conv, f"closed by {staff}", now)
             await uow.commit()
+        self._wake(None, conversation_id)
+
+    async def block(self, conversation_id: str, staff: str, hours: int) -> None:
+        """Block the sender of this conversation for a while (abusive, or a relative hunting the person)."""
+        if not 1 <= hours <= 24 * 365:
+            raise DeskError("block for 1 hour to 365 days")
+        now = self.service.clock()
+        async with self.service.db.uow() as uow:
+            conv = await uow.conversations.get(conversation_id)
+            contact = (
+                await uow.contacts.get(conv.contact_id) if conv and conv.contact_id is not None else None
+            )
+            if conv is None or contact is None:
+                raise NotFound("no such conversation, or the person erased it")
+            contact.blocked_until = now + timedelta(hours=hours)
+            contact.block_notified = False
+            self._system(uow, conv, f"sender blocked for {hours} h by {staff}", now)
+            await uow.commit()
+        self._wake(None, conversation_id)
+
+    async def flag(self, conversation_id: str, staff: str, hostile: bool) -> None:
+        now = self.service.clock()
+        async with self.service.db.uow() as uow:
+            conv = await uow.conversations.get(conversation_id)
+            contact = (
+                await uow.contacts.get(conv.contact_id) if conv and conv.contact_id is not None else None
+            )
+            if conv is None or contact is None:
+                raise NotFound("no such conversation, or the person erased it")
+            contact.hostile = hostile
+            verb = "flagged as possibly hostile" if hostile else "hostile flag removed"
+            self._system(uow, conv, f"{verb} by {staff}", now)
+            await uow.commit()
+        self._wake(None, conversation_id)
+
+    async def queue(self) -> Sequence[ConversationRow]:
+        async with self.service.db.uow() as uow:
+            return await uow.conversations.queue()
+
+    async def held_by(self, staff: str) -> Sequence[ConversationRow]:
+        async with self.service.db.uow() as uow:
+            return await uow.conversations.claimed_by(staff)
+
+    async def detail(self, conversation_id: str) -> Detail:
+        async with self.service.db.uow() as uow:
+            conv = await uow.conversations.get(conversation_id)
+            if conv is None:
+                raise NotFound("no such conversation")
+            messages = list(await uow.messages.for_conversation(conversation_id))
+            contact = await uow.contacts.get(conv.contact_id) if conv.contact_id is not None else None
+            earlier = []
+            if contact is not None:
+                earlier = [
+                    x for x in await uow.conversations.for_contact(contact.id) if x.id != conversation_id
+                ]
+            return Detail(conv, messages, contact, earlier)
 
     async def history(self, conversation_id: str) -> Sequence[ConversationRow]:
         """The same person's other conversations that still exist (known by pseudonym, never by address)."""
@@ -250,6 +315,8 @@ class StaffDesk:
             )
         )
 
-    def _wake(self, pseudonym: str | None) -> None:
+    def _wake(self, pseudonym: str | None, conversation_id: str | None = None) -> None:
         if pseudonym is not None and self.service.on_replies is not None:
             self.service.on_replies([pseudonym])
+        if conversation_id is not None and self.service.on_change is not None:
+            self.service.on_change(conversation_id)

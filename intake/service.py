@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from intake import content as c
 from intake.flow import Event, FlowContext, FlowInput, FlowState, StepResult, error_handoff, step
 from intake.hours import OpeningHours
 from intake.i18n import Catalogs
@@ -78,6 +79,8 @@ class IntakeService:
     staffed: Callable[[], Awaitable[bool]] | None = None
     # Called after commit with the pseudonyms that have new replies (wakes the web chat's long polls).
     on_replies: Callable[[Sequence[str]], None] | None = None
+    # Called after commit with the conversation that changed (None: one was erased): the console's live view.
+    on_change: Callable[[str | None], None] | None = None
 
     async def is_open(self, now: datetime, channel: str) -> bool:
         if not self.hours.is_open(now, channel):
@@ -102,7 +105,9 @@ class IntakeService:
         channel = str(msg.contact.channel)
         pseudonym = self.keys.pseudonym(msg.contact)
         address_enc = self.keys.encrypt(msg.contact.address)
-        text = msg.text[:MAX_TEXT]
+        # PostgreSQL text cannot hold NUL, and no database stores a lone surrogate (JSON "\ud800"): a
+        # message with either must still be stored, not fail (a channel would redeliver it forever).
+        text = msg.text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")[:MAX_TEXT]
         async with self.db.uow() as uow:
             if not await uow.seen.first_time(channel, self.keys.provider_key(channel, msg.provider_id), now):
                 return Outcome.DUPLICATE
@@ -133,6 +138,17 @@ class IntakeService:
                 )
             )
             conv.last_inbound_at = now
+            if contact.blocked_until is not None and contact.blocked_until > now:
+                # Kept for staff, but the sender learns nothing: one neutral line, then silence.
+                if not contact.block_notified:
+                    contact.block_notified = True
+                    t = self.catalogs.texts(conv.language)
+                    await self.enqueue(
+                        uow, conv, contact, [Reply(text=t(c.BLOCKED), lang=t.lang, rtl=t.rtl)], now
+                    )
+                await uow.commit()
+                self._changed(conv.id, [pseudonym] if contact.block_notified else [])
+                return Outcome.ACCEPTED
             state = FlowState.from_json(conv.state)
             ctx = await self.context(now, channel)
             try:
@@ -146,10 +162,18 @@ class IntakeService:
                 log.exception("intake flow failed at step %s; handing over to staff", state.step)
                 result = error_handoff(state, ctx)
             await self._apply(uow, contact, conv, result, now, ctx)
+            conv_id = conv.id
             await uow.commit()
-        if result.replies and self.on_replies is not None:
-            self.on_replies([pseudonym])
+        self._changed(
+            None if Event.DELETE in result.events else conv_id, [pseudonym] if result.replies else []
+        )
         return Outcome.ACCEPTED
+
+    def _changed(self, conversation_id: str | None, pseudonyms: Sequence[str]) -> None:
+        if pseudonyms and self.on_replies is not None:
+            self.on_replies(pseudonyms)
+        if self.on_change is not None:
+            self.on_change(conversation_id)
 
     async def _apply(
         self,
@@ -165,6 +189,9 @@ class IntakeService:
             refs = await self._erase(uow, contact, now)
             replies = [replace(r, erase_refs=tuple(refs)) if r.erase else r for r in result.replies]
             await self.enqueue(uow, None, contact, replies, now)
+            # The confirmation's outbox row keeps the address it needs; the contact keeps none (its next
+            # message brings it back). The row itself stays, so a block on a hostile sender survives.
+            contact.address_enc = b""
             return
         conv.state = state.to_json()
         conv.language = state.lang

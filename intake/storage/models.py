@@ -79,6 +79,8 @@ class ContactRow(Base):
     blocked_until: Mapped[datetime | None] = mapped_column(aware(), nullable=True)
     hostile: Mapped[bool] = mapped_column(default=False)
     opted_out: Mapped[bool] = mapped_column(default=False)
+    # A blocked sender gets one neutral line per block, then silence.
+    block_notified: Mapped[bool] = mapped_column(default=False)
 
 
 class ConversationRow(Base):
@@ -195,3 +197,50 @@ class StatRecordRow(Base):
     follow_up: Mapped[bool] = mapped_column(default=False)
     country: Mapped[str | None] = mapped_column(String(32), nullable=True)
     closed_by_staff: Mapped[bool] = mapped_column(default=False)
+
+
+class StaffRow(Base):
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    # staff | admin
+    role: Mapped[str] = mapped_column(String(16), default="staff")
+    disabled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(aware())
+
+
+class StaffSessionRow(Base):
+    """A signed-in console session. Only a hash of the cookie's token is stored."""
+
+    __tablename__ = "staff_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(aware())
+    last_seen_at: Mapped[datetime] = mapped_column(aware(), index=True)
+    expires_at: Mapped[datetime] = mapped_column(aware())
+
+
+class LoginAttemptRow(Base):
+    """Failed sign-ins, keyed by a hash of the name and of the client address, for rate limiting."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(aware(), index=True)
+
+
+class AuditRow(Base):
+    """Who opened or acted on which conversation, when. Never message text."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    staff_name: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    conversation_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    at: Mapped[datetime] = mapped_column(aware(), index=True)

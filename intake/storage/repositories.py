@@ -131,6 +131,14 @@ class Conversations:
         )
         return (await self.session.execute(stmt)).scalars().all()
 
+    async def claimed_by(self, staff: str) -> Sequence[ConversationRow]:
+        stmt = (
+            select(ConversationRow)
+            .where(ConversationRow.status == "claimed", ConversationRow.claimed_by == staff)
+            .order_by(ConversationRow.updated_at)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
     async def queue_length(self) -> int:
         stmt = select(func.count()).select_from(ConversationRow).where(ConversationRow.status == "queued")
         return int((await self.session.execute(stmt)).scalar_one())

@@ -35,6 +35,9 @@ class UnitOfWork:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
+            # Detach first: rows read in this unit stay readable afterwards instead of being expired by
+            # the rollback (which only undoes what was not committed).
+            self.session.expunge_all()
             await self.session.rollback()
         finally:
             await self.session.close()

@@ -1,0 +1,65 @@
+"""Console sign-in: session cookies, CSRF tokens, roles. Every staff route goes through `require`."""
+
+from __future__ import annotations
+
+import hmac
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from intake.staff import StaffAccounts, StaffSession
+
+COOKIE = "helpline_staff"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def cookie_name(secure: bool) -> str:
+    # __Host- cookies are only accepted over https, for this host and path "/": no subdomain can set them.
+    return f"__Host-{COOKIE}" if secure else COOKIE
+
+
+def set_session_cookie(response: web.StreamResponse, token: str, secure: bool, max_age: int) -> None:
+    response.set_cookie(
+        cookie_name(secure),
+        token,
+        httponly=True,
+        samesite="Strict",
+        secure=secure,
+        path="/",
+        max_age=max_age,
+    )
+
+
+def clear_session_cookie(response: web.StreamResponse, secure: bool) -> None:
+    response.del_cookie(cookie_name(secure), path="/")
+
+
+def same_origin(request: web.Request) -> bool:
+    """A state-changing form post must come from our own pages (SameSite already blocks most else)."""
+    origin = request.headers.get("Origin") or request.headers.get("Referer")
+    if not origin:
+        return True
+    return urlsplit(origin).netloc == request.host
+
+
+async def require(
+    request: web.Request, accounts: StaffAccounts, secure: bool, *, role: str | None = None, api: bool = True
+) -> StaffSession:
+    session = await accounts.session(request.cookies.get(cookie_name(secure)))
+    if session is None:
+        if api:
+            raise web.HTTPUnauthorized(text='{"error": "sign in first"}', content_type="application/json")
+        raise web.HTTPSeeOther("/staff/login")
+    if role == "admin" and not session.admin:
+        raise web.HTTPForbidden(text='{"error": "for administrators only"}', content_type="application/json")
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get("X-CSRF-Token", "")
+        if not sent and not api:
+            form = await request.post()
+            value = form.get("csrf_token", "")
+            sent = value if isinstance(value, str) else ""
+        if not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
+            raise web.HTTPForbidden(
+                text='{"error": "missing or wrong CSRF token"}', content_type="application/json"
+            )
+    return session

@@ -1,0 +1,95 @@
+"""Live updates for the console: "conversation X changed" fanned out to every open console.
+
+On PostgreSQL every copy of the service LISTENs and changes are NOTIFYed, so a console on one copy sees a
+message that arrived on another. On SQLite (one process) an in-process bus does the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "helpline_console"
+QUEUE_SIZE = 100
+
+
+class LiveBus:
+    def __init__(self, database_url: str) -> None:
+        url = make_url(database_url)
+        self._dsn = (
+            url.set(drivername="postgresql").render_as_string(hide_password=False)
+            if url.get_backend_name() == "postgresql"
+            else None
+        )
+        self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._conn: asyncpg.Connection | None = None
+        self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def shared(self) -> bool:
+        return self._dsn is not None
+
+    async def start(self) -> None:
+        if self._dsn is not None:
+            self._conn = await asyncpg.connect(self._dsn)
+            await self._conn.add_listener(CHANNEL, self._on_notify)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    def publish(self, conversation_id: str | None) -> None:
+        event = {"type": "change", "conversation": conversation_id}
+        if self._conn is None:
+            self._deliver(event)
+            return
+        task = asyncio.get_running_loop().create_task(self._notify(json.dumps(event)))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _notify(self, payload: str) -> None:
+        try:
+            async with self._lock:
+                assert self._conn is not None
+                await self._conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+        except Exception:
+            # The console refetches on its next event or reconnect; losing one nudge loses no data.
+            log.warning("could not notify the other service copies of a change", exc_info=True)
+
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        try:
+            event = json.loads(payload)
+        except ValueError:
+            return
+        if isinstance(event, dict):
+            self._deliver(event)
+
+    def _deliver(self, event: dict[str, Any]) -> None:
+        for queue in list(self._subscribers):
+            if queue.full():
+                # A stalled console: drop its oldest nudge, it refetches everything anyway.
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    queue.get_nowait()
+            queue.put_nowait(event)
+
+    def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
+        self._subscribers.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        self._subscribers.discard(queue)

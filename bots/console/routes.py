@@ -1,0 +1,404 @@
+"""The staff console: sign-in pages, the console page, the JSON API under /staff/api/ and the live stream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from bots.console.auth import clear_session_cookie, cookie_name, require, same_origin, set_session_cookie
+from bots.console.live import LiveBus
+from bots.console.texts import PAGE, labels
+from intake import content as c
+from intake.i18n import Catalogs, is_rtl, language_name
+from intake.keywords import Keyword, KeywordTable
+from intake.queue import Categorisation, DeskError, StaffDesk
+from intake.staff import RateLimited, SignInRefused, StaffAccounts, StaffSession
+from intake.storage.models import ConversationRow, MessageRow
+
+log = logging.getLogger(__name__)
+
+MAX_JSON = 64 * 1024
+HEARTBEAT_SECONDS = 15.0
+CONSOLE_LANGUAGES = ("nb", "en")
+
+
+def _json_error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+@dataclass
+class Console:
+    accounts: StaffAccounts
+    desk: StaffDesk
+    catalogs: Catalogs
+    pages: Catalogs
+    keywords: KeywordTable
+    bus: LiveBus
+    secure: bool
+
+    # --- helpers -------------------------------------------------------------------------------------
+
+    def _lang(self, request: web.Request) -> str:
+        wanted = request.query.get("lang", "")
+        if wanted in CONSOLE_LANGUAGES:
+            return wanted
+        for part in request.headers.get("Accept-Language", "").split(","):
+            tag = part.split(";")[0].strip().lower()[:2]
+            if tag in ("nb", "no", "nn"):
+                return "nb"
+            if tag == "en":
+                return "en"
+        return "nb"
+
+    def _labels(self, lang: str) -> dict[str, Any]:
+        return labels(self.pages.texts(lang), self.catalogs.texts(lang), self.catalogs.languages)
+
+    async def _staff(self, request: web.Request, role: str | None = None) -> StaffSession:
+        return await require(request, self.accounts, self.secure, role=role)
+
+    async def _body(self, request: web.Request) -> dict[str, Any]:
+        if request.content_length is not None and request.content_length > MAX_JSON:
+            raise web.HTTPRequestEntityTooLarge(max_size=MAX_JSON, actual_size=request.content_length)
+        raw = await request.content.read(MAX_JSON + 1)
+        if len(raw) > MAX_JSON:
+            raise web.HTTPRequestEntityTooLarge(max_size=MAX_JSON, actual_size=len(raw))
+        if not raw:
+            return {}
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise web.HTTPBadRequest(
+                text='{"error": "the body must be JSON"}', content_type="application/json"
+            ) from None
+        if not isinstance(data, dict):
+            raise web.HTTPBadRequest(
+                text='{"error": "the body must be a JSON object"}', content_type="application/json"
+            )
+        return data
+
+    def _summary(self, conv: ConversationRow, staff: str, now: datetime) -> dict[str, Any]:
+        state = conv.state or {}
+        since = conv.queued_at or conv.created_at
+        return {
+            "id": conv.id,
+            "status": conv.status,
+            "channel": conv.channel,
+            "language": conv.language,
+            "language_name": language_name(conv.language),
+            "rtl": is_rtl(conv.language),
+            "role": state.get("role"),
+            "kind": state.get("kind"),
+            "topics": list(state.get("topics") or []),
+            "age_group": state.get("age"),
+            "gender": state.get("gender"),
+            "danger": conv.danger,
+            "under18": conv.under18,
+            "outside_hours": conv.outside_hours,
+            "queued_at": _iso(conv.queued_at),
+            "waiting_seconds": max(0, int((now - since).total_seconds())),
+            "claimed_by": conv.claimed_by,
+            "mine": conv.claimed_by == staff,
+        }
+
+    @staticmethod
+    def _message(m: MessageRow) -> dict[str, Any]:
+        return {
+            "id": m.id,
+            "direction": m.direction,
+            "sender": m.sender,
+            "text": m.text,
+            "attachments": m.attachments,
+            "at": _iso(m.created_at),
+            "delivery": m.delivery,
+        }
+
+    async def _act(
+        self, request: web.Request, action: Callable[[StaffSession, str], Awaitable[Any]]
+    ) -> web.Response:
+        staff = await self._staff(request)
+        conversation_id = request.match_info["id"]
+        try:
+            result = await action(staff, conversation_id)
+        except DeskError as exc:
+            return _json_error(exc.status, str(exc))
+        await self.accounts.audit(staff.name, request.match_info.get("action", "act"), conversation_id)
+        return web.json_response(result if isinstance(result, dict) else {"ok": True})
+
+    # --- pages ---------------------------------------------------------------------------------------
+
+    async def login_page(self, request: web.Request) -> web.Response:
+        return self._render_login(request, error=None)
+
+    def _render_login(self, request: web.Request, error: str | None, status: int = 200) -> web.Response:
+        lang = self._lang(request)
+        context = {"lang": lang, "t": self._labels(lang)["text"], "error": error}
+        response = aiohttp_jinja2.render_template("console/login.html", request, context)
+        response.set_status(status)
+        return response
+
+    async def login(self, request: web.Request) -> web.StreamResponse:
+        t = self.pages.texts(self._lang(request))
+        if not same_origin(request):
+            return _json_error(403, "cross-site sign-in refused")
+        form = await request.post()
+        name, password = form.get("name", ""), form.get("password", "")
+        if not isinstance(name, str) or not isinstance(password, str) or not name or len(password) > 1024:
+            return self._render_login(request, t(PAGE["wrong"]), status=400)
+        client = request.remote or "unknown"
+        try:
+            signed = await self.accounts.sign_in(name, password, client)
+        except RateLimited:
+            return self._render_login(request, t(PAGE["too_many"]), 429)
+        except SignInRefused:
+            return self._render_login(request, t(PAGE["wrong"]), status=401)
+        response = web.HTTPSeeOther("/staff")
+        set_session_cookie(
+            response, signed.token, self.secure, int(self.accounts.absolute_timeout.total_seconds())
+        )
+        return response
+
+    async def logout(self, request: web.Request) -> web.StreamResponse:
+        staff = await require(request, self.accounts, self.secure, api=False)
+        await self.accounts.sign_out(staff)
+        response = web.HTTPSeeOther("/staff/login")
+        clear_session_cookie(response, self.secure)
+        return response
+
+    async def page(self, request: web.Request) -> web.Response:
+        staff = await require(request, self.accounts, self.secure, api=False)
+        lang = self._lang(request)
+        all_labels = self._labels(lang)
+        context = {
+            "lang": lang,
+            "staff": staff.name,
+            "admin": staff.admin,
+            "csrf_token": staff.csrf_token,
+            "labels": all_labels,
+            "t": all_labels["text"],
+        }
+        return aiohttp_jinja2.render_template("console/console.html", request, context)
+
+    # --- API -----------------------------------------------------------------------------------------
+
+    async def queue(self, request: web.Request) -> web.Response:
+        staff = await self._staff(request)
+        now = self.desk.service.clock()
+        waiting = await self.desk.queue()
+        mine = await self.desk.held_by(staff.name)
+        return web.json_response(
+            {
+                "staff": staff.name,
+                "queue": [self._summary(x, staff.name, now) for x in waiting],
+                "mine": [self._summary(x, staff.name, now) for x in mine],
+            }
+        )
+
+    async def conversation(self, request: web.Request) -> web.Response:
+        staff = await self._staff(request)
+        conversation_id = request.match_info["id"]
+        try:
+            detail = await self.desk.detail(conversation_id)
+        except DeskError as exc:
+            return _json_error(exc.status, str(exc))
+        # Opening a transcript is always recorded: who, when, which conversation (never what it says).
+        await self.accounts.audit(staff.name, "open", conversation_id)
+        now = self.desk.service.clock()
+        conv, contact = detail.conversation, detail.contact
+        t = self.catalogs.texts(conv.language)
+        delete_word = self.keywords.word(Keyword.DELETE, t.lang)
+        summary = self._summary(conv, staff.name, now)
+        summary.update(
+            {
+                "hostile": bool(contact and contact.hostile),
+                "blocked_until": _iso(contact.blocked_until) if contact else None,
+                "opted_out": bool(contact and contact.opted_out),
+                "erased": contact is None,
+                "returning": len(detail.earlier),
+                "country": None,
+            }
+        )
+        return web.json_response(
+            {
+                "conversation": summary,
+                "messages": [self._message(m) for m in detail.messages],
+                "earlier": [
+                    {"id": x.id, "created_at": _iso(x.created_at), "status": x.status} for x in detail.earlier
+                ],
+                "canned": [
+                    {"id": key, "text": t(msgid, **({"delete": delete_word} if "{delete}" in msgid else {}))}
+                    for key, msgid in c.CANNED.items()
+                ],
+                "can_reply": conv.status == "claimed"
+                and conv.claimed_by == staff.name
+                and contact is not None,
+            }
+        )
+
+    async def claim(self, request: web.Request) -> web.Response:
+        return await self._act(request, lambda s, cid: self.desk.claim(cid, s.name))
+
+    async def release(self, request: web.Request) -> web.Response:
+        return await self._act(request, lambda s, cid: self.desk.release(cid, s.name))
+
+    async def send(self, request: web.Request) -> web.Response:
+        body = await self._body(request) if request.can_read_body else {}
+        text = body.get("text")
+        if not isinstance(text, str):
+            return _json_error(400, "text must be a string")
+
+        async def act(s: StaffSession, cid: str) -> dict[str, Any]:
+            outcome = await self.desk.reply(cid, s.name, text)
+            return {"ok": True, "held": outcome.held, "outbox_id": outcome.outbox_id}
+
+        return await self._act(request, act)
+
+    async def note(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        text = body.get("text")
+        if not isinstance(text, str):
+            return _json_error(400, "text must be a string")
+        return await self._act(request, lambda s, cid: self.desk.note(cid, s.name, text))
+
+    async def transfer(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        to = body.get("to")
+        if not isinstance(to, str) or to not in await self.accounts.names():
+            return _json_error(400, "transfer to a staff member who exists")
+        return await self._act(request, lambda s, cid: self.desk.transfer(cid, s.name, to))
+
+    async def close(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        try:
+            final = _categorisation(body)
+        except ValueError as exc:
+            return _json_error(400, str(exc))
+        return await self._act(request, lambda s, cid: self.desk.close(cid, s.name, final))
+
+    async def block(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        hours = body.get("hours")
+        if not isinstance(hours, int) or isinstance(hours, bool):
+            return _json_error(400, "hours must be a whole number")
+        return await self._act(request, lambda s, cid: self.desk.block(cid, s.name, hours))
+
+    async def flag(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        hostile = body.get("hostile")
+        if not isinstance(hostile, bool):
+            return _json_error(400, "hostile must be true or false")
+        return await self._act(request, lambda s, cid: self.desk.flag(cid, s.name, hostile))
+
+    async def staff_names(self, request: web.Request) -> web.Response:
+        await self._staff(request)
+        return web.json_response({"staff": await self.accounts.names()})
+
+    async def audit(self, request: web.Request) -> web.Response:
+        await self._staff(request, role="admin")
+        rows = await self.accounts.audit_log()
+        return web.json_response(
+            {
+                "audit": [
+                    {
+                        "staff": r.staff_name,
+                        "action": r.action,
+                        "conversation": r.conversation_id,
+                        "at": _iso(r.at),
+                    }
+                    for r in rows
+                ]
+            }
+        )
+
+    async def stream(self, request: web.Request) -> web.StreamResponse:
+        """Server-sent events: a nudge whenever a conversation changes; the page refetches what it shows."""
+        staff = await self._staff(request)
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-store",
+                "X-Accel-Buffering": "no",
+            }
+        )
+        await response.prepare(request)
+        queue = self.bus.subscribe()
+        try:
+            await response.write(b"event: hello\ndata: {}\n\n")
+            while True:
+                try:
+                    async with asyncio.timeout(HEARTBEAT_SECONDS):
+                        event = await queue.get()
+                except TimeoutError:
+                    # A heartbeat keeps proxies from closing the stream and re-checks the session.
+                    if await self.accounts.session(request.cookies.get(cookie_name(self.secure))) is None:
+                        await response.write(b"event: signed_out\ndata: {}\n\n")
+                        break
+                    await response.write(b": heartbeat\n\n")
+                    continue
+                await response.write(f"event: change\ndata: {json.dumps(event)}\n\n".encode())
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            self.bus.unsubscribe(queue)
+        log.debug("console stream for %s ended", staff.name)
+        return response
+
+
+def _categorisation(body: dict[str, Any]) -> Categorisation:
+    def text(name: str) -> str | None:
+        value = body.get(name)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise ValueError(f"{name} must be a string")
+        return value
+
+    topics = body.get("topics")
+    if topics is not None and (not isinstance(topics, list) or not all(isinstance(x, str) for x in topics)):
+        raise ValueError("topics must be a list of topic ids")
+    follow_up = body.get("follow_up", False)
+    if not isinstance(follow_up, bool):
+        raise ValueError("follow_up must be true or false")
+    return Categorisation(
+        role=text("role"),
+        topics=tuple(topics) if topics is not None else None,
+        age_group=text("age_group"),
+        gender=text("gender"),
+        kind=text("kind"),
+        country=text("country"),
+        follow_up=follow_up,
+    )
+
+
+def add_routes(app: web.Application, get: Callable[[web.Request], Console]) -> None:
+    def route(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            method: Callable[[web.Request], Awaitable[web.StreamResponse]] = getattr(get(request), name)
+            return await method(request)
+
+        return handler
+
+    app.router.add_get("/staff/login", route("login_page"))
+    app.router.add_post("/staff/login", route("login"))
+    app.router.add_post("/staff/logout", route("logout"))
+    app.router.add_get("/staff", route("page"))
+    api = "/staff/api"
+    app.router.add_get(f"{api}/queue", route("queue"))
+    app.router.add_get(f"{api}/staff", route("staff_names"))
+    app.router.add_get(f"{api}/audit", route("audit"))
+    app.router.add_get(f"{api}/stream", route("stream"))
+    app.router.add_get(f"{api}/conversations/{{id}}", route("conversation"))
+    for action in ("claim", "release", "messages", "notes", "transfer", "close", "block", "flag"):
+        handler = {"messages": "send", "notes": "note"}.get(action, action)
+        app.router.add_post(f"{api}/conversations/{{id}}/{{action:{action}}}", route(handler))

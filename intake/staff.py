@@ -1,0 +1,209 @@
+"""Staff accounts, console sessions, sign-in rate limiting and the audit log.
+
+Sessions live in the database (several service copies share them); the cookie carries a random token of
+which only a hash is stored, so a leaked database does not sign anyone in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, func, select
+
+from intake.storage.models import AuditRow, LoginAttemptRow, StaffRow, StaffSessionRow
+from intake.storage.uow import Database
+
+ROLES = ("staff", "admin")
+MIN_PASSWORD = 10
+# Verified against when the name is unknown, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = PasswordHasher().hash("not a real password")
+
+
+class SignInRefused(Exception):
+    """Wrong name or password, or a disabled account (the message never says which)."""
+
+
+class RateLimited(Exception):
+    """Too many failed sign-ins from this client or for this name."""
+
+
+@dataclass(frozen=True)
+class StaffSession:
+    staff_id: int
+    name: str
+    role: str
+    csrf_token: str
+    token_hash: str
+
+    @property
+    def admin(self) -> bool:
+        return self.role == "admin"
+
+
+@dataclass(frozen=True)
+class SignIn:
+    token: str
+    session: StaffSession
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass
+class StaffAccounts:
+    db: Database
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    idle_timeout: timedelta = timedelta(minutes=30)
+    absolute_timeout: timedelta = timedelta(hours=12)
+    max_failures: int = 5
+    failure_window: timedelta = timedelta(minutes=15)
+    hasher: PasswordHasher = PasswordHasher()  # noqa: RUF009 - immutable, shared on purpose
+
+    async def add(self, name: str, password: str, role: str = "staff") -> None:
+        name = name.strip()
+        if (
+            not name
+            or len(name) > 64
+            or not name.replace("-", "").replace("_", "").replace(".", "").isalnum()
+        ):
+            raise ValueError("a staff name is 1 to 64 letters, digits, '.', '-' or '_'")
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        if len(password) < MIN_PASSWORD:
+            raise ValueError(f"the password must be at least {MIN_PASSWORD} characters")
+        password_hash = await asyncio.to_thread(self.hasher.hash, password)
+        async with self.db.uow() as uow:
+            exists = await uow.session.scalar(select(StaffRow.id).where(StaffRow.name == name))
+            if exists is not None:
+                raise ValueError(f"staff member {name!r} exists already")
+            uow.session.add(
+                StaffRow(name=name, password_hash=password_hash, role=role, created_at=self.clock())
+            )
+            await uow.commit()
+
+    async def set_disabled(self, name: str, disabled: bool = True) -> bool:
+        async with self.db.uow() as uow:
+            staff = await uow.session.scalar(select(StaffRow).where(StaffRow.name == name))
+            if staff is None:
+                return False
+            staff.disabled = disabled
+            if disabled:
+                await uow.session.execute(delete(StaffSessionRow).where(StaffSessionRow.staff_id == staff.id))
+            await uow.commit()
+            return True
+
+    async def names(self) -> list[str]:
+        async with self.db.uow() as uow:
+            rows = await uow.session.scalars(select(StaffRow.name).where(StaffRow.disabled.is_(False)))
+            return sorted(rows)
+
+    async def sign_in(self, name: str, password: str, client: str) -> SignIn:
+        now = self.clock()
+        keys = [_hash_token(f"name:{name.strip().casefold()}"), _hash_token(f"client:{client}")]
+        async with self.db.uow() as uow:
+            since = now - self.failure_window
+            recent = await uow.session.scalar(
+                select(func.count()).where(LoginAttemptRow.key.in_(keys), LoginAttemptRow.at >= since)
+            )
+            if (recent or 0) >= self.max_failures:
+                raise RateLimited("too many failed sign-ins; wait a few minutes")
+            staff = await uow.session.scalar(select(StaffRow).where(StaffRow.name == name.strip()))
+        ok = await asyncio.to_thread(self._verify, staff.password_hash if staff else _DUMMY_HASH, password)
+        async with self.db.uow() as uow:
+            if staff is None or staff.disabled or not ok:
+                for key in keys:
+                    uow.session.add(LoginAttemptRow(key=key, at=now))
+                await uow.commit()
+                raise SignInRefused("wrong name or password")
+            await uow.session.execute(delete(LoginAttemptRow).where(LoginAttemptRow.key == keys[0]))
+            token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+            row = StaffSessionRow(
+                token_hash=_hash_token(token),
+                staff_id=staff.id,
+                csrf_token=csrf,
+                created_at=now,
+                last_seen_at=now,
+                expires_at=now + self.absolute_timeout,
+            )
+            uow.session.add(row)
+            uow.session.add(AuditRow(staff_name=staff.name, action="sign_in", conversation_id=None, at=now))
+            await uow.commit()
+        return SignIn(token, StaffSession(staff.id, staff.name, staff.role, csrf, row.token_hash))
+
+    def _verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return self.hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    async def session(self, token: str | None) -> StaffSession | None:
+        """The valid session for a cookie token, touched; None when absent, expired, idle or disabled."""
+        if not token or len(token) > 128:
+            return None
+        now = self.clock()
+        async with self.db.uow() as uow:
+            row = await uow.session.get(StaffSessionRow, _hash_token(token))
+            if row is None:
+                return None
+            staff = await uow.session.get(StaffRow, row.staff_id)
+            if (
+                staff is None
+                or staff.disabled
+                or now >= row.expires_at
+                or now - row.last_seen_at > self.idle_timeout
+            ):
+                await uow.session.delete(row)
+                await uow.commit()
+                return None
+            # Touch at most once a minute: a busy console would otherwise write on every request.
+            if now - row.last_seen_at > timedelta(minutes=1):
+                row.last_seen_at = now
+                await uow.commit()
+            return StaffSession(staff.id, staff.name, staff.role, row.csrf_token, row.token_hash)
+
+    async def sign_out(self, session: StaffSession) -> None:
+        async with self.db.uow() as uow:
+            await uow.session.execute(
+                delete(StaffSessionRow).where(StaffSessionRow.token_hash == session.token_hash)
+            )
+            uow.session.add(
+                AuditRow(staff_name=session.name, action="sign_out", conversation_id=None, at=self.clock())
+            )
+            await uow.commit()
+
+    async def anyone_signed_in(self) -> bool:
+        """Whether a staff member holds a valid session: without one, the line counts as closed."""
+        now = self.clock()
+        async with self.db.uow() as uow:
+            found = await uow.session.scalar(
+                select(StaffSessionRow.token_hash)
+                .join(StaffRow, StaffRow.id == StaffSessionRow.staff_id)
+                .where(
+                    StaffRow.disabled.is_(False),
+                    StaffSessionRow.expires_at > now,
+                    StaffSessionRow.last_seen_at > now - self.idle_timeout,
+                )
+                .limit(1)
+            )
+            return found is not None
+
+    async def audit(self, staff_name: str, action: str, conversation_id: str | None) -> None:
+        async with self.db.uow() as uow:
+            uow.session.add(
+                AuditRow(
+                    staff_name=staff_name, action=action, conversation_id=conversation_id, at=self.clock()
+                )
+            )
+            await uow.commit()
+
+    async def audit_log(self, limit: int = 200) -> list[AuditRow]:
+        async with self.db.uow() as uow:
+            return list(await uow.session.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)))
