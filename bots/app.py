@@ -12,6 +12,7 @@ from pathlib import Path
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bots.console.live import LiveBus
@@ -22,6 +23,7 @@ from intake.config import Settings
 from intake.hours import HoursConfigError, OpeningHours
 from intake.i18n import Catalogs, compile_catalogs, default_locales_dir
 from intake.keywords import default_table
+from intake.metrics import Metrics
 from intake.outbox import OutboxWorker, Sender
 from intake.privacy import Keys
 from intake.queue import StaffDesk
@@ -58,6 +60,7 @@ class Wiring:
     desk: StaffDesk
     console: Console
     bus: LiveBus
+    metrics: Metrics
     senders: dict[str, Sender] = field(default_factory=dict)
 
 
@@ -130,13 +133,16 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         await migrate(engine)
         db = Database(make_sessionmaker(engine))
         keys = Keys.from_secret(settings.secret_key)
-        service = IntakeService(db=db, keys=keys, catalogs=catalogs, hours=hours, keywords=default_table())
+        metrics = Metrics()
+        service = IntakeService(
+            db=db, keys=keys, catalogs=catalogs, hours=hours, keywords=default_table(), metrics=metrics
+        )
         accounts = StaffAccounts(db)
         if settings.require_staff:
             service.staffed = accounts.anyone_signed_in
         webchat = WebChat(service, db, keys, catalogs, settings.exit_url)
         senders: dict[str, Sender] = {}
-        outbox = OutboxWorker(db=db, keys=keys, senders=senders)
+        outbox = OutboxWorker(db=db, keys=keys, senders=senders, metrics=metrics)
         bus = LiveBus(settings.database_url)
         await bus.start()
         desk = StaffDesk(service, invite_channels=invite_channels(settings))
@@ -164,6 +170,7 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
             desk=desk,
             console=console,
             bus=bus,
+            metrics=metrics,
             senders=senders,
         )
         stop = asyncio.Event()
@@ -188,6 +195,15 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
             {"status": "ok" if ok else "database unavailable"}, status=200 if ok else 503
         )
 
+    async def metrics(request: web.Request) -> web.Response:
+        wiring = request.app[WIRING]
+        async with wiring.db.uow() as uow:
+            wiring.metrics.queue_length.set(await uow.conversations.queue_length())
+            wiring.metrics.longest_wait.set(await uow.conversations.longest_wait(wiring.service.clock()))
+            wiring.metrics.outbox_backlog.set(await uow.outbox.backlog())
+        body = generate_latest(wiring.metrics.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
     async def chat_page(request: web.Request) -> web.StreamResponse:
         return await request.app[WIRING].webchat.page(request)
 
@@ -206,6 +222,7 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
     app.router.add_get("/", root)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
     app.router.add_get("/chat", chat_page)
     app.router.add_post("/chat/api/session", chat_session)
     app.router.add_post("/chat/api/send", chat_send)

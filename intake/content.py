@@ -143,3 +143,5 @@ CANNED: dict[str, str] = {
     "erase": N_("You can write {delete} at any time to erase this chat."),
     "closing": N_("We are ending this chat now. You can write to us again at any time."),
 }
+# A flood from one sender (or a stuck phone): everything is kept, the bot waits.
+SLOW_DOWN = N_("You are writing very fast. We keep every message; please wait a little for an answer.")

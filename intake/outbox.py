@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from intake.messages import Channel, Contact, OutboundMessage
+from intake.metrics import Metrics
 from intake.privacy import Keys, UnreadableAddress
 from intake.service import reply_from_payload
 from intake.storage.models import OutboxRow
@@ -57,6 +58,11 @@ class OutboxWorker:
     max_attempts: int = 10
     send_timeout: float = 30.0
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    metrics: Metrics | None = None
+
+    def _count_failure(self, channel: str, kind: str) -> None:
+        if self.metrics is not None:
+            self.metrics.send_failures.labels(channel, kind).inc()
 
     async def run_once(self) -> int:
         """Send what is due now; returns how many rows were handled."""
@@ -93,10 +99,12 @@ class OutboxWorker:
             async with asyncio.timeout(self.send_timeout):
                 provider_id = await self.senders[row.channel].send(message)
         except (PermanentFailure, UnreadableAddress) as exc:
+            self._count_failure(row.channel, "permanent")
             await self._finish(row, failed=type(exc).__name__ + ": " + str(exc))
             return False
         except Exception as exc:
             reason = str(exc) if isinstance(exc, TemporaryFailure) else type(exc).__name__
+            self._count_failure(row.channel, "temporary")
             if row.attempts >= self.max_attempts:
                 await self._finish(row, failed=f"gave up after {row.attempts} attempts: {reason}")
                 return False
@@ -117,6 +125,8 @@ class OutboxWorker:
             await uow.outbox.mark_sent(row.id, self.clock(), provider_id)
             await uow.messages.set_delivery(row.id, "sent")
             await uow.commit()
+        if self.metrics is not None:
+            self.metrics.messages_out.labels(row.channel).inc()
         return True
 
     async def _finish(self, row: OutboxRow, failed: str) -> None:

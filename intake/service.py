@@ -7,6 +7,7 @@ the outbox in the same transaction, so they are sent even if the process dies ri
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ from intake.hours import OpeningHours
 from intake.i18n import Catalogs
 from intake.keywords import KeywordTable
 from intake.messages import Channel, InboundMessage, Reply
+from intake.metrics import Metrics
 from intake.privacy import Keys
 from intake.storage.models import ContactRow, ConversationRow, MessageRow, OutboxRow
 from intake.storage.uow import Database, UnitOfWork
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 MAX_TEXT = 4000
 OPT_OUT_CHANNELS = frozenset({Channel.SMS, Channel.WHATSAPP})
 ERASE_WINDOW = timedelta(hours=48)
+RATE_WINDOW = timedelta(minutes=1)
 
 
 class Outcome(StrEnum):
@@ -75,12 +78,15 @@ class IntakeService:
     hours: OpeningHours
     keywords: KeywordTable
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # Messages per minute from one person before the flow pauses for them (everything is still stored).
+    max_per_minute: int = 20
     # Whether a staff member is there to answer (the console adds this); None: opening hours decide alone.
     staffed: Callable[[], Awaitable[bool]] | None = None
     # Called after commit with the pseudonyms that have new replies (wakes the web chat's long polls).
     on_replies: Callable[[Sequence[str]], None] | None = None
     # Called after commit with the conversation that changed (None: one was erased): the console's live view.
     on_change: Callable[[str | None], None] | None = None
+    metrics: Metrics | None = None
 
     async def is_open(self, now: datetime, channel: str) -> bool:
         if not self.hours.is_open(now, channel):
@@ -101,6 +107,15 @@ class IntakeService:
         )
 
     async def handle(self, msg: InboundMessage) -> Outcome:
+        started = time.perf_counter()
+        outcome = await self._handle(msg)
+        if self.metrics is not None:
+            channel = str(msg.contact.channel)
+            self.metrics.messages_in.labels(channel, str(outcome)).inc()
+            self.metrics.handle_seconds.labels(channel).observe(time.perf_counter() - started)
+        return outcome
+
+    async def _handle(self, msg: InboundMessage) -> Outcome:
         now = self.clock()
         channel = str(msg.contact.channel)
         pseudonym = self.keys.pseudonym(msg.contact)
@@ -148,6 +163,18 @@ class IntakeService:
                     )
                 await uow.commit()
                 self._changed(conv.id, [pseudonym] if contact.block_notified else [])
+                return Outcome.ACCEPTED
+            recent = await uow.messages.inbound_since(conv.id, now - RATE_WINDOW)
+            if recent > self.max_per_minute:
+                # A flood from one sender must not starve everyone else: everything is kept for staff,
+                # the person is told once per flood, and the flow waits until the pace drops.
+                if recent == self.max_per_minute + 1:
+                    t = self.catalogs.texts(conv.language)
+                    await self.enqueue(
+                        uow, conv, contact, [Reply(text=t(c.SLOW_DOWN), lang=t.lang, rtl=t.rtl)], now
+                    )
+                await uow.commit()
+                self._changed(conv.id, [pseudonym])
                 return Outcome.ACCEPTED
             state = FlowState.from_json(conv.state)
             ctx = await self.context(now, channel)

@@ -139,6 +139,15 @@ class Conversations:
         )
         return (await self.session.execute(stmt)).scalars().all()
 
+    async def longest_wait(self, now: datetime) -> float:
+        stmt = select(func.min(ConversationRow.queued_at)).where(ConversationRow.status == "queued")
+        oldest = (await self.session.execute(stmt)).scalar_one_or_none()
+        if oldest is None:
+            return 0.0
+        if oldest.tzinfo is None:  # func.min bypasses the column type on SQLite
+            oldest = oldest.replace(tzinfo=now.tzinfo)
+        return max(0.0, (now - oldest).total_seconds())
+
     async def queue_length(self) -> int:
         stmt = select(func.count()).select_from(ConversationRow).where(ConversationRow.status == "queued")
         return int((await self.session.execute(stmt)).scalar_one())
@@ -165,6 +174,18 @@ class Messages:
     async def for_conversation(self, conversation_id: str) -> Sequence[MessageRow]:
         stmt = select(MessageRow).where(MessageRow.conversation_id == conversation_id).order_by(MessageRow.id)
         return (await self.session.execute(stmt)).scalars().all()
+
+    async def inbound_since(self, conversation_id: str, since: datetime) -> int:
+        stmt = (
+            select(func.count())
+            .select_from(MessageRow)
+            .where(
+                MessageRow.conversation_id == conversation_id,
+                MessageRow.direction == "in",
+                MessageRow.created_at >= since,
+            )
+        )
+        return int((await self.session.execute(stmt)).scalar_one())
 
     async def set_delivery(self, outbox_id: int, delivery: str) -> None:
         await self.session.execute(
@@ -283,6 +304,17 @@ class Outbox:
     async def backlog(self) -> int:
         stmt = select(func.count()).select_from(OutboxRow).where(OutboxRow.status.in_(("pending", "sending")))
         return int((await self.session.execute(stmt)).scalar_one())
+
+    async def by_provider_id(self, provider_id: str) -> OutboxRow | None:
+        """The sent reply the channel knows by this id (a delivery report names it); None once erased."""
+        stmt = select(OutboxRow).where(OutboxRow.provider_id == provider_id).order_by(OutboxRow.id).limit(1)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def set_last_error(self, outbox_id: int, error: str) -> None:
+        """Note why a sent reply did not arrive (a delivery report); the status stays as it is."""
+        await self.session.execute(
+            update(OutboxRow).where(OutboxRow.id == outbox_id).values(last_error=error[:200])
+        )
 
 
 class Stats:
