@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -27,6 +29,7 @@ from intake.metrics import Metrics
 from intake.outbox import OutboxWorker, Sender
 from intake.privacy import Keys
 from intake.queue import StaffDesk
+from intake.retention import purge
 from intake.service import IntakeService
 from intake.staff import StaffAccounts
 from intake.storage.db import make_engine, make_sessionmaker, migrate, ping
@@ -110,6 +113,19 @@ def channel_setups(settings: Settings) -> list[ChannelSetup]:
     return setups
 
 
+async def _purge_periodically(db: Database, retention_days: int, stop: asyncio.Event) -> None:
+    """Deletes transcripts past the retention period, once at start and then every hour."""
+    while not stop.is_set():
+        try:
+            purged = await purge(db, datetime.now(UTC), retention_days)
+            if purged.conversations:
+                log.info("retention: deleted %d closed conversations", purged.conversations)
+        except Exception:
+            log.exception("retention pass failed; trying again later")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=3600)
+
+
 def invite_channels(settings: Settings) -> frozenset[str]:
     """Channels with an approved template to invite a person back when a staff reply is held."""
     return (
@@ -175,12 +191,14 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         )
         stop = asyncio.Event()
         worker = asyncio.create_task(outbox.run(stop)) if run_outbox else None
+        janitor = asyncio.create_task(_purge_periodically(db, settings.retention_days, stop))
         try:
             yield
         finally:
             stop.set()
             if worker is not None:
                 await worker
+            await janitor
             await bus.stop()
             await engine.dispose()
 
