@@ -263,8 +263,12 @@ def _ask(turn: _Turn, at: Step) -> None:
         turn.say(c.ASK_GENDER if about_self else c.ASK_GENDER_OTHER, turn.menu(GENDERS, skip))
     elif at is Step.SITUATION:
         turn.say(c.ASK_SITUATION, turn.menu(SITUATIONS, skip))
-    elif at is Step.HANDED_OFF and not turn.ctx.is_open:
-        _closed_notice(turn)
+    elif at is Step.HANDED_OFF:
+        # Asked again (after help or a language change): where the person stands, in their language.
+        if turn.ctx.is_open:
+            turn.say(c.HANDOFF_OPEN)
+        else:
+            _closed_notice(turn)
 
 
 def _match(turn: _Turn, text: str, choice: str | None, options: tuple[Option, ...]) -> list[str] | None:

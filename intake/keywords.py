@@ -19,10 +19,16 @@ class Keyword(StrEnum):
     STOP = "stop"
 
 
+# Quotes people put around a word they were told to write ("write «SLETT»").
+_QUOTES = "\"'«»“”„‘’‹›「」"
+
+
 def normalise(text: str) -> str:
-    """Casefolded, NFKC, typographic apostrophes and surrounding punctuation removed."""
+    """Casefolded, NFKC, apostrophes unified, quotes and surrounding punctuation removed; Turkish dotted
+    capitals (SİL casefolds to "si̇l") and Russian ё (often typed as е) folded so both spellings match."""
     text = unicodedata.normalize("NFKC", text).casefold().replace("’", "'").replace("ʼ", "'")
-    return " ".join(text.strip(" \t\r\n.!?،؟。").split())
+    text = text.replace("\u0307", "").replace("ё", "е")
+    return " ".join(text.strip(" \t\r\n.!?،؟。" + _QUOTES).split())
 
 
 @dataclass(frozen=True)

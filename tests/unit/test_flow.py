@@ -473,3 +473,14 @@ def test_no_input_sequence_raises_or_goes_silent(
         assert result.replies or silent_ok, (state, text, choice)
         assert all(r.text for r in result.replies)
         state = FlowState.from_json(result.state.to_json())
+
+
+def test_language_change_after_the_hand_off_confirms_in_the_new_language(make_ctx: Ctx) -> None:
+    """Found by the property test: choosing a language after the hand-off used to answer nothing."""
+    person = Person(make_ctx())
+    person.says("hei")
+    person.says("kill")  # danger: straight to a human
+    person.says("language")
+    result = person.says(choice="en")
+    assert [r.text for r in result.replies] == [c.HANDOFF_OPEN]
+    assert person.state.step is Step.HANDED_OFF
