@@ -23,11 +23,21 @@ class Keyword(StrEnum):
 _QUOTES = "\"'«»“”„‘’‹›「」"
 
 
+_ARABIC_FOLD = str.maketrans(
+    {"ي": "ی", "ى": "ی", "ك": "ک", "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "\u200c": None, "\u200d": None}
+    | {chr(c): None for c in range(0x064B, 0x0660)}
+    | {"\u0670": None}
+)
+
+
 def normalise(text: str) -> str:
     """Casefolded, NFKC, apostrophes unified, quotes and surrounding punctuation removed; Turkish dotted
     capitals (SİL casefolds to "si̇l") and Russian ё (often typed as е) folded so both spellings match."""
     text = unicodedata.normalize("NFKC", text).casefold().replace("’", "'").replace("ʼ", "'")
     text = text.replace("\u0307", "").replace("ё", "е")
+    # Arabic-script spellings differ by keyboard: Persian ی/ک vs Arabic ي/ك, hamza forms, vowel marks and
+    # the zero-width non-joiner are often typed or not. Fold them so either spelling matches.
+    text = text.translate(_ARABIC_FOLD)
     return " ".join(text.strip(" \t\r\n.!?،؟。" + _QUOTES).split())
 
 
