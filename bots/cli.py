@@ -6,9 +6,11 @@ import argparse
 import asyncio
 import logging
 import sys
+import threading
 from collections.abc import Sequence
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from bots import cli_staff
 from intake.config import ConfigError, Settings, load_settings
@@ -42,8 +44,17 @@ async def _migrate(settings: Settings) -> None:
     engine = make_engine(settings.database_url)
     try:
         await migrate(engine)
+    except (OSError, SQLAlchemyError) as exc:
+        # One line naming the setting; never the URL itself (it may hold a password).
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__]
+        raise ConfigError(f"HELPLINE_DATABASE_URL: cannot use the database: {reason[0]}") from None
     finally:
         await engine.dispose()
+        # aiosqlite stops the thread of a failed connection without waiting for it; if the loop closes
+        # first, that thread prints a traceback at exit. Let it finish while the loop is still open.
+        for thread in threading.enumerate():
+            if thread is not threading.current_thread() and "_connection_worker_thread" in thread.name:
+                thread.join(timeout=5)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_migrate(settings))
             print("database is up to date")
             return 0
+        # Migrate here first, so an unusable database is one line, not a traceback from start-up.
+        asyncio.run(_migrate(settings))
         from bots.app import make_app
 
         web.run_app(make_app(settings), host=args.host, port=args.port, print=None)

@@ -97,10 +97,13 @@ class WebChat:
     async def _body(self, request: web.Request) -> dict[str, Any] | None:
         if request.content_length is not None and request.content_length > MAX_BODY:
             raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=request.content_length)
-        try:
-            raw = await request.content.read(MAX_BODY + 1)
+        # read(n) returns what has arrived so far (one chunk of a chunked body): read until the end.
+        raw = bytearray()
+        while chunk := await request.content.read(MAX_BODY + 1 - len(raw)):
+            raw.extend(chunk)
             if len(raw) > MAX_BODY:
                 raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=len(raw))
+        try:
             data = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError):
             return None
@@ -122,11 +125,12 @@ class WebChat:
             return _json_error(400, t(TOO_LONG))
         if not text.strip() and not choice:
             return _json_error(400, t(EMPTY))
-        if not isinstance(client_id, str) or not 8 <= len(client_id) <= 64:
+        if not isinstance(client_id, str) or not 8 <= len(client_id) <= 64 or not client_id.isprintable():
             client_id = str(uuid.uuid4())
         message = InboundMessage(
             contact=Contact(Channel.WEBCHAT, token),
-            provider_id=client_id,
+            # The client picks its ids, so they are unique only within its own session.
+            provider_id=f"{token}/{client_id}",
             text=text,
             received_at=datetime.now(UTC),
             choice=choice[:64] if choice else None,

@@ -98,7 +98,10 @@ class IntakeService:
         return FlowContext(
             now=now,
             is_open=is_open,
-            next_opening=None if is_open else self.hours.next_opening(now, channel),
+            # Within the hours but nobody signed in: no opening time to promise (it would be "now").
+            next_opening=None
+            if is_open or self.hours.is_open(now, channel)
+            else self.hours.next_opening(now, channel),
             timezone=self.hours.timezone,
             languages=self.catalogs.languages,
             texts=self.catalogs.texts,

@@ -36,6 +36,11 @@ def clear_session_cookie(response: web.StreamResponse, secure: bool) -> None:
 
 def same_origin(request: web.Request) -> bool:
     """A state-changing form post must come from our own pages (SameSite already blocks most else)."""
+    # Our pages send Referrer-Policy: no-referrer, so a browser's form post carries "Origin: null" and no
+    # Referer; Sec-Fetch-Site still tells where it came from (every current browser sends it).
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site == "same-origin"
     origin = request.headers.get("Origin") or request.headers.get("Referer")
     if not origin:
         return True

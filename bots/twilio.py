@@ -1,0 +1,211 @@
+"""SMS and WhatsApp through Twilio: signed webhooks in, the durable outbox and Twilio's REST API out.
+
+Inbound: Twilio posts a form to /webhooks/twilio/sms or /webhooks/twilio/whatsapp. The signature is checked
+against the URL as Twilio called it (HELPLINE_PUBLIC_URL + path and query: behind a TLS-terminating proxy
+the app itself sees http://127.0.0.1…), the message is committed by the core, and Twilio gets empty TwiML
+at once: every reply goes through the outbox (bots/twilio_sender.py). Delivery reports arrive, also signed,
+at /webhooks/twilio/status and set the message's delivery state, which the staff console shows.
+
+The person's number is the contact's address: stored only encrypted, never logged, never shown to staff.
+Its country code is only a hint for the first language.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+from multidict import MultiDict
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+
+from bots.app import WIRING
+from bots.twilio_config import (
+    STATUS_PATH,
+    TwilioConfig,
+    load_config,
+    locale_hint,
+    whatsapp_invite_enabled,
+)
+from bots.twilio_sender import RateLimiter, TwilioSender
+from intake.config import Settings
+from intake.messages import Channel, Contact, InboundMessage
+
+log = logging.getLogger(__name__)
+
+SMS_PATH = "/webhooks/twilio/sms"
+WHATSAPP_PATH = "/webhooks/twilio/whatsapp"
+TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+# An inbound form is a few kB (a 1600-character body, ten media URLs); anything far larger is not Twilio.
+MAX_FORM_BYTES = 64 * 1024
+MAX_MEDIA = 10
+
+# Sending rates per number. A long code (an ordinary phone number) sends about 1 message per second;
+# a WhatsApp sender far more (Twilio starts it at 80 per second): 20 is ample for a helpline.
+SMS_PER_SECOND = 1.0
+WHATSAPP_PER_SECOND = 20.0
+
+_MESSAGE_SID = re.compile(r"[A-Za-z0-9]{2,64}")
+
+
+@dataclass
+class TwilioChannel:
+    """What the Twilio channel holds while the app runs (the client exists only inside the event loop)."""
+
+    config: TwilioConfig
+    client: Client | None = None
+    senders: dict[str, TwilioSender] = field(default_factory=dict)
+
+
+TWILIO = web.AppKey("twilio", TwilioChannel)
+
+# Twilio's delivery states -> the message's delivery column; the others ("queued", "sent", …) change nothing.
+DELIVERY_STATES = {
+    "delivered": "delivered",
+    "read": "delivered",
+    "undelivered": "undelivered",
+    "failed": "failed",
+}
+
+
+class TwilioWebhooks:
+    def __init__(self, config: TwilioConfig) -> None:
+        self.config = config
+        self.validator = RequestValidator(config.auth_token)
+
+    async def signed_form(self, request: web.Request) -> MultiDict[str]:
+        """The posted form, if Twilio signed it for the URL it called; else 403 (413, 400)."""
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not signature:
+            raise web.HTTPForbidden(text="missing signature")
+        if request.content_length is not None and request.content_length > MAX_FORM_BYTES:
+            raise web.HTTPRequestEntityTooLarge(max_size=MAX_FORM_BYTES, actual_size=request.content_length)
+        if request.content_type != "application/x-www-form-urlencoded":
+            raise web.HTTPBadRequest(text="expected a form")
+        raw = await request.read()
+        if len(raw) > MAX_FORM_BYTES:
+            raise web.HTTPRequestEntityTooLarge(max_size=MAX_FORM_BYTES, actual_size=len(raw))
+        try:
+            pairs = parse_qsl(
+                raw.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(raw), errors="strict"
+            )
+            form = MultiDict(pairs)
+        except ValueError:  # also UnicodeDecodeError
+            raise web.HTTPBadRequest(text="malformed form") from None
+        # The URL as Twilio saw it: the public base URL, then path and query exactly as received.
+        url = self.config.public_url + request.raw_path
+        if not self.validator.validate(url, form, signature):
+            log.warning("rejected a Twilio webhook with a wrong signature on %s", request.path)
+            raise web.HTTPForbidden(text="wrong signature")
+        return form
+
+    async def sms(self, request: web.Request) -> web.Response:
+        return await self._inbound(request, Channel.SMS)
+
+    async def whatsapp(self, request: web.Request) -> web.Response:
+        return await self._inbound(request, Channel.WHATSAPP)
+
+    async def _inbound(self, request: web.Request, channel: Channel) -> web.Response:
+        form = await self.signed_form(request)
+        sid, sender = form.get("MessageSid", ""), form.get("From", "")
+        if not _MESSAGE_SID.fullmatch(sid) or not sender or len(sender) > 64:
+            raise web.HTTPBadRequest(text="MessageSid and From are required")
+        if sender.startswith("whatsapp:") != (channel is Channel.WHATSAPP):
+            raise web.HTTPBadRequest(text=f"not a {channel} message")
+        try:
+            media = int(form.get("NumMedia") or 0)
+        except ValueError:
+            raise web.HTTPBadRequest(text="NumMedia must be a number") from None
+        service = request.app[WIRING].service
+        message = InboundMessage(
+            contact=Contact(channel, sender),
+            provider_id=sid,
+            text=form.get("Body", ""),
+            received_at=service.clock(),
+            locale_hint=locale_hint(sender),
+            attachments=max(0, min(media, MAX_MEDIA)),
+        )
+        await service.handle(message)
+        return web.Response(text=TWIML_EMPTY, content_type="text/xml")
+
+    async def status(self, request: web.Request) -> web.Response:
+        form = await self.signed_form(request)
+        sid, state = form.get("MessageSid", ""), form.get("MessageStatus", "")
+        if not _MESSAGE_SID.fullmatch(sid) or not state:
+            raise web.HTTPBadRequest(text="MessageSid and MessageStatus are required")
+        delivery = DELIVERY_STATES.get(state)
+        if delivery is None:
+            return web.Response(status=204)
+        error = form.get("ErrorCode", "")[:16]
+        db = request.app[WIRING].db
+        async with db.uow() as uow:
+            row = await uow.outbox.by_provider_id(sid)
+            if row is not None:
+                await uow.messages.set_delivery(row.id, delivery)
+                if delivery != "delivered":
+                    await uow.outbox.set_last_error(row.id, f"Twilio: {state}, error {error or 'none'}")
+                await uow.commit()
+        if delivery != "delivered":
+            log.warning("a %s message was %s (Twilio error %s)", row.channel if row else "?", state, error)
+        return web.Response(status=204)
+
+
+def setup(app: web.Application, settings: Settings) -> None:
+    """Checks the settings (ConfigError), adds the routes of the enabled channels and, at start-up, the
+    senders (a cleanup_ctx after the core's, so WIRING exists)."""
+    config = load_config(settings)
+    hooks = TwilioWebhooks(config)
+    if config.sms_from:
+        app.router.add_post(SMS_PATH, hooks.sms)
+    if config.whatsapp_from:
+        app.router.add_post(WHATSAPP_PATH, hooks.whatsapp)
+    app.router.add_post(STATUS_PATH, hooks.status)
+    channel = TwilioChannel(config)
+    app[TWILIO] = channel
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        wiring = app[WIRING]
+        http = AsyncTwilioHttpClient()  # opens an aiohttp session: inside the running loop
+        client = Client(config.account_sid, config.auth_token, http_client=http)
+        # Our API URL is the whole truth: no TWILIO_EDGE / TWILIO_REGION from the environment rewrites it.
+        client.edge = client.region = None
+        client.api.base_url = config.api_url
+        channel.client = client
+        limiters: dict[str, RateLimiter] = {}
+        for name, from_, per_second, template in (
+            (Channel.SMS, config.sms_from, SMS_PER_SECOND, None),
+            (Channel.WHATSAPP, config.whatsapp_from, WHATSAPP_PER_SECOND, config.whatsapp_template_sid),
+        ):
+            if from_ is None:
+                continue
+            limiter = limiters.setdefault(from_, RateLimiter(per_second))
+            sender = TwilioSender(client, name, from_, limiter, config.status_callback, template)
+            channel.senders[name.value] = sender
+            wiring.senders[name.value] = sender
+        wiring.outbox.wake.set()
+        try:
+            yield
+        finally:
+            for name_ in list(channel.senders):
+                wiring.senders.pop(name_, None)
+            channel.senders.clear()
+            channel.client = None
+            await http.close()
+
+    app.cleanup_ctx.append(lifecycle)
+
+
+__all__ = [
+    "TWILIO",
+    "TwilioChannel",
+    "TwilioConfig",
+    "load_config",
+    "locale_hint",
+    "setup",
+    "whatsapp_invite_enabled",
+]

@@ -1,0 +1,144 @@
+"""A local fake of Twilio's REST API for sending messages, and helpers that sign webhooks as Twilio does.
+
+Serve `FakeTwilio().app` with pytest-aiohttp's `aiohttp_server` and point HELPLINE_TWILIO_API_URL at it.
+It answers `POST /2010-04-01/Accounts/{sid}/Messages.json` (form-encoded, HTTP basic auth) with 201 and the
+message JSON, records every call, and can fail the next N calls (500, 429 or a Twilio error code).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import itertools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from multidict import MultiDict
+
+from intake import sms
+
+ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+AUTH_TOKEN = "fake-auth-token-0123456789abcdef"
+TEMPLATE_SID = "HX" + "fedcba9876543210" * 2
+DATE = "Tue, 24 Nov 2026 09:00:00 +0000"
+
+
+def twilio_signature(auth_token: str, url: str, params: Iterable[tuple[str, str]]) -> str:
+    """X-Twilio-Signature as Twilio computes it: HMAC-SHA1, keyed with the auth token, over the full URL
+    followed by every POST parameter's name and value, sorted by name (then value), base64-encoded."""
+    data = url + "".join(name + value for name, value in sorted(params))
+    digest = hmac.new(auth_token.encode("utf-8"), data.encode("utf-8"), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request the fake received, and how it answered."""
+
+    account_sid: str
+    form: Mapping[str, str]
+    status: int
+    sid: str | None
+
+    @property
+    def to(self) -> str:
+        return self.form.get("To", "")
+
+    @property
+    def body(self) -> str | None:
+        return self.form.get("Body")
+
+
+@dataclass
+class Failure:
+    status: int
+    code: int
+
+
+@dataclass
+class FakeTwilio:
+    account_sid: str = ACCOUNT_SID
+    auth_token: str = AUTH_TOKEN
+    calls: list[Call] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def fail_next(self, times: int = 1, status: int = 500, code: int | None = None) -> None:
+        """Answer the next `times` authenticated calls with an error (500, 429, or 400 + a Twilio code)."""
+        self.failures.extend(Failure(status, code if code is not None else status) for _ in range(times))
+
+    @property
+    def sent(self) -> list[Call]:
+        """The calls that created a message."""
+        return [call for call in self.calls if call.status == 201]
+
+    @property
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self._create)
+        return app
+
+    def _authorised(self, request: web.Request, sid: str) -> bool:
+        expected = "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        return sid == self.account_sid and hmac.compare_digest(
+            request.headers.get("Authorization", ""), expected
+        )
+
+    async def _create(self, request: web.Request) -> web.Response:
+        sid = request.match_info["sid"]
+        form = MultiDict((await request.post()).items())
+        flat = {key: str(value) for key, value in form.items()}
+        if not self._authorised(request, sid):
+            self.calls.append(Call(sid, flat, 401, None))
+            return self._error(401, 20003, "Authenticate")
+        if self.failures:
+            failure = self.failures.pop(0)
+            self.calls.append(Call(sid, flat, failure.status, None))
+            return self._error(failure.status, failure.code, "Fake failure")
+        if not flat.get("To") or not flat.get("From") or not (flat.get("Body") or flat.get("ContentSid")):
+            self.calls.append(Call(sid, flat, 400, None))
+            return self._error(400, 21604, "A 'To', 'From' and 'Body' or 'ContentSid' are required")
+        message_sid = f"SM{next(self._ids):032x}"
+        self.calls.append(Call(sid, flat, 201, message_sid))
+        body = flat.get("Body", "")
+        return web.json_response(
+            {
+                "account_sid": sid,
+                "api_version": "2010-04-01",
+                "body": body,
+                "date_created": DATE,
+                "date_sent": None,
+                "date_updated": DATE,
+                "direction": "outbound-api",
+                "error_code": None,
+                "error_message": None,
+                "from": flat["From"],
+                "messaging_service_sid": None,
+                "num_media": "0",
+                "num_segments": str(sms.segments(body) or 1),
+                "price": None,
+                "price_unit": "USD",
+                "sid": message_sid,
+                "status": "queued",
+                "subresource_uris": {
+                    "media": f"/2010-04-01/Accounts/{sid}/Messages/{message_sid}/Media.json"
+                },
+                "to": flat["To"],
+                "uri": f"/2010-04-01/Accounts/{sid}/Messages/{message_sid}.json",
+            },
+            status=201,
+        )
+
+    @staticmethod
+    def _error(status: int, code: int, message: str) -> web.Response:
+        return web.json_response(
+            {
+                "code": code,
+                "message": message,
+                "more_info": f"https://www.twilio.com/docs/errors/{code}",
+                "status": status,
+            },
+            status=status,
+        )
