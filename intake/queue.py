@@ -23,6 +23,13 @@ from intake.storage.uow import UnitOfWork
 # Channels that only allow free text within a window after the person's last message.
 REPLY_WINDOWS = {Channel.WHATSAPP.value: timedelta(hours=24)}
 MAX_REPLY = 4000
+# Twilio refuses message bodies over 1,600 characters.
+MAX_REPLY_BY_CHANNEL = {Channel.SMS.value: 1600, Channel.WHATSAPP.value: 1600}
+
+
+def _window_closed(conv: ConversationRow, now: datetime) -> bool:
+    window = REPLY_WINDOWS.get(conv.channel)
+    return bool(window and (conv.last_inbound_at is None or now - conv.last_inbound_at > window))
 
 
 class DeskError(Exception):
@@ -120,7 +127,9 @@ class StaffDesk:
             await uow.session.refresh(conv)
             contact = await uow.contacts.get(conv.contact_id) if conv.contact_id is not None else None
             self._system(uow, conv, f"claimed by {staff}", now)
-            if contact is not None and not contact.opted_out:
+            # Outside a channel's free-text window the notice could not be delivered: the person learns
+            # a human is there from the first reply (or the template invitation) instead.
+            if contact is not None and not contact.opted_out and not _window_closed(conv, now):
                 t = self.service.catalogs.texts(conv.language)
                 joined = Reply(text=t(c.STAFF_JOINED), lang=t.lang, rtl=t.rtl, sender="staff")
                 await self.service.enqueue(uow, conv, contact, [joined], now)
@@ -139,11 +148,12 @@ class StaffDesk:
         text = text.strip()
         if not text:
             raise DeskError("the reply is empty")
-        if len(text) > MAX_REPLY:
-            raise DeskError(f"the reply is longer than {MAX_REPLY} characters")
         now = self.service.clock()
         async with self.service.db.uow() as uow:
             conv = await self._held_by(await uow.conversations.get(conversation_id), staff)
+            limit = MAX_REPLY_BY_CHANNEL.get(conv.channel, MAX_REPLY)
+            if len(text) > limit:
+                raise DeskError(f"the reply is longer than {limit} characters, the most this channel carries")
             contact = await uow.contacts.get(conv.contact_id) if conv.contact_id is not None else None
             if contact is None:
                 raise Conflict("the person erased the conversation")
@@ -152,8 +162,7 @@ class StaffDesk:
             t = self.service.catalogs.texts(conv.language)
             reply = Reply(text=text, lang=t.lang, rtl=t.rtl, sender="staff")
             [outbox_id] = await self.service.enqueue(uow, conv, contact, [reply], now)
-            window = REPLY_WINDOWS.get(conv.channel)
-            held = bool(window and (conv.last_inbound_at is None or now - conv.last_inbound_at > window))
+            held = _window_closed(conv, now)
             if held:
                 await uow.outbox.hold(outbox_id)
                 await uow.messages.set_delivery(outbox_id, "held")

@@ -157,6 +157,8 @@ class OutboxRow(Base):
     __table_args__ = (
         Index("ix_outbox_due", "status", "next_attempt_at"),
         Index("ix_outbox_pseudonym", "pseudonym", "id"),
+        # Delivery callbacks find their row by the provider's id.
+        Index("ix_outbox_provider_id", "provider_id"),
         # The web chat reads replies "after id N": an id freed by an erase must never come back.
         {"sqlite_autoincrement": True},
     )
