@@ -1,0 +1,308 @@
+"""OutboxWorker against a real database: retries with backoff, permanent failures, crashes, order, stop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+
+from intake.messages import Channel, OutboundMessage
+from intake.outbox import OutboxWorker, PermanentFailure, Sender, TemporaryFailure
+from intake.privacy import Keys
+from intake.service import IntakeService
+from intake.storage.uow import Database
+from tests.integration.conftest import Clock, Writer, messages, outbox
+
+LEASE = timedelta(seconds=60)
+ADDRESS = "4711-chat-address"
+
+
+class FakeTelegram:
+    """Records what it delivers; `fail` decides per attempt what goes wrong (None: delivered)."""
+
+    def __init__(self, fail: Callable[[OutboundMessage], Exception | None] | None = None) -> None:
+        self.fail = fail
+        self.attempts: list[tuple[int, int]] = []  # (outbox id, attempt number)
+        self.delivered: list[OutboundMessage] = []
+
+    async def send(self, message: OutboundMessage) -> str | None:
+        self.attempts.append((message.outbox_id, message.attempt))
+        problem = self.fail(message) if self.fail is not None else None
+        if problem is not None:
+            raise problem
+        self.delivered.append(message)
+        return f"tg-{message.outbox_id}"
+
+
+class Hanging:
+    """A sender that never returns, as if the process died mid-send."""
+
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+
+    async def send(self, message: OutboundMessage) -> str | None:
+        self.entered.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+def worker(
+    service: IntakeService, clock: Clock, sender: Sender, max_attempts: int = 10, send_timeout: float = 30.0
+) -> OutboxWorker:
+    return OutboxWorker(
+        db=service.db,
+        keys=service.keys,
+        senders={"telegram": sender},
+        clock=clock,
+        lease=LEASE,
+        max_attempts=max_attempts,
+        send_timeout=send_timeout,
+    )
+
+
+async def first_contact(service: IntakeService, address: str = ADDRESS) -> tuple[Writer, list[int]]:
+    """A person writes once on Telegram: two replies (greeting, language menu) wait in the outbox."""
+    person = Writer(service, address, Channel.TELEGRAM)
+    await person.says("hello")
+    rows = await outbox(service.db, person.pseudonym)
+    assert len(rows) == 2
+    return person, [row.id for row in rows]
+
+
+async def test_delivers_due_replies_with_the_decrypted_address(service: IntakeService, clock: Clock) -> None:
+    _, ids = await first_contact(service)
+    fake = FakeTelegram()
+    assert await worker(service, clock, fake).run_once() == 2
+    assert [m.outbox_id for m in fake.delivered] == ids
+    assert {m.contact.address for m in fake.delivered} == {ADDRESS}
+    assert fake.delivered[0].reply.text.startswith("Hei")
+    assert [ch.id for ch in fake.delivered[1].reply.choices] == ["nb", "en"]
+    rows = await outbox(service.db)
+    assert [(r.status, r.provider_id, r.sent_at, r.attempts) for r in rows] == [
+        ("sent", f"tg-{ids[0]}", clock(), 1),
+        ("sent", f"tg-{ids[1]}", clock(), 1),
+    ]
+    assert [m.delivery for m in await messages(service.db, "out")] == ["sent", "sent"]
+    assert await worker(service, clock, fake).run_once() == 0
+    assert len(fake.delivered) == 2
+
+
+async def test_temporary_failure_is_retried_after_its_backoff_then_sent_once(
+    service: IntakeService, clock: Clock
+) -> None:
+    _, (first, second) = await first_contact(service)
+    failures = iter([TemporaryFailure("429 Too Many Requests", retry_after=30)])
+    fake = FakeTelegram(lambda m: next(failures, None))
+    sender = worker(service, clock, fake)
+
+    assert await sender.run_once() == 2
+    assert fake.attempts == [(first, 1)]  # the second waits for the first
+    rows = {r.id: r for r in await outbox(service.db)}
+    assert (rows[first].status, rows[first].last_error) == ("pending", "429 Too Many Requests")
+    assert rows[first].next_attempt_at == clock() + timedelta(seconds=30)
+    assert rows[second].status == "pending"
+    assert rows[second].next_attempt_at == clock() + timedelta(seconds=30)
+
+    clock.advance(seconds=29)
+    assert await sender.run_once() == 0  # not due yet
+    clock.advance(seconds=1)
+    assert await sender.run_once() == 2
+    assert fake.attempts == [(first, 1), (first, 2), (second, 2)]
+    assert [m.outbox_id for m in fake.delivered] == [first, second]
+    rows = {r.id: r for r in await outbox(service.db)}
+    assert (rows[first].status, rows[first].sent_at, rows[first].last_error) == ("sent", clock(), None)
+    clock.advance(hours=1)
+    assert await sender.run_once() == 0
+    assert len(fake.delivered) == 2  # exactly once
+
+
+async def test_failure_without_retry_after_uses_exponential_backoff(
+    service: IntakeService, clock: Clock
+) -> None:
+    _, (first, _) = await first_contact(service)
+    failures = iter([ConnectionResetError(), TemporaryFailure("502")])
+    fake = FakeTelegram(lambda m: next(failures, None))
+    sender = worker(service, clock, fake)
+    start = clock()
+
+    await sender.run_once()  # attempt 1 fails: about 2 s (2**1 with ±20 % jitter)
+    (row, _) = await outbox(service.db)
+    assert row.last_error == "ConnectionResetError"  # the exception type only: no text of the message
+    delay = (row.next_attempt_at - start).total_seconds()
+    assert 1.6 <= delay <= 2.4
+    clock.now = row.next_attempt_at
+    await sender.run_once()  # attempt 2 fails: about 4 s
+    (row, _) = await outbox(service.db)
+    delay = (row.next_attempt_at - clock()).total_seconds()
+    assert 3.2 <= delay <= 4.8
+    clock.now = row.next_attempt_at
+    await sender.run_once()
+    assert [m.outbox_id for m in fake.delivered][:1] == [first]
+    assert [m.attempt for m in fake.delivered][:1] == [3]
+
+
+async def test_gives_up_after_max_attempts(service: IntakeService, clock: Clock) -> None:
+    _, (first, second) = await first_contact(service)
+    fake = FakeTelegram(lambda m: TemporaryFailure("down", retry_after=1) if m.outbox_id == first else None)
+    sender = worker(service, clock, fake, max_attempts=3)
+    for _ in range(5):
+        await sender.run_once()
+        clock.advance(seconds=2)
+    assert [attempt for outbox_id, attempt in fake.attempts if outbox_id == first] == [1, 2, 3]
+    rows = {r.id: r for r in await outbox(service.db)}
+    assert rows[first].status == "failed"
+    error = rows[first].last_error
+    assert error is not None
+    assert "gave up after 3 attempts" in error
+    assert rows[second].status == "sent"
+
+
+async def test_permanent_failure_marks_failed_and_the_message_undelivered(
+    service: IntakeService, clock: Clock
+) -> None:
+    _, (first, second) = await first_contact(service)
+    fake = FakeTelegram(
+        lambda m: PermanentFailure("403 Forbidden: bot was blocked") if m.outbox_id == first else None
+    )
+    sender = worker(service, clock, fake)
+
+    await sender.run_once()
+    rows = {r.id: r for r in await outbox(service.db)}
+    assert rows[first].status == "failed"
+    assert rows[first].last_error == "PermanentFailure: 403 Forbidden: bot was blocked"
+    deliveries = {m.outbox_id: m.delivery for m in await messages(service.db, "out")}
+    assert deliveries[first] == "failed"
+    # Never tried again; the later message goes once the failed one is out of the way.
+    await sender.run_once()
+    clock.advance(hours=1)
+    await sender.run_once()
+    assert [outbox_id for outbox_id, _ in fake.attempts] == [first, second]
+    assert [m.outbox_id for m in fake.delivered] == [second]
+    deliveries = {m.outbox_id: m.delivery for m in await messages(service.db, "out")}
+    assert deliveries == {first: "failed", second: "sent"}
+
+
+async def test_an_address_encrypted_with_another_key_fails_permanently(
+    service: IntakeService, clock: Clock, db: Database
+) -> None:
+    await first_contact(service)
+    fake = FakeTelegram()
+    rotated = OutboxWorker(db=db, keys=Keys.from_secret("y" * 32), senders={"telegram": fake}, clock=clock)
+    await rotated.run_once()
+    assert fake.attempts == []
+    statuses = [r.status for r in await outbox(db)]
+    assert statuses[0] == "failed"
+
+
+async def test_a_crash_mid_send_is_resent_by_another_worker_after_the_lease(
+    service: IntakeService, clock: Clock
+) -> None:
+    _, ids = await first_contact(service)
+    hanging = Hanging()
+    crashed = asyncio.create_task(worker(service, clock, hanging, send_timeout=3600).run_once())
+    try:
+        await asyncio.wait_for(hanging.entered.wait(), timeout=10)
+        rows = await outbox(service.db)
+        assert {r.status for r in rows} == {"sending"}
+
+        fake = FakeTelegram()
+        second = worker(service, clock, fake)
+        assert await second.run_once() == 0  # the lease still holds
+        clock.advance(seconds=LEASE.total_seconds() + 1)
+        assert await second.run_once() == 2
+        assert [(m.outbox_id, m.attempt) for m in fake.delivered] == [(ids[0], 2), (ids[1], 2)]
+        assert {r.status for r in await outbox(service.db)} == {"sent"}
+        assert not crashed.done()  # the first worker is still stuck: the second did not wait for it
+    finally:
+        crashed.cancel()
+        await asyncio.gather(crashed, return_exceptions=True)
+
+
+async def test_each_persons_messages_go_in_order_even_when_the_first_fails(
+    service: IntakeService, clock: Clock
+) -> None:
+    alice, alice_ids = await first_contact(service, "alice-chat")
+    _, bob_ids = await first_contact(service, "bob-chat")
+    await alice.says("hmm")  # two more replies for Alice: "noted" and the next question
+    alice_ids = [r.id for r in await outbox(service.db, alice.pseudonym)]
+    assert len(alice_ids) == 4
+    failed_once: set[int] = set()
+
+    def flaky(message: OutboundMessage) -> Exception | None:
+        if message.outbox_id == alice_ids[0] and message.outbox_id not in failed_once:
+            failed_once.add(message.outbox_id)
+            return TemporaryFailure("timeout", retry_after=5)
+        return None
+
+    fake = FakeTelegram(flaky)
+    sender = worker(service, clock, fake)
+    await sender.run_once()
+    # Bob is not held up by Alice's failure; nothing of Alice's after the failed one was tried.
+    assert [m.outbox_id for m in fake.delivered] == bob_ids
+    assert [outbox_id for outbox_id, _ in fake.attempts if outbox_id in alice_ids] == [alice_ids[0]]
+    clock.advance(seconds=5)
+    await sender.run_once()
+    alice_delivered = [m.outbox_id for m in fake.delivered if m.contact.address == "alice-chat"]
+    assert alice_delivered == alice_ids
+    assert {r.status for r in await outbox(service.db)} == {"sent"}
+
+
+async def test_run_stops_when_the_stop_event_is_set(service: IntakeService, clock: Clock) -> None:
+    _, ids = await first_contact(service)
+    both_sent = asyncio.Event()
+
+    class Notifying(FakeTelegram):
+        async def send(self, message: OutboundMessage) -> str | None:
+            provider_id = await super().send(message)
+            if len(self.delivered) == len(ids):
+                both_sent.set()
+            return provider_id
+
+    fake = Notifying()
+    running = worker(service, clock, fake)
+    stop = asyncio.Event()
+    task = asyncio.create_task(running.run(stop, idle=30))
+    try:
+        await asyncio.wait_for(both_sent.wait(), timeout=10)
+        assert not task.done()  # idle, waiting for work
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)  # a guard against hanging, not a timing assertion
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert task.exception() is None
+    assert [m.outbox_id for m in fake.delivered] == ids
+
+
+async def test_run_wakes_for_new_work_and_survives_a_failing_pass(
+    service: IntakeService, clock: Clock
+) -> None:
+    fake = FakeTelegram()
+    running = worker(service, clock, fake)
+    delivered = asyncio.Event()
+    original = running.run_once
+    passes = 0
+
+    async def run_once() -> int:
+        nonlocal passes
+        passes += 1
+        if passes == 1:
+            raise RuntimeError("database went away")
+        handled = await original()
+        if fake.delivered:
+            delivered.set()
+        return handled
+
+    running.run_once = run_once  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    task = asyncio.create_task(running.run(stop, idle=3600))
+    try:
+        await asyncio.sleep(0)
+        await first_contact(service)
+        running.wake.set()  # what the service's on_replies does
+        await asyncio.wait_for(delivered.wait(), timeout=10)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+    assert passes >= 2
+    assert len(fake.delivered) == 2
