@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 import threading
 from collections.abc import Sequence
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from bots import cli_staff
+from bots import cli_staff, logs
 from intake.config import ConfigError, Settings, load_settings
 from intake.hours import HoursConfigError, OpeningHours
 from intake.i18n import compile_catalogs, default_locales_dir
@@ -61,7 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # The server logs its work; one-off commands print only their result and problems.
     level = logging.INFO if args.command == "serve" else logging.WARNING
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # JSON lines for log collectors in production; plain lines for a person at a terminal.
+    logs.configure(
+        level, structured=args.command == "serve" and os.environ.get("HELPLINE_ENV") != "development"
+    )
     try:
         if args.command == "compile-catalogs":
             written = compile_catalogs(default_locales_dir())
