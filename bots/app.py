@@ -204,6 +204,14 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
 
     app.cleanup_ctx.append(lifecycle)
 
+    async def end_streams(app: web.Application) -> None:
+        # Runs before aiohttp waits for open requests: long-lived console streams end at once.
+        if WIRING in app:
+            app[WIRING].bus.end_streams()
+            app[WIRING].webchat.close()
+
+    app.on_shutdown.append(end_streams)
+
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 

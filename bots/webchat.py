@@ -57,6 +57,14 @@ class WebChat:
         self.catalogs = catalogs
         self.exit_url = exit_url
         self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._closing = False
+
+    def close(self) -> None:
+        """At shutdown: answer every waiting long poll now (the browser simply polls again)."""
+        self._closing = True
+        for events in self._waiters.values():
+            for event in events:
+                event.set()
 
     def notify(self, pseudonyms: Sequence[str]) -> None:
         """Wake the long polls of these people (called after a commit that queued replies)."""
@@ -156,7 +164,7 @@ class WebChat:
             while True:
                 messages = await self._pending(pseudonym, after)
                 remaining = deadline - loop.time()
-                if messages or remaining <= 0:
+                if messages or remaining <= 0 or self._closing:
                     return web.json_response({"messages": messages})
                 event.clear()
                 try:

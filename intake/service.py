@@ -126,6 +126,9 @@ class IntakeService:
         # PostgreSQL text cannot hold NUL, and no database stores a lone surrogate (JSON "\ud800"): a
         # message with either must still be stored, not fail (a channel would redeliver it forever).
         text = msg.text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")[:MAX_TEXT]
+        # Before the transaction: whether staff are signed in is a query of its own, and on SQLite a
+        # second transaction would wait for the write lock this one is about to hold.
+        ctx = await self.context(now, channel)
         async with self.db.uow() as uow:
             if not await uow.seen.first_time(channel, self.keys.provider_key(channel, msg.provider_id), now):
                 return Outcome.DUPLICATE
@@ -180,7 +183,6 @@ class IntakeService:
                 self._changed(conv.id, [pseudonym])
                 return Outcome.ACCEPTED
             state = FlowState.from_json(conv.state)
-            ctx = await self.context(now, channel)
             try:
                 result = step(
                     state,

@@ -86,6 +86,10 @@ class LiveBus:
                     queue.get_nowait()
             queue.put_nowait(event)
 
+    def end_streams(self) -> None:
+        """At shutdown: tell every open console stream to finish now rather than at its next heartbeat."""
+        self._deliver({"type": "shutdown"})
+
     def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
         self._subscribers.add(queue)

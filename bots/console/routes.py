@@ -163,7 +163,8 @@ class Console:
             return self._render_login(request, t(PAGE["too_many"]), 429)
         except SignInRefused:
             return self._render_login(request, t(PAGE["wrong"]), status=401)
-        response = web.HTTPSeeOther("/staff")
+        # A plain 303 (returning an HTTPException is deprecated in aiohttp; raising one drops cookies in 4.x).
+        response = web.Response(status=303, headers={"Location": "/staff"})
         set_session_cookie(
             response, signed.token, self.secure, int(self.accounts.absolute_timeout.total_seconds())
         )
@@ -172,7 +173,7 @@ class Console:
     async def logout(self, request: web.Request) -> web.StreamResponse:
         staff = await require(request, self.accounts, self.secure, api=False)
         await self.accounts.sign_out(staff)
-        response = web.HTTPSeeOther("/staff/login")
+        response = web.Response(status=303, headers={"Location": "/staff/login"})
         clear_session_cookie(response, self.secure)
         return response
 
@@ -346,6 +347,8 @@ class Console:
                         break
                     await response.write(b": heartbeat\n\n")
                     continue
+                if event.get("type") == "shutdown":
+                    break
                 await response.write(f"event: change\ndata: {json.dumps(event)}\n\n".encode())
         except (ConnectionResetError, asyncio.CancelledError):
             pass
