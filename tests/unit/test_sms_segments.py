@@ -7,17 +7,28 @@ Russian, Ukrainian, and Polish or Turkish letters such as ł, ś, ı, ş all do.
 
 The budgets, in segments, for the text as sent (placeholders filled with their longest real value):
 
-| what                                                              | budget |
-|-------------------------------------------------------------------|--------|
-| a menu label (one line of a numbered menu)                        | 1      |
-| a question, with its menu rendered as the numbered list SMS gets  | 2      |
-| the language question, listing every shipped language             | 3      |
-| another short bot message (greeting, notices, hand-off)           | 2      |
-| safety information, the danger and help texts                     | 3      |
-| anything else in a catalog (web chat page, staff-side texts)      | 4      |
+| what                                                              | GSM-7 | UCS-2 |
+|-------------------------------------------------------------------|-------|-------|
+| a menu label (one line of a numbered menu)                        | 1     | 1     |
+| a question, with its menu rendered as the numbered list SMS gets  | 2     | 3     |
+| the language question, listing every shipped language             | 3     | 3     |
+| another short bot message (greeting, notices, hand-off)           | 2     | 2     |
+| safety information, the danger and help texts                     | 3     | 3     |
+| anything else in a catalog (web chat page, staff-side texts)      | 4     | 4     |
+
+Why a question gets one segment more in UCS-2 (and only a question): its numbered menu is a fixed cost no
+translation can shorten. The topic menu has nine lines, and each costs its number, a space and a line break
+(27 units in all) before a word of a label is written. Two split UCS-2 segments hold 2 x 67 = 134 units:
+less the 27 and a one-line question of ~45 characters, nine labels would get ~7 characters each, too few to
+name "forced marriage" or "genital cutting" in any language. Three hold 3 x 67 = 201 units: ~14 characters
+a label, a label of one to three words. That is still fewer characters than the 2 x 153 = 306 septets a
+GSM-7 language gets for the same question, so it asks no more of English or Norwegian and no less of the
+others (short labels everywhere). Texts without a menu keep one budget whatever their script: a long one is
+shortened. The language question is UCS-2 in every language (it names each language in its own script).
 
 When a test here fails after a text or translation changed: shorten the text (in that language) rather
-than raise a budget. A raised budget is the lead's decision, and goes in PENDING below with the reason.
+than raise a budget. A raised budget is the lead's decision, made for a kind of text and written in the
+table above with its reason, never as an exemption for one text or one language.
 """
 
 from __future__ import annotations
@@ -41,9 +52,6 @@ from intake.categories import (
     TOPICS,
     InquiryKind,
     Option,
-    Role,
-    Situation,
-    Topic,
 )
 from intake.flow import DONE, SKIP, FlowContext, FlowInput, FlowState, step
 from intake.i18n import DOMAIN, Catalogs, Texts, compile_catalogs, default_locales_dir, language_name
@@ -57,7 +65,9 @@ LANGUAGES = tuple(sorted(p.parent.parent.name for p in LOCALES.glob(f"*/LC_MESSA
 OSLO = ZoneInfo("Europe/Oslo")
 KEYWORDS = default_table()
 
-LABEL, QUESTION, LANGUAGE_MENU, NOTICE, SAFETY, ANY = 1, 2, 3, 2, 3, 4
+LABEL, LANGUAGE_MENU, NOTICE, SAFETY, ANY = 1, 3, 2, 3, 4
+# A question with its numbered menu, by the encoding the whole SMS goes in (see the table above).
+QUESTION = {sms.Encoding.GSM7: 2, sms.Encoding.UCS2: 3}
 
 _skip = Option(SKIP, c.SKIP)
 _done = Option(DONE, c.DONE)
@@ -97,82 +107,12 @@ SAFETY_TEXTS = frozenset(
 # Every other text of intake/content.py is something the bot sends: a short message.
 BOT_TEXTS = frozenset(v for k, v in vars(c).items() if k.isupper() and isinstance(v, str))
 
-# Texts over their budget, measured when the translations landed (November 2026) and reported to the lead,
-# who decides: shorten the text in that language, or change the budget above. Until then each may not grow
-# past the segments recorded here; a text not listed must keep its budget. Remove an entry once it fits.
-# The pattern: one letter outside GSM-7 (Arabic script, Ge'ez, Cyrillic, Polish ł, Turkish ı ş ğ) makes the
-# whole SMS UCS-2, 67 units a segment instead of 153, so the topic menu and the longest safety texts that
-# fit in 2-3 GSM-7 segments in nb/en/so need 4-5 in these languages.
-PENDING: dict[str, dict[str, int]] = {
-    "ar": {
-        c.ASK_TOPICS: 3,  # budget 2; 187 UCS-2 units
-        c.TOPIC_NOTED: 3,  # budget 2; 167 UCS-2 units
-    },
-    "ckb": {
-        c.ASK_TOPICS: 3,  # budget 2; 196 UCS-2 units
-        c.TOPIC_NOTED: 3,  # budget 2; 174 UCS-2 units
-    },
-    "fa": {
-        c.ASK_TOPICS: 3,  # budget 2; 185 UCS-2 units
-        c.TOPIC_NOTED: 3,  # budget 2; 164 UCS-2 units
-    },
-    "fa_AF": {
-        c.ASK_TOPICS: 3,  # budget 2; 186 UCS-2 units
-        c.TOPIC_NOTED: 3,  # budget 2; 164 UCS-2 units
-    },
-    "pl": {
-        c.ASK_SAFE: 3,  # budget 2; 157 UCS-2 units
-        c.ASK_SITUATION: 3,  # budget 2; 150 UCS-2 units
-        c.ASK_TOPICS: 5,  # budget 2; 310 UCS-2 units
-        c.SITUATION_INFO[Situation.WANTS_OUT]: 5,  # budget 3; 301 UCS-2 units
-        c.TOPIC_INFO[Topic.ABROAD]: 4,  # budget 3; 206 UCS-2 units
-        c.TOPIC_NOTED: 4,  # budget 2; 262 UCS-2 units
-    },
-    "ps": {
-        c.ASK_TOPICS: 3,  # budget 2; 174 UCS-2 units
-        c.TOPIC_NOTED: 3,  # budget 2; 139 UCS-2 units
-    },
-    "ru": {
-        c.ASK_SAFE: 3,  # budget 2; 157 UCS-2 units
-        c.ASK_SITUATION: 3,  # budget 2; 154 UCS-2 units
-        c.ASK_TOPICS: 5,  # budget 2; 285 UCS-2 units
-        c.ROLE_INFO[Role.PROFESSIONAL]: 4,  # budget 3; 215 UCS-2 units
-        c.SITUATION_INFO[Situation.WANTS_OUT]: 5,  # budget 3; 293 UCS-2 units
-        c.TOPIC_NOTED: 4,  # budget 2; 226 UCS-2 units
-    },
-    "ti": {
-        c.ASK_TOPICS: 3,  # budget 2; 198 UCS-2 units
-        c.SITUATION_INFO[Situation.WANTS_OUT]: 4,  # budget 3; 220 UCS-2 units
-        c.TOPIC_NOTED: 3,  # budget 2; 165 UCS-2 units
-    },
-    "tr": {
-        c.ASK_SAFE: 3,  # budget 2; 143 UCS-2 units
-        c.ASK_SITUATION: 3,  # budget 2; 146 UCS-2 units
-        c.ASK_TOPICS: 5,  # budget 2; 270 UCS-2 units
-        c.SITUATION_INFO[Situation.WANTS_OUT]: 5,  # budget 3; 292 UCS-2 units
-        c.TOPIC_INFO[Topic.ABROAD]: 4,  # budget 3; 225 UCS-2 units
-        c.TOPIC_NOTED: 4,  # budget 2; 230 UCS-2 units
-    },
-    "uk": {
-        c.ASK_SAFE: 3,  # budget 2; 147 UCS-2 units
-        c.ASK_SITUATION: 3,  # budget 2; 155 UCS-2 units
-        c.ASK_TOPICS: 5,  # budget 2; 288 UCS-2 units
-        c.SITUATION_INFO[Situation.WANTS_OUT]: 5,  # budget 3; 304 UCS-2 units
-        c.TOPIC_INFO[Topic.ABROAD]: 4,  # budget 3; 203 UCS-2 units
-        c.TOPIC_NOTED: 4,  # budget 2; 229 UCS-2 units
-    },
-    "ur": {
-        c.ASK_TOPICS: 3,  # budget 2; 198 UCS-2 units
-        c.TOPIC_NOTED: 3,  # budget 2; 171 UCS-2 units
-    },
-}
 
-
-def budget(msgid: str) -> int:
+def budget(msgid: str, encoding: sms.Encoding) -> int:
     if msgid == c.ASK_LANGUAGE:
         return LANGUAGE_MENU
     if msgid in QUESTIONS:
-        return QUESTION
+        return QUESTION[encoding]
     if msgid in LABELS:
         return LABEL
     if msgid in SAFETY_TEXTS:
@@ -249,7 +189,8 @@ def measure_language(catalogs: Catalogs, lang: str) -> list[Measured]:
             elif key in QUESTIONS:
                 choices = tuple(Choice(o.id, t(o.label)) for o in QUESTIONS[key])
                 text = sms.render(Reply(text=text, choices=choices))
-            measured.append(Measured(key, text, sms.measure(text), budget(key)))
+            info = sms.measure(text)
+            measured.append(Measured(key, text, info, budget(key, info.encoding)))
     return measured
 
 
@@ -257,12 +198,10 @@ def measure_language(catalogs: Catalogs, lang: str) -> list[Measured]:
 def test_every_catalog_text_keeps_its_segment_budget(catalogs: Catalogs, lang: str) -> None:
     measured = measure_language(catalogs, lang)
     assert len(measured) >= len(BOT_TEXTS), "the catalog lacks the bot's texts"
-    allowed = {m.msgid: PENDING.get(lang, {}).get(m.msgid, m.budget) for m in measured}
     over = [
-        f"{m.info.segments} segments > {allowed[m.msgid]} ({m.info.encoding}, {m.info.units} units): "
-        f"{m.msgid[:70]!r}"
+        f"{m.info.segments} segments > {m.budget} ({m.info.encoding}, {m.info.units} units): {m.msgid[:70]!r}"
         for m in measured
-        if m.info.segments > allowed[m.msgid]
+        if m.info.segments > m.budget
     ]
     assert not over, f"locales/{lang}: texts over their SMS segment budget:\n" + "\n".join(over)
 
@@ -325,6 +264,19 @@ def test_report_worst_cases(catalogs: Catalogs, capsys: pytest.CaptureFixture[st
     assert len(lines) == len(LANGUAGES) + 1 >= 3
     with capsys.disabled():
         print("\nlongest SMS text per language:\n" + "\n".join(lines))
+
+
+def test_the_question_budgets_follow_the_arithmetic_of_the_table() -> None:
+    """One UCS-2 segment more buys back room for the menu, not more text than GSM-7 gets."""
+    gsm7, ucs2 = sms.Encoding.GSM7, sms.Encoding.UCS2
+    room = {e: QUESTION[e] * sms.MULTI[e] for e in (gsm7, ucs2)}
+    assert room == {gsm7: 306, ucs2: 201}
+    assert room[ucs2] < room[gsm7]
+    # The longest menu (the topics and Done), its "N " and line breaks, and a one-line question of 45
+    # characters do not fit one UCS-2 segment fewer, even with labels of 8 characters.
+    lines = len(QUESTIONS[c.ASK_TOPICS])
+    assert lines == 9
+    assert (QUESTION[ucs2] - 1) * sms.MULTI[ucs2] < 45 + lines * (3 + 8)
 
 
 # The counter itself.
