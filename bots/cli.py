@@ -26,9 +26,19 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the service (web chat, webhooks)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument(
+        "--telegram-polling",
+        action="store_true",
+        help="fetch Telegram updates with getUpdates instead of the webhook (development, no public URL)",
+    )
     commands.add_parser("migrate", help="bring the database schema up to date")
     commands.add_parser("compile-catalogs", help="compile the translation catalogs (.po -> .mo)")
     cli_staff.add_parser(commands)
+    telegram = commands.add_parser("telegram", help="the Telegram channel")
+    telegram_commands = telegram.add_subparsers(dest="telegram_command", required=True)
+    telegram_commands.add_parser(
+        "set-webhook", help="register HELPLINE_PUBLIC_URL/webhooks/telegram with Telegram, and the commands"
+    )
     return parser
 
 
@@ -78,11 +88,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_migrate(settings))
             print("database is up to date")
             return 0
+        if args.command == "telegram":
+            from bots.telegram_admin import set_webhook_command
+
+            return set_webhook_command(settings)
         # Migrate here first, so an unusable database is one line, not a traceback from start-up.
         asyncio.run(_migrate(settings))
         from bots.app import make_app
 
-        web.run_app(make_app(settings), host=args.host, port=args.port, print=None)
+        app = make_app(settings)
+        if args.telegram_polling:
+            from bots.telegram import enable_polling
+
+            enable_polling(app)
+        web.run_app(app, host=args.host, port=args.port, print=None)
         return 0
     except ConfigError as exc:
         print(f"helpline: configuration error: {exc}", file=sys.stderr)
