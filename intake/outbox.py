@@ -8,6 +8,7 @@ between the channel's answer and our commit is the price of never losing a reply
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Callable, Mapping
@@ -59,6 +60,8 @@ class OutboxWorker:
     send_timeout: float = 30.0
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     metrics: Metrics | None = None
+    sent_flush_interval: float = 0.02
+    _sent: list[tuple[int, str | None]] = field(default_factory=list)
 
     def _count_failure(self, channel: str, kind: str) -> None:
         if self.metrics is not None:
@@ -75,8 +78,38 @@ class OutboxWorker:
         by_person: dict[str, list[OutboxRow]] = {}
         for row in rows:
             by_person.setdefault(row.pseudonym, []).append(row)
-        await asyncio.gather(*(self._send_in_order(person_rows) for person_rows in by_person.values()))
+        finished = asyncio.Event()
+        flusher = asyncio.create_task(self._flush_sent_until(finished))
+        try:
+            await asyncio.gather(*(self._send_in_order(person_rows) for person_rows in by_person.values()))
+        finally:
+            # Never cancel the flusher: cancelled inside its transaction, it would drop the sends it took.
+            finished.set()
+            await flusher
         return len(rows)
+
+    async def _flush_sent_until(self, finished: asyncio.Event) -> None:
+        """Flushes every `sent_flush_interval` while sends go on, and once more when they are done."""
+        while not finished.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(finished.wait(), self.sent_flush_interval)
+            await self._flush_sent()
+
+    async def _flush_sent(self) -> None:
+        """Commits the sends done since the last flush in one transaction. Group commit: one write per
+        interval instead of one per reply. A crash before it repeats at most these sends (their leases run
+        out), the same at-least-once as before, over a window of `sent_flush_interval`."""
+        sent, self._sent = self._sent, []
+        if not sent:
+            return
+        try:
+            async with self.db.uow() as uow:
+                await uow.outbox.mark_sent_many(sent, self.clock())
+                await uow.messages.set_delivery_many([outbox_id for outbox_id, _ in sent], "sent")
+                await uow.commit()
+        except Exception:
+            # Not lost: the rows stay leased and are sent again when the lease runs out.
+            log.exception("could not record %d sends; they will be sent again", len(sent))
 
     async def _send_in_order(self, rows: list[OutboxRow]) -> None:
         for index, row in enumerate(rows):
@@ -121,10 +154,7 @@ class OutboxWorker:
                 await uow.outbox.mark_retry(row.id, reason, row.next_attempt_at)
                 await uow.commit()
             return False
-        async with self.db.uow() as uow:
-            await uow.outbox.mark_sent(row.id, self.clock(), provider_id)
-            await uow.messages.set_delivery(row.id, "sent")
-            await uow.commit()
+        self._sent.append((row.id, provider_id))
         if self.metrics is not None:
             self.metrics.messages_out.labels(row.channel).inc()
         return True

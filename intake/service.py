@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -135,8 +136,13 @@ class IntakeService:
             contact = await uow.contacts.touch(pseudonym, channel, address_enc, now)
             contact.opted_out = False
             conv = await uow.conversations.open_for_contact(contact.id)
+            # Counted before anything is added, so the query forces no early flush (and the conversation
+            # row is written once per message, not twice); the 1 is this message.
+            recent = 1 + (await uow.messages.inbound_since(conv.id, now - RATE_WINDOW) if conv else 0)
             if conv is None:
                 conv = ConversationRow(
+                    # Our own id, so nothing needs flushing to learn it before the rows that point here.
+                    id=str(uuid.uuid4()),
                     contact_id=contact.id,
                     channel=channel,
                     language=self.catalogs.languages[0],
@@ -146,7 +152,6 @@ class IntakeService:
                     updated_at=now,
                 )
                 uow.conversations.add(conv)
-                await uow.flush()
             uow.messages.add(
                 MessageRow(
                     conversation_id=conv.id,
@@ -170,7 +175,6 @@ class IntakeService:
                 await uow.commit()
                 self._changed(conv.id, [pseudonym] if contact.block_notified else [])
                 return Outcome.ACCEPTED
-            recent = await uow.messages.inbound_since(conv.id, now - RATE_WINDOW)
             if recent > self.max_per_minute:
                 # A flood from one sender must not starve everyone else: everything is kept for staff,
                 # the person is told once per flood, and the flow waits until the pace drops.
@@ -281,12 +285,12 @@ class IntakeService:
         now: datetime,
         extra: dict[str, str] | None = None,
     ) -> list[int]:
-        ids = []
+        rows = []
         for reply in replies:
             payload = reply_payload(reply)
             if extra:
                 payload["extra"] = dict(extra)
-            outbox_id = await uow.outbox.add(
+            rows.append(
                 OutboxRow(
                     conversation_id=conv.id if conv is not None else None,
                     channel=contact.channel,
@@ -299,7 +303,8 @@ class IntakeService:
                     created_at=now,
                 )
             )
-            ids.append(outbox_id)
+        ids = await uow.outbox.add_all(rows) if rows else []
+        for reply, outbox_id in zip(replies, ids, strict=True):
             if conv is not None:
                 uow.messages.add(
                     MessageRow(

@@ -70,11 +70,13 @@ class Contacts:
             .on_conflict_do_update(
                 index_elements=["pseudonym"], set_={"last_seen_at": now, "address_enc": address_enc}
             )
-            .returning(ContactRow.id)
         )
-        contact_id = (await self.session.execute(stmt)).scalar_one()
-        row = await self.session.get(ContactRow, contact_id, populate_existing=True)
-        assert row is not None
+        # The upserted row as an ORM object in the same statement: no second round trip to read it.
+        row: ContactRow = (
+            await self.session.scalars(
+                stmt.returning(ContactRow), execution_options={"populate_existing": True}
+            )
+        ).one()
         return row
 
     async def get(self, contact_id: int) -> ContactRow | None:
@@ -188,8 +190,11 @@ class Messages:
         return int((await self.session.execute(stmt)).scalar_one())
 
     async def set_delivery(self, outbox_id: int, delivery: str) -> None:
+        await self.set_delivery_many([outbox_id], delivery)
+
+    async def set_delivery_many(self, outbox_ids: Sequence[int], delivery: str) -> None:
         await self.session.execute(
-            update(MessageRow).where(MessageRow.outbox_id == outbox_id).values(delivery=delivery)
+            update(MessageRow).where(MessageRow.outbox_id.in_(outbox_ids)).values(delivery=delivery)
         )
 
 
@@ -198,9 +203,13 @@ class Outbox:
         self.session = session
 
     async def add(self, row: OutboxRow) -> int:
-        self.session.add(row)
+        return (await self.add_all([row]))[0]
+
+    async def add_all(self, rows: Sequence[OutboxRow]) -> list[int]:
+        """One flush for a whole reply batch: the rows go in as one multi-row INSERT … RETURNING."""
+        self.session.add_all(rows)
         await self.session.flush()
-        return row.id
+        return [row.id for row in rows]
 
     async def get(self, outbox_id: int) -> OutboxRow | None:
         return await self.session.get(OutboxRow, outbox_id)
@@ -236,11 +245,18 @@ class Outbox:
         return sorted(rows, key=lambda r: r.id)
 
     async def mark_sent(self, outbox_id: int, now: datetime, provider_id: str | None = None) -> None:
+        await self.mark_sent_many([(outbox_id, provider_id)], now)
+
+    async def mark_sent_many(self, sent: Sequence[tuple[int, str | None]], now: datetime) -> None:
+        """Marks many sends at once (the outbox worker commits them in groups); one executemany."""
         await self.session.execute(
-            update(OutboxRow)
-            .where(OutboxRow.id == outbox_id)
-            .values(status="sent", sent_at=now, locked_until=None, provider_id=provider_id, last_error=None)
-        )
+            update(OutboxRow),
+            [
+                {"id": outbox_id, "status": "sent", "sent_at": now, "locked_until": None,
+                 "provider_id": provider_id, "last_error": None}
+                for outbox_id, provider_id in sent
+            ],
+        )  # fmt: skip
 
     async def mark_retry(self, outbox_id: int, error: str, next_attempt_at: datetime) -> None:
         await self.session.execute(

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+import pytest
 
 from intake.messages import Channel, OutboundMessage
 from intake.outbox import OutboxWorker, PermanentFailure, Sender, TemporaryFailure
 from intake.privacy import Keys
 from intake.service import IntakeService
+from intake.storage.repositories import Outbox
 from intake.storage.uow import Database
 from tests.integration.conftest import Clock, Writer, messages, outbox
 
@@ -306,3 +309,31 @@ async def test_run_wakes_for_new_work_and_survives_a_failing_pass(
         await asyncio.wait_for(task, timeout=10)
     assert passes >= 2
     assert len(fake.delivered) == 2
+
+
+async def test_sends_recorded_together_and_a_failed_record_sends_again_not_never(
+    service: IntakeService, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sends are committed in groups; if that commit fails, the rows stay leased and go again."""
+    _, ids = await first_contact(service)
+    fake = FakeTelegram()
+    sender = worker(service, clock, fake)
+    recorded: list[list[int]] = []
+    original = Outbox.mark_sent_many
+
+    async def failing(self: Outbox, sent: Sequence[tuple[int, str | None]], now: datetime) -> None:
+        recorded.append([outbox_id for outbox_id, _ in sent])
+        raise OSError("database went away")
+
+    monkeypatch.setattr(Outbox, "mark_sent_many", failing)
+    assert await sender.run_once() == 2
+    assert recorded == [ids]  # one group for the batch, not one transaction per reply
+    assert {r.status for r in await outbox(service.db)} == {"sending"}
+
+    monkeypatch.setattr(Outbox, "mark_sent_many", original)
+    assert await sender.run_once() == 0  # still leased
+    clock.advance(seconds=LEASE.total_seconds() + 1)
+    assert await sender.run_once() == 2
+    assert [m.outbox_id for m in fake.delivered] == ids + ids  # at least once: repeated, never lost
+    assert {r.status for r in await outbox(service.db)} == {"sent"}
+    assert [m.delivery for m in await messages(service.db, "out")] == ["sent", "sent"]
