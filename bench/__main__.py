@@ -1,0 +1,438 @@
+"""`python -m bench`: the end-to-end benchmark of the service's Telegram webhook, with two references.
+
+Per database (SQLite, PostgreSQL) it starts, each in its own process: a fake Bot API that counts replies;
+(a) the bare reference (store the update, send one reply); the service itself (`bots.cli serve`, a fresh
+database); and once per run (b) the python-telegram-bot reference (ConversationHandler + PicklePersistence,
+no database). For each it measures throughput (messages per second from the first post until every
+expected reply was counted) and webhook latency under that load; for the service (and the bare reference)
+also the latency in an open loop at a fixed rate, and for the service the memory over a long soak.
+See bench/README.md for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import secrets
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench.driver import (
+    Driver,
+    PhaseResult,
+    ReplyCounter,
+    SimUser,
+    Target,
+    UpdateIds,
+    ptb_script,
+    service_script,
+)
+from bench.procs import (
+    REPO,
+    CpuWindow,
+    MemorySampler,
+    ScratchPostgres,
+    Server,
+    free_port,
+    machine,
+    postgres_available,
+    slope_per,
+)
+from bench.report import render
+
+TOKEN = "123456:TEST"  # noqa: S105 - the fake Bot API's token
+SERVICE_PATH = "/webhooks/telegram"
+DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+
+
+@dataclass
+class Options:
+    users: int
+    messages_per_user: int
+    dbs: list[str]
+    rate: float
+    duration: float
+    soak: int
+    connections: int
+    active_users: int
+    targets: set[str]
+    postgres_url: str
+    quick: bool
+    json_path: Path | None
+    timeout: float
+    telegram_limits: bool
+    profile: Path | None
+
+
+def parse_args(argv: list[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(prog="python -m bench", description="End-to-end webhook benchmark.")
+    parser.add_argument("--users", type=int, help="simulated users in the throughput run (1000; quick 200)")
+    parser.add_argument("--messages-per-user", type=int, default=len(service_script(10)), metavar="M")
+    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--quick", action="store_true", help="a short run: fewer users, a shorter soak")
+    parser.add_argument("--rate", type=float, default=1000.0, help="open-loop rate, msg/s (1000)")
+    parser.add_argument("--duration", type=float, help="open-loop seconds (10; quick 5)")
+    parser.add_argument("--soak", type=int, help="messages in the memory soak (100000; quick 10000; 0: none)")
+    parser.add_argument("--connections", type=int, default=40, help="webhook connections (Telegram: 40)")
+    parser.add_argument("--active-users", type=int, default=200, help="users writing at once in the soak")
+    parser.add_argument(
+        "--targets", default="service,bare,ptb", help="comma-separated subset of service,bare,ptb"
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("HELPLINE_BENCH_POSTGRES_URL")
+        or os.environ.get("HELPLINE_TEST_POSTGRES_URL")
+        or DEFAULT_POSTGRES,
+        help="an admin URL; each run creates and drops its own scratch database there",
+    )
+    parser.add_argument("--timeout", type=float, default=900.0, help="longest wait for a phase's replies")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--telegram-limits",
+        action="store_true",
+        help="keep the service's Telegram send pacing (1/s per chat, 30/s overall); lifted by default",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="profile the service into this file (DB name appended): sampled stacks if it ends in .stacks "
+        "(summary: python -m bench.sampler FILE), else cProfile",
+    )
+    args = parser.parse_args(argv)
+    targets = {t.strip() for t in args.targets.split(",") if t.strip()}
+    if not targets <= {"service", "bare", "ptb"}:
+        parser.error("--targets: choose from service, bare, ptb")
+    return Options(
+        users=args.users or (200 if args.quick else 1000),
+        messages_per_user=args.messages_per_user,
+        dbs=["sqlite", "postgres"] if args.db == "both" else [args.db],
+        rate=args.rate,
+        duration=args.duration or (5.0 if args.quick else 10.0),
+        soak=args.soak if args.soak is not None else (10_000 if args.quick else 100_000),
+        connections=args.connections,
+        active_users=args.active_users,
+        targets=targets,
+        postgres_url=args.postgres_url,
+        quick=args.quick,
+        json_path=args.json,
+        timeout=args.timeout,
+        telegram_limits=args.telegram_limits,
+        profile=args.profile,
+    )
+
+
+def phase_dict(result: PhaseResult) -> dict[str, Any]:
+    return {
+        "messages": result.messages,
+        "replies": result.replies,
+        "seconds": round(result.seconds, 3),
+        "messages_per_second": round(result.per_second, 1),
+        "complete": result.complete,
+        "errors": result.errors,
+        "latency_ms": {
+            "p50": round(result.latency_ms(50), 2),
+            "p90": round(result.latency_ms(90), 2),
+            "p99": round(result.latency_ms(99), 2),
+            "max": round(result.latency_ms(100), 2),
+        },
+        "connection_wait_ms": {"p50": round(result.wait_ms(50), 2), "p99": round(result.wait_ms(99), 2)},
+        "answered_rate": round(result.answered_rate, 1),
+        "posting_rate": round(result.posting_rate, 1),
+        "late_posts": result.late,
+        "overloaded": result.overloaded,
+        "server_cpu_seconds": round(result.server_cpu_seconds, 2),
+        "server_cpu_ms_per_message": round(result.cpu_ms_per_message, 3),
+        "machine_idle": round(result.machine_idle, 3),
+    }
+
+
+async def measured(server: Server, phase: Awaitable[PhaseResult]) -> PhaseResult:
+    """Runs a phase and adds the server's CPU time and the machine's idle share to its result."""
+    window = CpuWindow(server.pid).start()
+    result = await phase
+    window.stop()
+    result.server_cpu_seconds = window.server_seconds
+    result.machine_idle = window.machine_idle
+    return result
+
+
+@dataclass
+class Bench:
+    options: Options
+    workdir: Path
+    api_base: str
+    session: aiohttp.ClientSession
+    counter: ReplyCounter
+    user_ids: Iterator[int] = field(default_factory=lambda: itertools.count(10_000_000))
+
+    def users(self, target: Target, n: int) -> list[SimUser]:
+        script = target.script(self.options.messages_per_user)
+        return [SimUser(next(self.user_ids), script) for _ in range(n)]
+
+    def new_user(self, target: Target) -> SimUser:
+        return SimUser(next(self.user_ids), target.script(self.options.messages_per_user))
+
+    async def prepare(self, driver: Driver, target: Target) -> None:
+        """Calibration (one user, message by message: how many replies each step brings) and warm-up."""
+        target.replies_after = await driver.calibrate(self.new_user(target))
+        print(
+            f"  {target.name}: one user's {self.options.messages_per_user} messages bring "
+            f"{target.replies_after[-1]} replies ({target.replies_after[1:]} cumulative)",
+            file=sys.stderr,
+        )
+        if target.replies_after[-1] == 0:
+            raise RuntimeError(f"{target.name} sent no replies; see its log in {self.workdir}")
+        await driver.closed_loop(
+            self.users(target, min(50, self.options.users)), 50, self.options.timeout, "warm-up"
+        )
+        await self.counter.wait_quiet()
+
+    async def throughput(self, driver: Driver, target: Target) -> PhaseResult:
+        result = await driver.closed_loop(
+            self.users(target, self.options.users),
+            self.options.users,
+            self.options.timeout,
+            f"{target.name} throughput",
+        )
+        await self.counter.wait_quiet()
+        return result
+
+    async def open_loop(self, driver: Driver, target: Target) -> PhaseResult:
+        result = await driver.open_loop(
+            lambda: self.new_user(target),
+            self.options.rate,
+            self.options.duration,
+            self.options.timeout,
+            f"{target.name} at {self.options.rate:.0f} msg/s",
+        )
+        await self.counter.wait_quiet()
+        return result
+
+    def driver(self, target: Target) -> Driver:
+        return Driver(self.session, target, self.counter, UpdateIds(), self.options.connections)
+
+    async def scratch_db(self, db: str, name: str) -> tuple[str, ScratchPostgres | None]:
+        if db == "sqlite":
+            return f"sqlite+aiosqlite:///{self.workdir / (name + '.db')}", None
+        scratch = ScratchPostgres(self.options.postgres_url)
+        await scratch.create()
+        return scratch.url, scratch
+
+    def base_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HELPLINE_")}
+        env["PYTHONPATH"] = str(REPO)
+        return env
+
+    async def run_bare(self, db: str) -> dict[str, Any]:
+        url, scratch = await self.scratch_db(db, "bare")
+        port = free_port()
+        secret = secrets.token_urlsafe(24)
+        server = Server(
+            "bare reference",
+            [sys.executable, "-m", "bench.reference_bare", "--port", str(port), "--db-url", url,
+             "--api-url", f"{self.api_base}/bot", "--token", TOKEN, "--secret", secret],
+            self.base_env(),
+            f"http://127.0.0.1:{port}/healthz",
+            self.workdir / f"bare-{db}.log",
+        )  # fmt: skip
+        target = Target("bare", f"http://127.0.0.1:{port}/webhook", secret, service_script)
+        try:
+            await server.start()
+            driver = self.driver(target)
+            await self.prepare(driver, target)
+            result = await measured(server, self.throughput(driver, target))
+            opened = await measured(server, self.open_loop(driver, target))
+            return {
+                "throughput": phase_dict(result),
+                "open_loop": phase_dict(opened),
+                "peak_rss_mb": round(server.peak_kb() / 1024, 1),
+            }
+        finally:
+            await server.stop()
+            if scratch is not None:
+                await scratch.drop()
+
+    async def run_ptb(self) -> dict[str, Any]:
+        port = free_port()
+        secret = secrets.token_urlsafe(24)
+        server = Server(
+            "python-telegram-bot reference",
+            [sys.executable, "-m", "bench.reference_ptb", "--port", str(port),
+             "--api-url", f"{self.api_base}/bot", "--token", TOKEN, "--secret", secret,
+             "--persistence", str(self.workdir / "ptb.pickle")],
+            self.base_env(),
+            f"http://127.0.0.1:{port}/healthz",
+            self.workdir / "ptb.log",
+        )  # fmt: skip
+        target = Target("ptb", f"http://127.0.0.1:{port}/telegram", secret, ptb_script)
+        try:
+            await server.start()
+            driver = self.driver(target)
+            await self.prepare(driver, target)
+            result = await measured(server, self.throughput(driver, target))
+            return {"throughput": phase_dict(result), "peak_rss_mb": round(server.peak_kb() / 1024, 1)}
+        finally:
+            await server.stop()
+
+    async def run_service(self, db: str) -> dict[str, Any]:
+        url, scratch = await self.scratch_db(db, "service")
+        port = free_port()
+        secret = secrets.token_urlsafe(24)
+        env = self.base_env()
+        env.update(
+            HELPLINE_ENV="development",
+            HELPLINE_DATABASE_URL=url,
+            HELPLINE_CONFIG=str(REPO / "deploy" / "config" / "always-open.toml"),
+            HELPLINE_TELEGRAM_TOKEN=TOKEN,
+            HELPLINE_TELEGRAM_WEBHOOK_SECRET=secret,
+            HELPLINE_TELEGRAM_API_URL=f"{self.api_base}/bot",
+        )
+        if self.options.telegram_limits:
+            env["HELPLINE_BENCH_TELEGRAM_LIMITS"] = "1"
+        if self.options.profile is not None:
+            kind = "SAMPLE" if self.options.profile.suffix == ".stacks" else "PROFILE"
+            env[f"HELPLINE_BENCH_{kind}"] = f"{self.options.profile.resolve()}.{db}"
+        if os.environ.get("HELPLINE_BENCH_SQL"):  # see bench/serve.py
+            env["HELPLINE_BENCH_SQL"] = f"{os.environ['HELPLINE_BENCH_SQL']}.{db}"
+        server = Server(
+            "service",
+            [sys.executable, "-m", "bench.serve", "serve", "--port", str(port)],
+            env,
+            f"http://127.0.0.1:{port}/healthz",
+            self.workdir / f"service-{db}.log",
+        )
+        target = Target("service", f"http://127.0.0.1:{port}{SERVICE_PATH}", secret, service_script)
+        sampler: MemorySampler | None = None
+        try:
+            await server.start()
+            driver = self.driver(target)
+            await self.prepare(driver, target)
+            started_kb = server.rss_kb()
+            result = await measured(server, self.throughput(driver, target))
+            opened = await measured(server, self.open_loop(driver, target))
+            out: dict[str, Any] = {
+                "throughput": phase_dict(result),
+                "open_loop": phase_dict(opened),
+                "rss_after_warm_up_mb": round(started_kb / 1024, 1),
+            }
+            if self.options.soak > 0:
+                n_users = max(1, self.options.soak // self.options.messages_per_user)
+                sampler = MemorySampler(server, lambda: driver.answered, interval=2.0)
+                sampler.start()
+                soaked = await measured(
+                    server,
+                    driver.closed_loop(
+                        self.users(target, n_users),
+                        self.options.active_users,
+                        self.options.timeout * 4,
+                        f"service soak ({n_users * self.options.messages_per_user} messages)",
+                    ),
+                )
+                await sampler.stop()
+                samples = sampler.samples
+                out["soak"] = {
+                    **phase_dict(soaked),
+                    "rss_start_mb": round(samples[0].rss_kb / 1024, 1),
+                    "rss_end_mb": round(samples[-1].rss_kb / 1024, 1),
+                    "rss_peak_mb": round(max(s.rss_kb for s in samples) / 1024, 1),
+                    "slope_mb_per_10k": round(slope_per(samples, 10_000), 3),
+                    "samples": [[round(s.seconds, 1), s.messages, s.rss_kb] for s in samples],
+                }
+            out["peak_rss_mb"] = round(server.peak_kb() / 1024, 1)
+            return out
+        finally:
+            if sampler is not None:
+                await sampler.stop()
+            await server.stop()
+            if scratch is not None:
+                await scratch.drop()
+
+
+async def run(options: Options) -> dict[str, Any]:
+    pg_version: str | None = None
+    if "postgres" in options.dbs:
+        if not await postgres_available(options.postgres_url):
+            print("PostgreSQL is not answering (--postgres-url): running on SQLite only", file=sys.stderr)
+            options.dbs = [d for d in options.dbs if d != "postgres"]
+        else:
+            pg_version = await ScratchPostgres(options.postgres_url).version()
+    results: dict[str, Any] = {
+        "machine": machine(pg_version),
+        "load": {
+            "users": options.users,
+            "messages_per_user": options.messages_per_user,
+            "connections": options.connections,
+            "open_loop_rate": options.rate,
+            "open_loop_seconds": options.duration,
+            "soak_messages": options.soak,
+            "soak_active_users": options.active_users,
+            "service_telegram_limits": options.telegram_limits,
+        },
+        "databases": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="helpline-bench-") as tmp:
+        workdir = Path(tmp)
+        api_port = free_port()
+        api_base = f"http://127.0.0.1:{api_port}"
+        fake = Server(
+            "fake Bot API",
+            [sys.executable, "-m", "bench.fake_bot_api", "--port", str(api_port)],
+            {**os.environ, "PYTHONPATH": str(REPO)},
+            f"{api_base}/_stats",
+            workdir / "fake-bot-api.log",
+        )
+        # The driver's own semaphore holds the webhook connections to --connections; the pool has room.
+        connector = aiohttp.TCPConnector(
+            limit=options.connections + 20, limit_per_host=options.connections + 10
+        )
+        timeout = aiohttp.ClientTimeout(total=120)
+        try:
+            await fake.start()
+            async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+                counter = ReplyCounter(session, api_base)
+                counter.start()
+                bench = Bench(options, workdir, api_base, session, counter)
+                try:
+                    if "ptb" in options.targets:
+                        print("python-telegram-bot reference", file=sys.stderr)
+                        results["ptb"] = await bench.run_ptb()
+                    for db in options.dbs:
+                        per_db: dict[str, Any] = {}
+                        results["databases"][db] = per_db
+                        if "bare" in options.targets:
+                            print(f"bare reference on {db}", file=sys.stderr)
+                            per_db["bare"] = await bench.run_bare(db)
+                        if "service" in options.targets:
+                            print(f"service on {db}", file=sys.stderr)
+                            per_db["service"] = await bench.run_service(db)
+                finally:
+                    await counter.stop()
+        finally:
+            await fake.stop()
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_args(argv)
+    started = time.perf_counter()
+    results = asyncio.run(run(options))
+    results["wall_seconds"] = round(time.perf_counter() - started, 1)
+    print(render(results))
+    if options.json_path is not None:
+        options.json_path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        print(f"results written to {options.json_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Starts the service for the benchmark: `python -m bench.serve serve --port P` is `helpline serve`, except
+that Telegram's send limits are lifted unless HELPLINE_BENCH_TELEGRAM_LIMITS=1.
+
+The service paces its Telegram sends to what the real Bot API allows (`bots.telegram_sender.SendLimiter`:
+about one message a second per chat, 30 a second overall). Against the benchmark's fake Bot API that pacing
+would be all the benchmark measured (30 replies a second), and neither reference paces; so by default the
+limiter's `wait` returns at once. Nothing else differs from `python -m bots.cli serve`.
+With HELPLINE_BENCH_PROFILE=path the whole run is profiled with cProfile into that file; with
+HELPLINE_BENCH_SAMPLE=path its stacks are sampled (bench/sampler.py) into that file. With
+HELPLINE_BENCH_SQL=path every SQL statement the service runs is counted, by its text, into that file (JSON):
+how many statements a message costs is the first thing to know when the database is the bottleneck.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def count_statements(path: str) -> None:
+    """Counts statements on every engine (the service builds its own) and writes them at exit."""
+    import atexit
+    import json
+    from collections import Counter
+    from typing import Any
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    counts: Counter[str] = Counter()
+
+    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        counts[" ".join(statement.split())[:160]] += 1
+
+    event.listen(Engine, "before_cursor_execute", before)
+
+    def write() -> None:
+        with open(path, "w", encoding="utf-8") as out:
+            json.dump(counts.most_common(), out, indent=1)
+
+    atexit.register(write)
+
+
+def main() -> int:
+    sql_path = os.environ.get("HELPLINE_BENCH_SQL")
+    if sql_path:
+        count_statements(sql_path)
+    if os.environ.get("HELPLINE_BENCH_TELEGRAM_LIMITS") != "1":
+        from bots.telegram_sender import SendLimiter
+
+        async def unlimited(self: SendLimiter, chat: str | None = None) -> None:
+            return None
+
+        setattr(SendLimiter, "wait", unlimited)  # noqa: B010 - mypy forbids assigning to a method
+    from bots.cli import main as cli_main
+
+    sample_path = os.environ.get("HELPLINE_BENCH_SAMPLE")
+    if sample_path:
+        from bench.sampler import StackSampler
+
+        sampler = StackSampler()
+        sampler.start()
+        try:
+            return cli_main(sys.argv[1:])
+        finally:
+            sampler.stop(sample_path)
+    profile_path = os.environ.get("HELPLINE_BENCH_PROFILE")
+    if not profile_path:
+        return cli_main(sys.argv[1:])
+    import cProfile
+
+    profiler = cProfile.Profile()
+    try:
+        return profiler.runcall(cli_main, sys.argv[1:])
+    finally:
+        profiler.dump_stats(profile_path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
