@@ -29,6 +29,7 @@ from telegram.error import InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bots.app import WIRING, Wiring
+from bots.telegram_http import AiohttpRequest
 from bots.telegram_sender import SendLimiter, TelegramSender, retry_after_seconds
 from bots.telegram_updates import Pressed, inbound_from
 from intake.config import ConfigError, Settings
@@ -101,7 +102,14 @@ class TelegramChannel:
     async def start(self, wiring: Wiring) -> None:
         self.service = wiring.service
         self.application = (
-            Application.builder().token(self.config.token).base_url(self.config.api_url).updater(None).build()
+            Application.builder()
+            .token(self.config.token)
+            .base_url(self.config.api_url)
+            .request(AiohttpRequest())
+            # getUpdates (--telegram-polling) holds its connection for the long poll.
+            .get_updates_request(AiohttpRequest(pool_size=1, read_timeout=POLL_SECONDS + 10))
+            .updater(None)
+            .build()
         )
         self.application.add_handler(TypeHandler(Update, self._on_update))
         # Telegram being unreachable must not stop the web chat: start now if it answers, else keep trying.
