@@ -101,7 +101,7 @@ async def test_nothing_listening_is_a_network_error(request_: AiohttpRequest) ->
 
 
 async def test_files_go_as_multipart(aiohttp_server: AiohttpServer, request_: AiohttpRequest) -> None:
-    got: dict[str, bytes | str] = {}
+    got: dict[str, bytes | bytearray | str] = {}
 
     async def upload(request: web.Request) -> web.Response:
         for name, value in (await request.post()).items():
