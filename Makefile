@@ -45,7 +45,7 @@ test: lint typecheck pytest
 
 # Update the templates and the catalogs after texts changed in the code; then translate the new entries.
 extract: $(STAMP)
-	$(BIN)/pybabel extract -F locales/babel.cfg --no-location --sort-output --project helpline-intake --version 0.1.0 -o locales/helpline.pot intake bots
+	$(BIN)/pybabel extract -F locales/babel.cfg -k Nn_:1,2 --no-location --sort-output --project helpline-intake --version 0.1.0 -o locales/helpline.pot intake bots
 	$(BIN)/pybabel update -i locales/helpline.pot -d locales -D helpline --no-fuzzy-matching --ignore-obsolete
 	$(BIN)/pybabel extract -F locales/console.cfg --no-location --sort-output --project helpline-intake --version 0.1.0 -o locales/console.pot bots/console
 	for lang in nb en; do $(BIN)/pybabel update -i locales/console.pot -d locales -D console -l $$lang --no-fuzzy-matching --ignore-obsolete; done

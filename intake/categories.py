@@ -15,6 +15,12 @@ def N_(msgid: str) -> str:
     return msgid
 
 
+def Nn_(singular: str, plural: str) -> tuple[str, str]:
+    """Marks a text with plural forms for extraction (`pybabel extract -k Nn_:1,2`); translate it with
+    `Texts.plural(*text, n)`."""
+    return singular, plural
+
+
 @dataclass(frozen=True)
 class Option:
     id: str

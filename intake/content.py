@@ -6,7 +6,7 @@ line of every text is neutral, because a notification preview may be read by som
 
 from __future__ import annotations
 
-from intake.categories import N_, Role, Situation, Topic
+from intake.categories import N_, Nn_, Role, Situation, Topic
 
 GREETING = N_(
     "Hi, thank you for writing. If you are in danger right now, call 112 (police) or 113 (ambulance)."
@@ -120,6 +120,10 @@ HANDOFF_CLOSED = N_(
 )
 HANDOFF_CLOSED_UNKNOWN = N_("We are closed now. Leave a message here, and we will answer as soon as we can.")
 ALWAYS_OPEN = N_("Open day and night: {services}.")
+# Services with hours of their own (intake/resources.toml), named at the hand-off with their state now.
+SERVICE_OPEN = N_("{service}: open now.")
+SERVICE_OPENS = N_("{service}: opens {time}.")
+QUEUE_AHEAD = Nn_("{n} person is waiting before you.", "{n} people are waiting before you.")
 LEFT_MESSAGE = N_("Thank you, your message is saved. We will answer when we open.")
 
 YES = N_("Yes")

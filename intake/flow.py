@@ -28,7 +28,7 @@ from intake.categories import (
 from intake.i18n import Texts, language_name
 from intake.keywords import Keyword, KeywordTable, normalise
 from intake.messages import Choice, Reply
-from intake.resources import around_the_clock
+from intake.resources import around_the_clock, scheduled_for
 
 SKIP = "skip"
 DONE = "done"
@@ -404,12 +404,37 @@ def _hand_off(turn: _Turn) -> None:
         turn.say(c.ROLE_INFO[st.role])
     if st.under_18:
         turn.say(c.UNDER_18_INFO)
+    _scheduled_services(turn)
     turn.state = replace(st, step=Step.HANDED_OFF, intake_done=True, resume=None)
     turn.events.update({Event.HANDOFF, Event.INTAKE_COMPLETE})
     if turn.ctx.is_open:
         turn.say(c.HANDOFF_OPEN)
     else:
         _closed_notice(turn)
+
+
+def _scheduled_services(turn: _Turn) -> None:
+    """The services with hours of their own that fit the person, each open now or when it opens: one
+    reply (one SMS), built from intake/resources.toml."""
+    st, ctx, t = turn.state, turn.ctx, turn.t
+    lines = []
+    for r in scheduled_for(st.role == Role.PROFESSIONAL, st.under_18):
+        status = r.status(ctx.now)
+        if status is None:
+            continue
+        if status.open:
+            lines.append(t(c.SERVICE_OPEN, service=r.line()))
+        elif status.next_opening is not None:
+            when = t.moment(status.next_opening, ctx.now, ctx.timezone)
+            lines.append(t(c.SERVICE_OPENS, service=r.line(), time=when))
+    if lines:
+        turn.replies.append(Reply(text="\n".join(lines), lang=t.lang, rtl=t.rtl))
+
+
+def queue_ahead_reply(lang: str, ahead: int, ctx: FlowContext) -> Reply:
+    """How many people staff will answer first; the service counts them when the person joins the queue."""
+    t = ctx.texts(lang)
+    return Reply(text=t.plural(*c.QUEUE_AHEAD, ahead), lang=t.lang, rtl=t.rtl)
 
 
 def _closed_notice(turn: _Turn) -> None:

@@ -16,7 +16,16 @@ from enum import StrEnum
 from typing import Any
 
 from intake import content as c
-from intake.flow import Event, FlowContext, FlowInput, FlowState, StepResult, error_handoff, step
+from intake.flow import (
+    Event,
+    FlowContext,
+    FlowInput,
+    FlowState,
+    StepResult,
+    error_handoff,
+    queue_ahead_reply,
+    step,
+)
 from intake.hours import OpeningHours
 from intake.i18n import Catalogs
 from intake.keywords import KeywordTable
@@ -223,12 +232,13 @@ class IntakeService:
         state = result.state
         if Event.DELETE in result.events:
             refs = await self._erase(uow, contact, now)
-            replies = [replace(r, erase_refs=tuple(refs)) if r.erase else r for r in result.replies]
-            await self.enqueue(uow, None, contact, replies, now)
+            erased = [replace(r, erase_refs=tuple(refs)) if r.erase else r for r in result.replies]
+            await self.enqueue(uow, None, contact, erased, now)
             # The confirmation's outbox row keeps the address it needs; the contact keeps none (its next
             # message brings it back). The row itself stays, so a block on a hostile sender survives.
             contact.address_enc = b""
             return
+        replies: tuple[Reply, ...] = result.replies
         conv.state = state.to_json()
         conv.language = state.lang
         conv.updated_at = now
@@ -242,6 +252,10 @@ class IntakeService:
             conv.status = "closed"
             conv.closed_at = now
         if Event.HANDOFF in result.events and conv.status == "intake":
+            if ctx.is_open:
+                ahead = await uow.conversations.waiting_ahead(conv.danger, conv.under18)
+                if ahead:
+                    replies = (*replies, queue_ahead_reply(state.lang, ahead, ctx))
             conv.status = "queued"
             conv.queued_at = now
             conv.outside_hours = not ctx.is_open
@@ -257,7 +271,7 @@ class IntakeService:
                 topics=list(state.topics),
                 outside_hours=not ctx.is_open,
             )
-        await self.enqueue(uow, conv, contact, result.replies, now)
+        await self.enqueue(uow, conv, contact, replies, now)
 
     async def _erase(self, uow: UnitOfWork, contact: ContactRow, now: datetime) -> list[str]:
         """The delete keyword: transcripts, stored replies and the link to the person go; the anonymous

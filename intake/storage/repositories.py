@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, false, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -149,6 +149,26 @@ class Conversations:
         if oldest.tzinfo is None:  # func.min bypasses the column type on SQLite
             oldest = oldest.replace(tzinfo=now.tzinfo)
         return max(0.0, (now - oldest).total_seconds())
+
+    async def waiting_ahead(self, danger: bool, under18: bool) -> int:
+        """How many queued conversations staff will take before one that joins now with these
+        priorities (see `queue`: everyone at a higher or the same level came earlier)."""
+        stmt = (
+            select(func.count())
+            .select_from(ConversationRow)
+            .where(
+                ConversationRow.status == "queued",
+                # (danger, under18) at least as high: danger first, then under 18 (booleans, spelled out).
+                or_(
+                    false() if danger else ConversationRow.danger.is_(True),
+                    and_(
+                        ConversationRow.danger.is_(danger),
+                        ConversationRow.under18.is_(True) if under18 else true(),
+                    ),
+                ),
+            )
+        )
+        return int((await self.session.execute(stmt)).scalar_one())
 
     async def queue_length(self) -> int:
         stmt = select(func.count()).select_from(ConversationRow).where(ConversationRow.status == "queued")

@@ -553,3 +553,29 @@ def test_every_accepted_text_is_stored_exactly_once(
     with tempfile.TemporaryDirectory() as directory:
         expected, stored = asyncio.run(_run_property(Path(directory) / "p.db", channel, sequence))
     assert stored == expected
+
+
+async def test_hand_off_tells_how_many_wait_before_the_person_in_priority_order(
+    service: IntakeService,
+) -> None:
+    """The count follows the queue's order: a person in danger is not told about calmer ones."""
+    t = service.catalogs.texts("en")
+
+    async def intake(address: str, *steps: tuple[str, str | None]) -> list[str]:
+        person = Writer(service, address)
+        for typed, choice in steps:
+            await person.says(typed, choice)
+        return texts(await outbox(service.db, person.pseudonym))
+
+    calm = [("hello", None), ("", "en"), ("", "yes"), ("", "self"), ("", "done"), ("", "adult")]
+    calm += [("", "skip"), ("", "skip")]
+    first = await intake("calm-1", *calm)
+    assert not any("waiting before you" in line for line in first)  # nobody ahead: nothing said
+    second = await intake("calm-2", *calm)
+    assert t.plural(*c.QUEUE_AHEAD, 1) in second
+    assert second[-1] == "1 person is waiting before you."
+    third = await intake("calm-3", *calm)
+    assert third[-1] == "2 people are waiting before you."
+    # Acute danger jumps the queue: none of the three is ahead of this person.
+    urgent = await intake("urgent", ("hello", None), ("", "en"), ("they will kill me", None))
+    assert not any("waiting before you" in line for line in urgent)

@@ -20,7 +20,7 @@ from typing import IO, Any
 import pytest
 from babel.messages import frontend
 from babel.messages.catalog import Catalog, Message
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
@@ -31,6 +31,8 @@ ROOT = Path(__file__).resolve().parents[2]
 LOCALES = ROOT / "locales"
 MAPPING = LOCALES / "babel.cfg"
 TEMPLATE = LOCALES / f"{DOMAIN}.pot"
+# The keywords the Makefile's `extract` target gives pybabel: babel's own and `-k Nn_:1,2` for plurals.
+KEYWORDS = {**DEFAULT_KEYWORDS, "Nn_": (1, 2)}
 # The directories the Makefile's `extract` target reads.
 SOURCE_DIRS = ("intake", "bots")
 REQUIRED_LANGUAGES = frozenset({"nb", "en"})
@@ -112,7 +114,7 @@ def _extract_from_code() -> Catalog:
         if not directory.is_dir():
             continue
         for filename, lineno, message, comments, context in extract_from_dir(
-            directory, method_map, options_map
+            directory, method_map, options_map, keywords=KEYWORDS
         ):
             catalog.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
     return catalog

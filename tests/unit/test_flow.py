@@ -484,3 +484,36 @@ def test_language_change_after_the_hand_off_confirms_in_the_new_language(make_ct
     result = person.says(choice="en")
     assert [r.text for r in result.replies] == [c.HANDOFF_OPEN]
     assert person.state.step is Step.HANDED_OFF
+
+
+def _professional_hand_off(person: Person) -> list[str]:
+    person.says(choice="yes")
+    person.says(choice="professional")
+    person.says(choice="individual")
+    person.says(choice="done")
+    person.says(choice="skip")
+    person.says(choice="skip")
+    assert person.state.step is Step.HANDED_OFF
+    return person.texts()
+
+
+def test_hand_off_names_scheduled_services_open_now_from_the_data_file(make_ctx: Ctx) -> None:
+    texts = _professional_hand_off(en(Person(make_ctx())))  # Tuesday 10:00
+    assert c.SERVICE_OPEN.format(service="Kompetanseteamet 478 09 050") in texts
+
+
+def test_hand_off_says_when_a_closed_service_opens_in_the_persons_language(make_ctx: Ctx) -> None:
+    friday_evening = datetime(2026, 11, 27, 18, 0, tzinfo=OSLO)
+    person = Person(make_ctx(now=friday_evening, is_open=False))
+    person.says("hei")
+    person.says(choice="nb")
+    texts = _professional_hand_off(person)
+    assert "Kompetanseteamet 478 09 050: åpner mandag 09:00." in texts
+
+
+def test_no_adult_service_is_named_to_a_young_person(make_ctx: Ctx) -> None:
+    person = en(Person(make_ctx()))
+    for choice in ("yes", "self", "done", "under_18", "skip", "skip"):
+        person.says(choice=choice)
+    assert person.state.step is Step.HANDED_OFF
+    assert not any("Kompetanseteamet" in text for text in person.texts())

@@ -57,7 +57,7 @@ from intake.flow import DONE, SKIP, FlowContext, FlowInput, FlowState, step
 from intake.i18n import DOMAIN, Catalogs, Texts, compile_catalogs, default_locales_dir, language_name
 from intake.keywords import Keyword, default_table
 from intake.messages import Choice, Reply
-from intake.resources import around_the_clock
+from intake.resources import all_resources, around_the_clock
 
 LOCALES = default_locales_dir()
 # Discovered, not listed: every language someone ships is measured.
@@ -105,7 +105,11 @@ SAFETY_TEXTS = frozenset(
     }
 )
 # Every other text of intake/content.py is something the bot sends: a short message.
-BOT_TEXTS = frozenset(v for k, v in vars(c).items() if k.isupper() and isinstance(v, str))
+BOT_TEXTS = frozenset(
+    v if isinstance(v, str) else v[0]  # a text with plural forms is measured under its singular
+    for k, v in vars(c).items()
+    if k.isupper() and (isinstance(v, str) or (isinstance(v, tuple) and len(v) == 2))
+)
 
 
 def budget(msgid: str, encoding: sms.Encoding) -> int:
@@ -139,6 +143,7 @@ def placeholder_values(t: Texts) -> dict[str, str]:
         "language": KEYWORDS.word(Keyword.LANGUAGE, t.lang),
         "time": _longest(moments),
         "services": ", ".join(r.line() for r in around_the_clock(None)),
+        "service": _longest(r.line() for r in all_resources()),
     }
 
 
