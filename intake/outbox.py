@@ -64,8 +64,9 @@ class OutboxWorker:
         if self.metrics is not None:
             self.metrics.send_failures.labels(channel, kind).inc()
 
-    async def run_once(self) -> int:
-        """Send what is due now; returns how many rows were handled."""
+    async def run_once(self, stop: asyncio.Event | None = None) -> int:
+        """Send what is due now; returns how many rows were handled. Once `stop` is set, the sends in
+        hand are finished and the rest of the batch is handed back."""
         if not self.senders:
             return 0
         async with self.db.uow() as uow:
@@ -75,11 +76,18 @@ class OutboxWorker:
         by_person: dict[str, list[OutboxRow]] = {}
         for row in rows:
             by_person.setdefault(row.pseudonym, []).append(row)
-        await asyncio.gather(*(self._send_in_order(person_rows) for person_rows in by_person.values()))
+        await asyncio.gather(*(self._send_in_order(person_rows, stop) for person_rows in by_person.values()))
         return len(rows)
 
-    async def _send_in_order(self, rows: list[OutboxRow]) -> None:
+    async def _send_in_order(self, rows: list[OutboxRow], stop: asyncio.Event | None = None) -> None:
         for index, row in enumerate(rows):
+            if stop is not None and stop.is_set():
+                # Shutting down: a reply not begun goes back at once, unattempted, so the next process
+                # (or another copy) sends it without waiting out the lease or spending an attempt.
+                async with self.db.uow() as uow:
+                    await uow.outbox.release([later.id for later in rows[index:]])
+                    await uow.commit()
+                return
             if not await self._send(row):
                 # Later messages wait for the failed one so the person never reads them out of order.
                 async with self.db.uow() as uow:
@@ -139,7 +147,7 @@ class OutboxWorker:
     async def run(self, stop: asyncio.Event, idle: float = 0.5) -> None:
         while not stop.is_set():
             try:
-                handled = await self.run_once()
+                handled = await self.run_once(stop)
             except Exception:
                 log.exception("outbox pass failed; retrying")
                 handled = 0

@@ -251,6 +251,16 @@ class Outbox:
             )
         )
 
+    async def release(self, ids: Sequence[int]) -> None:
+        """Hand claimed rows back unsent, as if never claimed: due at once, and the claim is not counted
+        as an attempt (nothing was tried)."""
+        if ids:
+            await self.session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id.in_(ids), OutboxRow.status == "sending")
+                .values(status="pending", locked_until=None, attempts=OutboxRow.attempts - 1)
+            )
+
     async def cancel_pending(self, pseudonym: str, reason: str) -> None:
         await self.session.execute(
             update(OutboxRow)

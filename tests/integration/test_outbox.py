@@ -274,6 +274,29 @@ async def test_run_stops_when_the_stop_event_is_set(service: IntakeService, cloc
     assert [m.outbox_id for m in fake.delivered] == ids
 
 
+async def test_a_stop_finishes_the_send_in_hand_and_hands_back_the_rest_unattempted(
+    service: IntakeService, clock: Clock
+) -> None:
+    _, (first, second) = await first_contact(service)
+    stop = asyncio.Event()
+
+    class Stopping(FakeTelegram):
+        async def send(self, message: OutboundMessage) -> str | None:
+            stop.set()  # SIGTERM arrives while the first reply is on its way
+            return await super().send(message)
+
+    fake = Stopping()
+    assert await worker(service, clock, fake).run_once(stop) == 2
+    assert [m.outbox_id for m in fake.delivered] == [first]
+    rows = {r.id: r for r in await outbox(service.db)}
+    assert (rows[first].status, rows[first].attempts) == ("sent", 1)
+    assert (rows[second].status, rows[second].attempts, rows[second].locked_until) == ("pending", 0, None)
+
+    after = FakeTelegram()
+    assert await worker(service, clock, after).run_once() == 1  # at once: no lease to wait out
+    assert [(m.outbox_id, m.attempt) for m in after.delivered] == [(second, 1)]
+
+
 async def test_run_wakes_for_new_work_and_survives_a_failing_pass(
     service: IntakeService, clock: Clock
 ) -> None:
@@ -283,12 +306,12 @@ async def test_run_wakes_for_new_work_and_survives_a_failing_pass(
     original = running.run_once
     passes = 0
 
-    async def run_once() -> int:
+    async def run_once(stop: asyncio.Event | None = None) -> int:
         nonlocal passes
         passes += 1
         if passes == 1:
             raise RuntimeError("database went away")
-        handled = await original()
+        handled = await original(stop)
         if fake.delivered:
             delivered.set()
         return handled
