@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from intake.storage.models import (
     ContactRow,
@@ -210,7 +211,21 @@ class Outbox:
     ) -> Sequence[OutboxRow]:
         """Take up to `limit` due rows for sending, atomically: one UPDATE … RETURNING, so two senders
         (or two processes) never take the same row. A row whose lease ran out (its sender died) is due
-        again."""
+        again. A row waits while an earlier one to the same person is not due yet (backing off, or
+        claimed by a sender that may still be sending it, or may have died): it must not overtake it."""
+        earlier = aliased(OutboxRow)
+        overtakes = (
+            select(earlier.id)
+            .where(
+                earlier.pseudonym == OutboxRow.pseudonym,
+                earlier.id < OutboxRow.id,
+                or_(
+                    and_(earlier.status == "pending", earlier.next_attempt_at > now),
+                    and_(earlier.status == "sending", earlier.locked_until >= now),
+                ),
+            )
+            .exists()
+        )
         due = (
             select(OutboxRow.id)
             .where(
@@ -219,6 +234,7 @@ class Outbox:
                     and_(OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now),
                     and_(OutboxRow.status == "sending", OutboxRow.locked_until < now),
                 ),
+                ~overtakes,
             )
             .order_by(OutboxRow.id)
             .limit(limit)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
 from intake.messages import Channel, OutboundMessage
@@ -44,6 +45,19 @@ class Hanging:
         self.entered.set()
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
+
+
+@contextlib.asynccontextmanager
+async def crashed_mid_send(service: IntakeService, clock: Clock) -> AsyncIterator[asyncio.Task[int]]:
+    """A worker that claimed what was due and hangs in its first send, as if its process died there."""
+    hanging = Hanging()
+    crashed = asyncio.create_task(worker(service, clock, hanging, send_timeout=3600).run_once())
+    try:
+        await asyncio.wait_for(hanging.entered.wait(), timeout=10)
+        yield crashed
+    finally:
+        crashed.cancel()
+        await asyncio.gather(crashed, return_exceptions=True)
 
 
 def worker(
@@ -198,10 +212,7 @@ async def test_a_crash_mid_send_is_resent_by_another_worker_after_the_lease(
     service: IntakeService, clock: Clock
 ) -> None:
     _, ids = await first_contact(service)
-    hanging = Hanging()
-    crashed = asyncio.create_task(worker(service, clock, hanging, send_timeout=3600).run_once())
-    try:
-        await asyncio.wait_for(hanging.entered.wait(), timeout=10)
+    async with crashed_mid_send(service, clock) as crashed:
         rows = await outbox(service.db)
         assert {r.status for r in rows} == {"sending"}
 
@@ -213,9 +224,6 @@ async def test_a_crash_mid_send_is_resent_by_another_worker_after_the_lease(
         assert [(m.outbox_id, m.attempt) for m in fake.delivered] == [(ids[0], 2), (ids[1], 2)]
         assert {r.status for r in await outbox(service.db)} == {"sent"}
         assert not crashed.done()  # the first worker is still stuck: the second did not wait for it
-    finally:
-        crashed.cancel()
-        await asyncio.gather(crashed, return_exceptions=True)
 
 
 async def test_each_persons_messages_go_in_order_even_when_the_first_fails(
@@ -329,3 +337,21 @@ async def test_run_wakes_for_new_work_and_survives_a_failing_pass(
         await asyncio.wait_for(task, timeout=10)
     assert passes >= 2
     assert len(fake.delivered) == 2
+
+
+async def test_a_persons_new_replies_wait_while_an_earlier_one_is_claimed_elsewhere(
+    service: IntakeService, clock: Clock
+) -> None:
+    person, first_ids = await first_contact(service)
+    async with crashed_mid_send(service, clock):
+        await person.says("1")  # meanwhile the person answers: the next question is committed
+        later_ids = [r.id for r in await outbox(service.db, person.pseudonym)][len(first_ids) :]
+        assert later_ids
+
+        fake = FakeTelegram()
+        restarted = worker(service, clock, fake)
+        assert await restarted.run_once() == 0  # the next question must not overtake the greeting
+        clock.advance(seconds=LEASE.total_seconds() + 1)
+        while await restarted.run_once():
+            pass
+        assert [m.outbox_id for m in fake.delivered] == first_ids + later_ids
