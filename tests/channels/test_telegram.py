@@ -32,7 +32,7 @@ from intake.messages import Channel, Choice, Contact, OutboundMessage, Reply
 from intake.outbox import PermanentFailure, TemporaryFailure
 from intake.queue import StaffDesk
 from intake.storage.models import ContactRow, ConversationRow, InboundSeenRow, MessageRow, OutboxRow
-from tests.channels.fake_telegram import TOKEN, FakeTelegram, User
+from tests.channels.fake_telegram import TOKEN, FakeTelegram, User, serve
 from tests.conftest import HELPLINE_COMMAND, OSLO, REPO
 
 SECRET = "webhook-Secret_0123456789"
@@ -174,10 +174,7 @@ class Person:
 
 @pytest.fixture
 async def fake(aiohttp_server: AiohttpServer) -> FakeTelegram:
-    fake = FakeTelegram()
-    server = await aiohttp_server(fake.app)
-    fake.base_url = str(server.make_url("/bot"))
-    return fake
+    return await serve(aiohttp_server)
 
 
 @pytest.fixture
