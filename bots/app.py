@@ -190,14 +190,11 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
             senders=senders,
         )
         stop = asyncio.Event()
-        worker = asyncio.create_task(outbox.run(stop)) if run_outbox else None
         janitor = asyncio.create_task(_purge_periodically(db, settings.retention_days, stop))
         try:
             yield
         finally:
             stop.set()
-            if worker is not None:
-                await worker
             await janitor
             await bus.stop()
             await engine.dispose()
@@ -257,7 +254,22 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
     app.router.add_static("/static", STATIC_DIR)
     for setup in channel_setups(settings):
         setup(app, settings)
+    if run_outbox:
+        app.cleanup_ctx.append(sending)
     return app
+
+
+async def sending(app: web.Application) -> AsyncIterator[None]:
+    """The outbox worker. Added after the channels, so it starts once their senders are registered and,
+    on the way out, stops before they close: a send in hand is finished, not cut off (which would send it
+    again after the restart, since the reply may already be on the person's phone)."""
+    stop = asyncio.Event()
+    worker = asyncio.create_task(app[WIRING].outbox.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await worker
 
 
 __all__ = ["WIRING", "HoursConfigError", "Wiring", "make_app"]

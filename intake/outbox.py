@@ -62,13 +62,16 @@ class OutboxWorker:
     metrics: Metrics | None = None
     sent_flush_interval: float = 0.02
     _sent: list[tuple[int, str | None]] = field(default_factory=list)
+    _flush_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _unrecorded: set[int] = field(default_factory=set)
 
     def _count_failure(self, channel: str, kind: str) -> None:
         if self.metrics is not None:
             self.metrics.send_failures.labels(channel, kind).inc()
 
-    async def run_once(self) -> int:
-        """Send what is due now; returns how many rows were handled."""
+    async def run_once(self, stop: asyncio.Event | None = None) -> int:
+        """Send what is due now; returns how many rows were handled. Once `stop` is set, the sends in
+        hand are finished and the rest of the batch is handed back."""
         if not self.senders:
             return 0
         async with self.db.uow() as uow:
@@ -81,7 +84,9 @@ class OutboxWorker:
         finished = asyncio.Event()
         flusher = asyncio.create_task(self._flush_sent_until(finished))
         try:
-            await asyncio.gather(*(self._send_in_order(person_rows) for person_rows in by_person.values()))
+            await asyncio.gather(
+                *(self._send_in_order(person_rows, stop) for person_rows in by_person.values())
+            )
         finally:
             # Never cancel the flusher: cancelled inside its transaction, it would drop the sends it took.
             finished.set()
@@ -94,25 +99,47 @@ class OutboxWorker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(finished.wait(), self.sent_flush_interval)
             await self._flush_sent()
+        # Sends may have finished while the last flush ran (and `finished` was set meanwhile).
+        await self._flush_sent()
 
     async def _flush_sent(self) -> None:
-        """Commits the sends done since the last flush in one transaction. Group commit: one write per
-        interval instead of one per reply. A crash before it repeats at most these sends (their leases run
-        out), the same at-least-once as before, over a window of `sent_flush_interval`."""
-        sent, self._sent = self._sent, []
-        if not sent:
-            return
-        try:
-            async with self.db.uow() as uow:
-                await uow.outbox.mark_sent_many(sent, self.clock())
-                await uow.messages.set_delivery_many([outbox_id for outbox_id, _ in sent], "sent")
-                await uow.commit()
-        except Exception:
-            # Not lost: the rows stay leased and are sent again when the lease runs out.
-            log.exception("could not record %d sends; they will be sent again", len(sent))
+        """Commits the sends done so far in one transaction (group commit: one write for many replies).
+        Under the lock, so a caller returns only once every send recorded before it is committed, even
+        when another caller's transaction took it. A failed commit loses nothing: the rows stay leased and
+        are sent again when the lease runs out (at-least-once); they are noted in `_unrecorded`."""
+        async with self._flush_lock:
+            sent, self._sent = self._sent, []
+            if not sent:
+                return
+            try:
+                async with self.db.uow() as uow:
+                    await uow.outbox.mark_sent_many(sent, self.clock())
+                    await uow.messages.set_delivery_many([outbox_id for outbox_id, _ in sent], "sent")
+                    await uow.commit()
+            except Exception:
+                log.exception("could not record %d sends; they will be sent again", len(sent))
+                self._unrecorded.update(outbox_id for outbox_id, _ in sent)
 
-    async def _send_in_order(self, rows: list[OutboxRow]) -> None:
+    async def _recorded(self, outbox_id: int) -> bool:
+        await self._flush_sent()
+        if outbox_id in self._unrecorded:
+            self._unrecorded.discard(outbox_id)
+            return False
+        return True
+
+    async def _send_in_order(self, rows: list[OutboxRow], stop: asyncio.Event | None = None) -> None:
         for index, row in enumerate(rows):
+            if stop is not None and stop.is_set():
+                # Shutting down: a reply not begun goes back at once, unattempted, so the next process
+                # (or another copy) sends it without waiting out the lease or spending an attempt.
+                async with self.db.uow() as uow:
+                    await uow.outbox.release([later.id for later in rows[index:]])
+                    await uow.commit()
+                return
+            # A person's next reply waits until the previous one is recorded as sent: a crash can then
+            # repeat at most one reply per person (Telegram and Twilio have no idempotency key).
+            if index > 0 and not await self._recorded(rows[index - 1].id):
+                return  # not recorded: this and the later rows stay leased and go again, in order
             if not await self._send(row):
                 # Later messages wait for the failed one so the person never reads them out of order.
                 async with self.db.uow() as uow:
@@ -169,7 +196,7 @@ class OutboxWorker:
     async def run(self, stop: asyncio.Event, idle: float = 0.5) -> None:
         while not stop.is_set():
             try:
-                handled = await self.run_once()
+                handled = await self.run_once(stop)
             except Exception:
                 log.exception("outbox pass failed; retrying")
                 handled = 0

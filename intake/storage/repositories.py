@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import and_, delete, false, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from intake.storage.models import (
     ContactRow,
@@ -239,7 +240,21 @@ class Outbox:
     ) -> Sequence[OutboxRow]:
         """Take up to `limit` due rows for sending, atomically: one UPDATE … RETURNING, so two senders
         (or two processes) never take the same row. A row whose lease ran out (its sender died) is due
-        again."""
+        again. A row waits while an earlier one to the same person is not due yet (backing off, or
+        claimed by a sender that may still be sending it, or may have died): it must not overtake it."""
+        earlier = aliased(OutboxRow)
+        overtakes = (
+            select(earlier.id)
+            .where(
+                earlier.pseudonym == OutboxRow.pseudonym,
+                earlier.id < OutboxRow.id,
+                or_(
+                    and_(earlier.status == "pending", earlier.next_attempt_at > now),
+                    and_(earlier.status == "sending", earlier.locked_until >= now),
+                ),
+            )
+            .exists()
+        )
         due = (
             select(OutboxRow.id)
             .where(
@@ -248,6 +263,7 @@ class Outbox:
                     and_(OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now),
                     and_(OutboxRow.status == "sending", OutboxRow.locked_until < now),
                 ),
+                ~overtakes,
             )
             .order_by(OutboxRow.id)
             .limit(limit)
@@ -286,6 +302,16 @@ class Outbox:
                 status="pending", next_attempt_at=next_attempt_at, locked_until=None, last_error=error[:200]
             )
         )
+
+    async def release(self, ids: Sequence[int]) -> None:
+        """Hand claimed rows back unsent, as if never claimed: due at once, and the claim is not counted
+        as an attempt (nothing was tried)."""
+        if ids:
+            await self.session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id.in_(ids), OutboxRow.status == "sending")
+                .values(status="pending", locked_until=None, attempts=OutboxRow.attempts - 1)
+            )
 
     async def cancel_pending(self, pseudonym: str, reason: str) -> None:
         await self.session.execute(

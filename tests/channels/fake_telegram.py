@@ -1,10 +1,10 @@
 """A local fake of the Telegram Bot API, and the updates Telegram would send to the webhook.
 
-Serve `FakeTelegram().app` with pytest-aiohttp's `aiohttp_server` and point HELPLINE_TELEGRAM_API_URL at
-`{server}/bot`. Like Telegram it answers `POST /bot{token}/{method}` with form-encoded parameters (ints,
-booleans and objects arrive as JSON strings), `{"ok": true, "result": …}` with realistic Message objects, and
-errors as `{"ok": false, "error_code": …, "description": …}` (429 with `parameters.retry_after`). It keeps
-each private chat's messages (both directions share one message_id sequence, as on Telegram), so edits and
+Start it with `await serve(aiohttp_server)` and point HELPLINE_TELEGRAM_API_URL at its `base_url`. Like
+Telegram it answers `POST /bot{token}/{method}` with form-encoded parameters (ints, booleans and objects
+arrive as JSON strings), `{"ok": true, "result": …}` with realistic Message objects, and errors as
+`{"ok": false, "error_code": …, "description": …}` (429 with `parameters.retry_after`). It keeps each
+private chat's messages (both directions share one message_id sequence, as on Telegram), so edits and
 deletes are checked against what exists, records every call, and can fail the next calls of a method.
 """
 
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from pytest_aiohttp import AiohttpServer
 
 TOKEN = "123456789:AAFakeTokenForTests_0123456789abcdef"
 BOT: dict[str, Any] = {
@@ -409,3 +410,11 @@ class FakeTelegram:
             except TimeoutError:
                 pass
         return list(self._pending)
+
+
+async def serve(aiohttp_server: AiohttpServer) -> FakeTelegram:
+    """A fake on a real local port, its `base_url` set for HELPLINE_TELEGRAM_API_URL."""
+    fake = FakeTelegram()
+    server = await aiohttp_server(fake.app)
+    fake.base_url = str(server.make_url("/bot"))
+    return fake

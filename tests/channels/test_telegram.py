@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,12 +32,9 @@ from intake.messages import Channel, Choice, Contact, OutboundMessage, Reply
 from intake.outbox import PermanentFailure, TemporaryFailure
 from intake.queue import StaffDesk
 from intake.storage.models import ContactRow, ConversationRow, InboundSeenRow, MessageRow, OutboxRow
-from tests.channels.fake_telegram import TOKEN, FakeTelegram, User
-from tests.conftest import OSLO
+from tests.channels.fake_telegram import TOKEN, FakeTelegram, User, serve
+from tests.conftest import HELPLINE_COMMAND, OSLO, REPO
 
-REPO = Path(__file__).resolve().parents[2]
-HELPLINE = Path(sys.executable).with_name("helpline")
-COMMAND = [str(HELPLINE)] if HELPLINE.exists() else [sys.executable, "-m", "bots.cli"]
 SECRET = "webhook-Secret_0123456789"
 Client = TestClient[web.Request, web.Application]
 # PTB 22 itself reads RetryAfter.retry_after while building the exception, which warns about its future type.
@@ -178,10 +174,7 @@ class Person:
 
 @pytest.fixture
 async def fake(aiohttp_server: AiohttpServer) -> FakeTelegram:
-    fake = FakeTelegram()
-    server = await aiohttp_server(fake.app)
-    fake.base_url = str(server.make_url("/bot"))
-    return fake
+    return await serve(aiohttp_server)
 
 
 @pytest.fixture
@@ -654,7 +647,7 @@ def test_polling_needs_the_token(env: dict[str, str]) -> None:
 async def helpline(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
     """The `helpline` command in a process of its own, with only these settings."""
     process = await asyncio.create_subprocess_exec(
-        *COMMAND,
+        *HELPLINE_COMMAND,
         *args,
         env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **env},
         cwd=REPO,

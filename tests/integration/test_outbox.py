@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 
 import pytest
@@ -47,6 +48,19 @@ class Hanging:
         self.entered.set()
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
+
+
+@contextlib.asynccontextmanager
+async def crashed_mid_send(service: IntakeService, clock: Clock) -> AsyncIterator[asyncio.Task[int]]:
+    """A worker that claimed what was due and hangs in its first send, as if its process died there."""
+    hanging = Hanging()
+    crashed = asyncio.create_task(worker(service, clock, hanging, send_timeout=3600).run_once())
+    try:
+        await asyncio.wait_for(hanging.entered.wait(), timeout=10)
+        yield crashed
+    finally:
+        crashed.cancel()
+        await asyncio.gather(crashed, return_exceptions=True)
 
 
 def worker(
@@ -201,10 +215,7 @@ async def test_a_crash_mid_send_is_resent_by_another_worker_after_the_lease(
     service: IntakeService, clock: Clock
 ) -> None:
     _, ids = await first_contact(service)
-    hanging = Hanging()
-    crashed = asyncio.create_task(worker(service, clock, hanging, send_timeout=3600).run_once())
-    try:
-        await asyncio.wait_for(hanging.entered.wait(), timeout=10)
+    async with crashed_mid_send(service, clock) as crashed:
         rows = await outbox(service.db)
         assert {r.status for r in rows} == {"sending"}
 
@@ -216,9 +227,6 @@ async def test_a_crash_mid_send_is_resent_by_another_worker_after_the_lease(
         assert [(m.outbox_id, m.attempt) for m in fake.delivered] == [(ids[0], 2), (ids[1], 2)]
         assert {r.status for r in await outbox(service.db)} == {"sent"}
         assert not crashed.done()  # the first worker is still stuck: the second did not wait for it
-    finally:
-        crashed.cancel()
-        await asyncio.gather(crashed, return_exceptions=True)
 
 
 async def test_each_persons_messages_go_in_order_even_when_the_first_fails(
@@ -277,6 +285,29 @@ async def test_run_stops_when_the_stop_event_is_set(service: IntakeService, cloc
     assert [m.outbox_id for m in fake.delivered] == ids
 
 
+async def test_a_stop_finishes_the_send_in_hand_and_hands_back_the_rest_unattempted(
+    service: IntakeService, clock: Clock
+) -> None:
+    _, (first, second) = await first_contact(service)
+    stop = asyncio.Event()
+
+    class Stopping(FakeTelegram):
+        async def send(self, message: OutboundMessage) -> str | None:
+            stop.set()  # SIGTERM arrives while the first reply is on its way
+            return await super().send(message)
+
+    fake = Stopping()
+    assert await worker(service, clock, fake).run_once(stop) == 2
+    assert [m.outbox_id for m in fake.delivered] == [first]
+    rows = {r.id: r for r in await outbox(service.db)}
+    assert (rows[first].status, rows[first].attempts) == ("sent", 1)
+    assert (rows[second].status, rows[second].attempts, rows[second].locked_until) == ("pending", 0, None)
+
+    after = FakeTelegram()
+    assert await worker(service, clock, after).run_once() == 1  # at once: no lease to wait out
+    assert [(m.outbox_id, m.attempt) for m in after.delivered] == [(second, 1)]
+
+
 async def test_run_wakes_for_new_work_and_survives_a_failing_pass(
     service: IntakeService, clock: Clock
 ) -> None:
@@ -286,12 +317,12 @@ async def test_run_wakes_for_new_work_and_survives_a_failing_pass(
     original = running.run_once
     passes = 0
 
-    async def run_once() -> int:
+    async def run_once(stop: asyncio.Event | None = None) -> int:
         nonlocal passes
         passes += 1
         if passes == 1:
             raise RuntimeError("database went away")
-        handled = await original()
+        handled = await original(stop)
         if fake.delivered:
             delivered.set()
         return handled
@@ -311,29 +342,120 @@ async def test_run_wakes_for_new_work_and_survives_a_failing_pass(
     assert len(fake.delivered) == 2
 
 
-async def test_sends_recorded_together_and_a_failed_record_sends_again_not_never(
+async def test_a_persons_next_reply_waits_until_the_previous_one_is_recorded(
     service: IntakeService, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Sends are committed in groups; if that commit fails, the rows stay leased and go again."""
+    """So a crash can repeat at most one reply per person; sends that finish while a commit is under way
+    share the next commit (group commit) instead of one transaction each."""
+    people = [(await first_contact(service, f"person-{n}"))[1] for n in range(3)]
+    events: list[tuple[str, tuple[int, ...]]] = []
+    original = Outbox.mark_sent_many
+    in_flight = asyncio.Barrier(len(people))
+
+    async def recording(self: Outbox, sent: Sequence[tuple[int, str | None]], now: datetime) -> None:
+        if not events or all(kind == "sent" for kind, _ in events):
+            await asyncio.sleep(0.05)  # a slow first commit: the other sends finish meanwhile
+        events.append(("recorded", tuple(sorted(outbox_id for outbox_id, _ in sent))))
+        await original(self, sent, now)
+
+    class Logged(FakeTelegram):
+        async def send(self, message: OutboundMessage) -> str | None:
+            if message.outbox_id in {ids[0] for ids in people}:
+                await in_flight.wait()  # everyone's first reply is in flight at once
+            events.append(("sent", (message.outbox_id,)))
+            return await super().send(message)
+
+    monkeypatch.setattr(Outbox, "mark_sent_many", recording)
+    assert await worker(service, clock, Logged()).run_once() == 6
+    for ids in people:
+        sent_second = events.index(("sent", (ids[1],)))
+        recorded_first = next(
+            i for i, (kind, got) in enumerate(events) if kind == "recorded" and ids[0] in got
+        )
+        assert recorded_first < sent_second, events
+    commits = [got for kind, got in events if kind == "recorded"]
+    firsts = {ids[0] for ids in people}
+    assert len(commits[0]) == 1  # the first to finish commits alone, and slowly
+    waited = firsts - set(commits[0])
+    assert waited <= set(commits[1]), events  # the two that finished meanwhile share the next commit
+    assert {r.status for r in await outbox(service.db)} == {"sent"}
+
+
+async def test_a_failed_record_stops_the_person_and_sends_again_never_loses(
+    service: IntakeService, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _, ids = await first_contact(service)
     fake = FakeTelegram()
     sender = worker(service, clock, fake)
-    recorded: list[list[int]] = []
     original = Outbox.mark_sent_many
 
     async def failing(self: Outbox, sent: Sequence[tuple[int, str | None]], now: datetime) -> None:
-        recorded.append([outbox_id for outbox_id, _ in sent])
         raise OSError("database went away")
 
     monkeypatch.setattr(Outbox, "mark_sent_many", failing)
     assert await sender.run_once() == 2
-    assert recorded == [ids]  # one group for the batch, not one transaction per reply
+    # The first reply went out but was not recorded: the second is held back, both stay leased.
+    assert [m.outbox_id for m in fake.delivered] == ids[:1]
     assert {r.status for r in await outbox(service.db)} == {"sending"}
 
     monkeypatch.setattr(Outbox, "mark_sent_many", original)
     assert await sender.run_once() == 0  # still leased
     clock.advance(seconds=LEASE.total_seconds() + 1)
     assert await sender.run_once() == 2
-    assert [m.outbox_id for m in fake.delivered] == ids + ids  # at least once: repeated, never lost
+    assert [m.outbox_id for m in fake.delivered] == [ids[0], *ids]  # one repeat, in order, nothing lost
     assert {r.status for r in await outbox(service.db)} == {"sent"}
     assert [m.delivery for m in await messages(service.db, "out")] == ["sent", "sent"]
+
+
+async def test_a_persons_new_replies_wait_while_an_earlier_one_is_claimed_elsewhere(
+    service: IntakeService, clock: Clock
+) -> None:
+    person, first_ids = await first_contact(service)
+    async with crashed_mid_send(service, clock):
+        await person.says("1")  # meanwhile the person answers: the next question is committed
+        later_ids = [r.id for r in await outbox(service.db, person.pseudonym)][len(first_ids) :]
+        assert later_ids
+
+        fake = FakeTelegram()
+        restarted = worker(service, clock, fake)
+        assert await restarted.run_once() == 0  # the next question must not overtake the greeting
+        clock.advance(seconds=LEASE.total_seconds() + 1)
+        while await restarted.run_once():
+            pass
+        assert [m.outbox_id for m in fake.delivered] == first_ids + later_ids
+
+
+async def test_a_send_that_finishes_during_the_last_flush_is_still_recorded(
+    service: IntakeService, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch ends while a periodic flush is committing: what finished meanwhile gets its own flush,
+    instead of staying leased (and being sent again after the lease)."""
+    people = [(await first_contact(service, f"person-{n}"))[1] for n in range(2)]
+    quick, slow = people[0][0], people[1][0]
+    original = Outbox.mark_sent_many
+    commits: list[tuple[int, ...]] = []
+
+    async def slow_first_commit(self: Outbox, sent: Sequence[tuple[int, str | None]], now: datetime) -> None:
+        if not commits:
+            await asyncio.sleep(0.1)
+        commits.append(tuple(outbox_id for outbox_id, _ in sent))
+        await original(self, sent, now)
+
+    class OneSlow(FakeTelegram):
+        async def send(self, message: OutboundMessage) -> str | None:
+            if message.outbox_id == slow:
+                await asyncio.sleep(0.03)  # finishes while the first commit is under way
+            return await super().send(message)
+
+    monkeypatch.setattr(Outbox, "mark_sent_many", slow_first_commit)
+    sender = worker(service, clock, OneSlow())
+    sender.batch = 1 + 1  # one row each: no waiting between a person's replies
+    sender.sent_flush_interval = 0.005
+    async with service.db.uow() as uow:  # only the two first replies are due
+        for ids in people:
+            await uow.outbox.mark_retry(ids[1], "later", clock() + timedelta(hours=1))
+        await uow.commit()
+    assert await sender.run_once() == 2
+    assert commits == [(quick,), (slow,)]
+    rows = {r.id: r.status for r in await outbox(service.db)}
+    assert (rows[quick], rows[slow]) == ("sent", "sent")

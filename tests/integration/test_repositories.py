@@ -200,11 +200,11 @@ async def test_queue_orders_danger_then_under18_then_outside_hours_then_wait(db:
 async def test_claim_due_takes_only_due_rows_of_the_given_channels(db: Database) -> None:
     due, future, sent, failed, sms = await add_outbox(
         db,
-        outbox_row(),
-        outbox_row(next_attempt_at=NOW + timedelta(seconds=1)),
-        outbox_row(status="sent"),
-        outbox_row(status="failed"),
-        outbox_row(channel="sms"),
+        outbox_row("a" * 64),
+        outbox_row("b" * 64, next_attempt_at=NOW + timedelta(seconds=1)),
+        outbox_row("c" * 64, status="sent"),
+        outbox_row("d" * 64, status="failed"),
+        outbox_row("e" * 64, channel="sms"),
     )
     assert await claim(db, NOW) == [due]
     row = await get_outbox(db, due)
@@ -218,11 +218,36 @@ async def test_claim_due_takes_only_due_rows_of_the_given_channels(db: Database)
 
 
 async def test_claim_due_respects_the_limit_oldest_first(db: Database) -> None:
-    ids = await add_outbox(db, *(outbox_row() for _ in range(5)))
+    ids = await add_outbox(db, *(outbox_row(pseudonym=f"{i:064d}") for i in range(5)))
     assert await claim(db, NOW, limit=2) == ids[:2]
     assert await claim(db, NOW, limit=2) == ids[2:4]
     assert await claim(db, NOW, limit=2) == ids[4:]
     assert await claim(db, NOW, limit=2) == []
+
+
+async def test_a_persons_row_never_overtakes_an_earlier_one_that_is_not_due(db: Database) -> None:
+    alice, bob = "a" * 64, "b" * 64
+    a1, a2, b1, a3 = await add_outbox(
+        db, outbox_row(alice), outbox_row(alice), outbox_row(bob), outbox_row(alice)
+    )
+    # Due together, a person's rows are taken together (the worker sends them in order).
+    assert await claim(db, NOW, limit=2) == [a1, a2]
+    # While Alice's earlier rows are claimed, her later one waits; Bob is not held up.
+    assert await claim(db, NOW) == [b1]
+    async with db.uow() as uow:
+        await uow.outbox.mark_sent(a1, NOW)
+        await uow.outbox.mark_retry(a2, "timeout", NOW + timedelta(seconds=30))
+        await uow.commit()
+    assert await claim(db, NOW + timedelta(seconds=29)) == []  # a3 waits for a2's backoff too
+    assert await claim(db, NOW + timedelta(seconds=30)) == [a2, a3]
+    # A sent, failed or held earlier row holds nothing up.
+    later = await add_outbox(
+        db, outbox_row(bob, status="failed"), outbox_row(bob, status="held"), outbox_row(bob)
+    )
+    async with db.uow() as uow:
+        await uow.outbox.mark_sent(b1, NOW)
+        await uow.commit()
+    assert await claim(db, NOW) == [later[-1]]
 
 
 async def test_claimed_row_is_claimed_again_only_after_its_lease(db: Database) -> None:
