@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import DummyCookieJar
+from argon2 import PasswordHasher
 from pytest_aiohttp import AiohttpClient
 from sqlalchemy import select
 
@@ -97,6 +98,9 @@ def make_console(aiohttp_client: AiohttpClient, database_url: str) -> MakeConsol
         wiring = client.app[WIRING]
         clock = Clock(datetime.now(UTC))
         wiring.accounts.clock = clock
+        # Argon2 at its production cost takes about a second a sign-in on a small CI machine; these tests
+        # are about the console, not the hash, and every one signs people in.
+        wiring.accounts.hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
         return Console(client, wiring, clock)
 
     return build

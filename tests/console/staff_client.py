@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from http.cookies import Morsel
 from typing import Any
@@ -68,11 +69,14 @@ class Staff:
         self, path: str, body: dict[str, Any] | None = None, *, csrf: str | None = None
     ) -> ClientResponse:
         """A POST under /staff/api/ with this member's CSRF token (or the one given; "" sends none)."""
+        return await self.post_raw(path, json.dumps(body or {}), csrf=csrf)
+
+    async def post_raw(
+        self, path: str, data: str | bytes | AsyncIterator[bytes], *, csrf: str | None = None
+    ) -> ClientResponse:
         token = self.csrf if csrf is None else csrf
-        headers = self.cookies() | ({"X-CSRF-Token": token} if token else {})
-        return await self.http.post(
-            f"/staff/api/{path}", data=json.dumps(body or {}), headers=headers | JSON_TYPE
-        )
+        headers = self.cookies() | JSON_TYPE | ({"X-CSRF-Token": token} if token else {})
+        return await self.http.post(f"/staff/api/{path}", data=data, headers=headers)
 
     async def read(self, path: str) -> dict[str, Any]:
         response = await self.get(path)
