@@ -185,6 +185,9 @@ class StaffDesk:
             conv = await uow.conversations.get(conversation_id)
             if conv is None:
                 raise NotFound("no such conversation")
+            if conv.status == "closed":
+                # Closed transcripts are only kept until retention deletes them; nothing is added.
+                raise Conflict("the conversation is closed")
             uow.messages.add(
                 MessageRow(
                     conversation_id=conv.id,
