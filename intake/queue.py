@@ -199,6 +199,8 @@ class StaffDesk:
                 )
             )
             await uow.commit()
+        # Colleagues with the conversation open see the note at once.
+        self._wake(None, conversation_id)
 
     async def release(self, conversation_id: str, staff: str) -> None:
         await self._move(conversation_id, staff, to=None)
