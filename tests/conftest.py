@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
@@ -23,6 +24,9 @@ OSLO = ZoneInfo("Europe/Oslo")
 LANGUAGES = ("nb", "en")
 # A Tuesday morning in November 2026: open by the default hours (not for the web chat).
 TUESDAY_10 = datetime(2026, 11, 24, 10, 0, tzinfo=OSLO)
+# The `helpline` command as an operator runs it: the console script of this venv.
+_HELPLINE = Path(sys.executable).with_name("helpline")
+HELPLINE_COMMAND = [str(_HELPLINE)] if _HELPLINE.exists() else [sys.executable, "-m", "bots.cli"]
 
 
 @pytest.fixture(scope="session")

@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
 
 from intake.storage.db import alembic_config
+from tests.conftest import HELPLINE_COMMAND
 
 SECRET = "s" * 32
-HELPLINE = Path(sys.executable).with_name("helpline")
-COMMAND = [str(HELPLINE)] if HELPLINE.exists() else [sys.executable, "-m", "bots.cli"]
 
 
 def helpline(tmp_path: Path, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Run the command with only these settings (and a PATH), in an empty directory."""
     base = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
     return subprocess.run(  # noqa: S603 - our own command, fixed arguments
-        [*COMMAND, *args],
+        [*HELPLINE_COMMAND, *args],
         env={**base, **env},
         cwd=tmp_path,
         capture_output=True,
