@@ -22,6 +22,7 @@ PASSWORD = "correct horse battery"
 # A bound on waiting for something that should come (an event, a process): never a claim about speed.
 WAIT_SECONDS = 20.0
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
+JSON_TYPE = {"Content-Type": "application/json"}
 
 
 def session_cookie(response: ClientResponse) -> Morsel[str]:
@@ -107,9 +108,6 @@ class Staff:
         return await self.http.post(
             "/staff/logout", data={"csrf_token": self.csrf}, headers=self.cookies(), allow_redirects=False
         )
-
-
-JSON_TYPE = {"Content-Type": "application/json"}
 
 
 @dataclass(frozen=True)
