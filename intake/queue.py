@@ -185,6 +185,9 @@ class StaffDesk:
             conv = await uow.conversations.get(conversation_id)
             if conv is None:
                 raise NotFound("no such conversation")
+            if conv.status == "closed":
+                # Closed transcripts are only kept until retention deletes them; nothing is added.
+                raise Conflict("the conversation is closed")
             uow.messages.add(
                 MessageRow(
                     conversation_id=conv.id,
@@ -196,6 +199,8 @@ class StaffDesk:
                 )
             )
             await uow.commit()
+        # Colleagues with the conversation open see the note at once.
+        self._wake(None, conversation_id)
 
     async def release(self, conversation_id: str, staff: str) -> None:
         await self._move(conversation_id, staff, to=None)

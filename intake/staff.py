@@ -110,10 +110,13 @@ class StaffAccounts:
         keys = [_hash_token(f"name:{name.strip().casefold()}"), _hash_token(f"client:{client}")]
         async with self.db.uow() as uow:
             since = now - self.failure_window
-            recent = await uow.session.scalar(
-                select(func.count()).where(LoginAttemptRow.key.in_(keys), LoginAttemptRow.at >= since)
+            # Each failure is recorded once under each key: count them per key, not both together.
+            recent = await uow.session.execute(
+                select(LoginAttemptRow.key, func.count())
+                .where(LoginAttemptRow.key.in_(keys), LoginAttemptRow.at >= since)
+                .group_by(LoginAttemptRow.key)
             )
-            if (recent or 0) >= self.max_failures:
+            if any(count >= self.max_failures for _key, count in recent):
                 raise RateLimited("too many failed sign-ins; wait a few minutes")
             staff = await uow.session.scalar(select(StaffRow).where(StaffRow.name == name.strip()))
         ok = await asyncio.to_thread(self._verify, staff.password_hash if staff else _DUMMY_HASH, password)

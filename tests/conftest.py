@@ -25,7 +25,8 @@ LANGUAGES = ("nb", "en")
 # A Tuesday morning in November 2026: open by the default hours (not for the web chat).
 TUESDAY_10 = datetime(2026, 11, 24, 10, 0, tzinfo=OSLO)
 REPO = Path(__file__).resolve().parents[1]
-# The `helpline` command as installed in this venv (`python -m bots.cli` where the script is missing).
+# The `helpline` command as an operator runs it: the console script of this venv (`python -m bots.cli`
+# where the script is missing).
 _HELPLINE = Path(sys.executable).with_name("helpline")
 HELPLINE_COMMAND = [str(_HELPLINE)] if _HELPLINE.exists() else [sys.executable, "-m", "bots.cli"]
 

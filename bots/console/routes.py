@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -16,6 +16,7 @@ from aiohttp import web
 from bots.console.auth import clear_session_cookie, cookie_name, require, same_origin, set_session_cookie
 from bots.console.live import LiveBus
 from bots.console.texts import PAGE, labels
+from bots.request_body import read_limited
 from intake import content as c
 from intake.i18n import Catalogs, is_rtl, language_name
 from intake.keywords import Keyword, KeywordTable
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 MAX_JSON = 64 * 1024
 HEARTBEAT_SECONDS = 15.0
 CONSOLE_LANGUAGES = ("nb", "en")
+T = TypeVar("T")
 
 
 def _json_error(status: int, message: str) -> web.Response:
@@ -69,11 +71,7 @@ class Console:
         return await require(request, self.accounts, self.secure, role=role)
 
     async def _body(self, request: web.Request) -> dict[str, Any]:
-        if request.content_length is not None and request.content_length > MAX_JSON:
-            raise web.HTTPRequestEntityTooLarge(max_size=MAX_JSON, actual_size=request.content_length)
-        raw = await request.content.read(MAX_JSON + 1)
-        if len(raw) > MAX_JSON:
-            raise web.HTTPRequestEntityTooLarge(max_size=MAX_JSON, actual_size=len(raw))
+        raw = await read_limited(request, MAX_JSON)
         if not raw:
             return {}
         try:
@@ -125,12 +123,14 @@ class Console:
         }
 
     async def _act(
-        self, request: web.Request, action: Callable[[StaffSession, str], Awaitable[Any]]
+        self, request: web.Request, action: Callable[[StaffSession, str, dict[str, Any]], Awaitable[Any]]
     ) -> web.Response:
+        # Who asks, with the CSRF token, before anything they sent is read or looked up.
         staff = await self._staff(request)
+        body = await self._body(request)
         conversation_id = request.match_info["id"]
         try:
-            result = await action(staff, conversation_id)
+            result = await action(staff, conversation_id, body)
         except DeskError as exc:
             return _json_error(exc.status, str(exc))
         await self.accounts.audit(staff.name, request.match_info.get("action", "act"), conversation_id)
@@ -248,58 +248,46 @@ class Console:
         )
 
     async def claim(self, request: web.Request) -> web.Response:
-        return await self._act(request, lambda s, cid: self.desk.claim(cid, s.name))
+        return await self._act(request, lambda s, cid, _: self.desk.claim(cid, s.name))
 
     async def release(self, request: web.Request) -> web.Response:
-        return await self._act(request, lambda s, cid: self.desk.release(cid, s.name))
+        return await self._act(request, lambda s, cid, _: self.desk.release(cid, s.name))
 
     async def send(self, request: web.Request) -> web.Response:
-        body = await self._body(request) if request.can_read_body else {}
-        text = body.get("text")
-        if not isinstance(text, str):
-            return _json_error(400, "text must be a string")
-
-        async def act(s: StaffSession, cid: str) -> dict[str, Any]:
-            outcome = await self.desk.reply(cid, s.name, text)
+        async def act(s: StaffSession, cid: str, body: dict[str, Any]) -> dict[str, Any]:
+            outcome = await self.desk.reply(cid, s.name, _text(body))
             return {"ok": True, "held": outcome.held, "outbox_id": outcome.outbox_id}
 
         return await self._act(request, act)
 
     async def note(self, request: web.Request) -> web.Response:
-        body = await self._body(request)
-        text = body.get("text")
-        if not isinstance(text, str):
-            return _json_error(400, "text must be a string")
-        return await self._act(request, lambda s, cid: self.desk.note(cid, s.name, text))
+        return await self._act(request, lambda s, cid, body: self.desk.note(cid, s.name, _text(body)))
 
     async def transfer(self, request: web.Request) -> web.Response:
-        body = await self._body(request)
-        to = body.get("to")
-        if not isinstance(to, str) or to not in await self.accounts.names():
-            return _json_error(400, "transfer to a staff member who exists")
-        return await self._act(request, lambda s, cid: self.desk.transfer(cid, s.name, to))
+        async def act(s: StaffSession, cid: str, body: dict[str, Any]) -> None:
+            to = body.get("to")
+            if not isinstance(to, str) or to not in await self.accounts.names():
+                raise DeskError("transfer to a staff member who exists")
+            await self.desk.transfer(cid, s.name, to)
+
+        return await self._act(request, act)
 
     async def close(self, request: web.Request) -> web.Response:
-        body = await self._body(request)
-        try:
-            final = _categorisation(body)
-        except ValueError as exc:
-            return _json_error(400, str(exc))
-        return await self._act(request, lambda s, cid: self.desk.close(cid, s.name, final))
+        return await self._act(
+            request, lambda s, cid, body: self.desk.close(cid, s.name, _categorisation(body))
+        )
 
     async def block(self, request: web.Request) -> web.Response:
-        body = await self._body(request)
-        hours = body.get("hours")
-        if not isinstance(hours, int) or isinstance(hours, bool):
-            return _json_error(400, "hours must be a whole number")
-        return await self._act(request, lambda s, cid: self.desk.block(cid, s.name, hours))
+        async def act(s: StaffSession, cid: str, body: dict[str, Any]) -> None:
+            await self.desk.block(cid, s.name, _field(body, "hours", int, "hours must be a whole number"))
+
+        return await self._act(request, act)
 
     async def flag(self, request: web.Request) -> web.Response:
-        body = await self._body(request)
-        hostile = body.get("hostile")
-        if not isinstance(hostile, bool):
-            return _json_error(400, "hostile must be true or false")
-        return await self._act(request, lambda s, cid: self.desk.flag(cid, s.name, hostile))
+        async def act(s: StaffSession, cid: str, body: dict[str, Any]) -> None:
+            await self.desk.flag(cid, s.name, _field(body, "hostile", bool, "hostile must be true or false"))
+
+        return await self._act(request, act)
 
     async def staff_names(self, request: web.Request) -> web.Response:
         await self._staff(request)
@@ -358,21 +346,34 @@ class Console:
         return response
 
 
+def _field(body: dict[str, Any], name: str, kind: type[T], error: str) -> T:
+    """One field of a request's body, of this type; a DeskError is answered 400 like the desk's own."""
+    value = body.get(name)
+    # JSON true is a Python int too, but never a number of hours.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise DeskError(error)
+    return value
+
+
+def _text(body: dict[str, Any]) -> str:
+    return _field(body, "text", str, "text must be a string")
+
+
 def _categorisation(body: dict[str, Any]) -> Categorisation:
     def text(name: str) -> str | None:
         value = body.get(name)
         if value is None or value == "":
             return None
         if not isinstance(value, str):
-            raise ValueError(f"{name} must be a string")
+            raise DeskError(f"{name} must be a string")
         return value
 
     topics = body.get("topics")
     if topics is not None and (not isinstance(topics, list) or not all(isinstance(x, str) for x in topics)):
-        raise ValueError("topics must be a list of topic ids")
+        raise DeskError("topics must be a list of topic ids")
     follow_up = body.get("follow_up", False)
     if not isinstance(follow_up, bool):
-        raise ValueError("follow_up must be true or false")
+        raise DeskError("follow_up must be true or false")
     return Categorisation(
         role=text("role"),
         topics=tuple(topics) if topics is not None else None,

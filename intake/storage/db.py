@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
 DEFAULT_URL = "sqlite+aiosqlite:///./helpline.db"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Any fixed number, the same in every copy: the PostgreSQL advisory lock held while migrating.
+MIGRATION_LOCK = 0x68656C70
 
 
 def is_sqlite(url: str) -> bool:
@@ -69,6 +71,11 @@ async def migrate(engine: AsyncEngine) -> None:
         command.upgrade(cfg, "head")
 
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Copies of the service starting together would each create the same tables, and all but one
+            # would fail: they take turns, and the later ones find the schema up to date. The lock is the
+            # transaction's, so it is let go at commit or when a copy dies.
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         await conn.run_sync(upgrade)
 
 
