@@ -147,8 +147,11 @@ class StaffAccounts:
         except (VerificationError, InvalidHashError):
             return False
 
-    async def session(self, token: str | None) -> StaffSession | None:
-        """The valid session for a cookie token, touched; None when absent, expired, idle or disabled."""
+    async def session(self, token: str | None, *, touch: bool = True) -> StaffSession | None:
+        """The valid session for a cookie token; None when absent, expired, idle or disabled. `touch`
+        counts the request as activity: the console's own background refreshes and the live stream's
+        re-checks do not, so a console left open on an empty desk still times out (and the line stops
+        counting as staffed)."""
         if not token or len(token) > 128:
             return None
         now = self.clock()
@@ -167,7 +170,7 @@ class StaffAccounts:
                 await uow.commit()
                 return None
             # Touch at most once a minute: a busy console would otherwise write on every request.
-            if now - row.last_seen_at > timedelta(minutes=1):
+            if touch and now - row.last_seen_at > timedelta(minutes=1):
                 row.last_seen_at = now
                 await uow.commit()
             return StaffSession(staff.id, staff.name, staff.role, row.csrf_token, row.token_hash)

@@ -47,10 +47,15 @@ def same_origin(request: web.Request) -> bool:
     return urlsplit(origin).netloc == request.host
 
 
+BACKGROUND_HEADER = "X-Console-Background"
+
+
 async def require(
     request: web.Request, accounts: StaffAccounts, secure: bool, *, role: str | None = None, api: bool = True
 ) -> StaffSession:
-    session = await accounts.session(request.cookies.get(cookie_name(secure)))
+    # The page marks the requests it makes by itself (timed and live refreshes): they are not activity.
+    background = request.headers.get(BACKGROUND_HEADER) == "1"
+    session = await accounts.session(request.cookies.get(cookie_name(secure)), touch=not background)
     if session is None:
         if api:
             raise web.HTTPUnauthorized(text='{"error": "sign in first"}', content_type="application/json")

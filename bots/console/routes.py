@@ -330,7 +330,8 @@ class Console:
                         event = await queue.get()
                 except TimeoutError:
                     # A heartbeat keeps proxies from closing the stream and re-checks the session.
-                    if await self.accounts.session(request.cookies.get(cookie_name(self.secure))) is None:
+                    token = request.cookies.get(cookie_name(self.secure))
+                    if await self.accounts.session(token, touch=False) is None:
                         await response.write(b"event: signed_out\ndata: {}\n\n")
                         break
                     await response.write(b": heartbeat\n\n")

@@ -151,10 +151,13 @@
     return error;
   }
 
-  async function call(method, path, body) {
+  // background: a request the page makes by itself (timed or live refresh). The server does not count it
+  // as the staff member's activity, so a console left open on an empty desk still times out.
+  async function call(method, path, body, background) {
     const ctrl = new AbortController();
     const timer = window.setTimeout(() => ctrl.abort(), REQUEST_TIMEOUT_MS);
     const headers = { Accept: 'application/json' };
+    if (background === true) headers['X-Console-Background'] = '1';
     if (method !== 'GET') {
       headers['X-CSRF-Token'] = csrf;
       headers['Content-Type'] = 'application/json';
@@ -343,9 +346,9 @@
 
   let queueTicket = 0;
 
-  async function loadQueue() {
+  async function loadQueue(background) {
     const ticket = ++queueTicket;
-    const data = await call('GET', '/queue');
+    const data = await call('GET', '/queue', undefined, background);
     if (ticket !== queueTicket) return; // a newer answer is on its way
     state.queue = Array.isArray(data.queue) ? data.queue.filter((x) => x && typeof x.id === 'string') : [];
     state.mine = Array.isArray(data.mine) ? data.mine.filter((x) => x && typeof x.id === 'string') : [];
@@ -488,7 +491,7 @@
     const ticket = ++convTicket;
     let data;
     try {
-      data = await call('GET', path(id));
+      data = await call('GET', path(id), undefined, (options && options.background) === true);
     } catch (error) {
       if (ticket === convTicket && error.status === 404) {
         // Erased by the person, or deleted after the retention period.
@@ -932,8 +935,10 @@
     }
     refreshing = true;
     try {
-      await loadQueue();
-      if (includeConversation && state.openId !== null) await loadConversation({ scrollToEnd: false });
+      await loadQueue(true);
+      if (includeConversation && state.openId !== null) {
+        await loadConversation({ scrollToEnd: false, background: true });
+      }
     } catch (error) {
       if (error.status !== 401 && error.status !== 404) showError(error.message);
     } finally {

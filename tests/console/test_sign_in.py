@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from bots.console.auth import BACKGROUND_HEADER
 from intake.storage.models import AuditRow, StaffSessionRow
 from tests.console.conftest import Console, MakeConsole
 from tests.console.staff_client import Staff, session_cookie
@@ -199,6 +200,35 @@ async def test_idle_for_more_than_30_minutes_ends_the_session(console: Console) 
     # Ended for good: the row is gone, not just refused once.
     console.clock.advance(minutes=-30)
     assert (await anna.get("queue")).status == 401
+
+
+async def test_the_pages_own_refreshes_do_not_keep_an_idle_console_signed_in(console: Console) -> None:
+    """A console left open on an empty desk: its timed refreshes are not activity, so it times out, and
+    the line stops counting as staffed (nobody is promised an answer that nobody will give)."""
+    anna = await console.signed_in("anna")
+    background = {**anna.cookies(), BACKGROUND_HEADER: "1"}
+    for _ in range(2):
+        console.clock.advance(minutes=12)
+        assert (await console.client.get("/staff/api/queue", headers=background)).status == 200
+        assert await console.wiring.accounts.anyone_signed_in()
+    console.clock.advance(minutes=7)  # 31 minutes since anna last did anything
+    assert not await console.wiring.accounts.anyone_signed_in()
+    assert (await console.client.get("/staff/api/queue", headers=background)).status == 401
+    # Without the mark, the same request is activity (see the test above): it is the page that marks.
+    bob = await console.signed_in("bob")
+    console.clock.advance(minutes=20)
+    assert (await bob.get("queue")).status == 200
+    console.clock.advance(minutes=20)
+    assert (await bob.get("queue")).status == 200
+
+
+async def test_the_streams_session_checks_are_not_activity(console: Console) -> None:
+    anna = await console.signed_in("anna")
+    token = anna.token
+    console.clock.advance(minutes=29)
+    assert await console.wiring.accounts.session(token, touch=False) is not None
+    console.clock.advance(minutes=2)
+    assert await console.wiring.accounts.session(token, touch=False) is None
 
 
 async def test_twelve_hours_after_sign_in_the_session_ends_however_active(console: Console) -> None:
