@@ -64,6 +64,8 @@ class OutboxWorker:
     _sent: list[tuple[int, str | None]] = field(default_factory=list)
     _flush_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _unrecorded: set[int] = field(default_factory=set)
+    _unflushed: set[int] = field(default_factory=set)
+    _flushed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     def _count_failure(self, channel: str, kind: str) -> None:
         if self.metrics is not None:
@@ -104,24 +106,28 @@ class OutboxWorker:
 
     async def _flush_sent(self) -> None:
         """Commits the sends done so far in one transaction (group commit: one write for many replies).
-        Under the lock, so a caller returns only once every send recorded before it is committed, even
-        when another caller's transaction took it. A failed commit loses nothing: the rows stay leased and
-        are sent again when the lease runs out (at-least-once); they are noted in `_unrecorded`."""
+        A failed commit loses nothing: the rows stay leased and are sent again when the lease runs out
+        (at-least-once); they are noted in `_unrecorded`. Wakes whoever waits in `_recorded`."""
         async with self._flush_lock:
             sent, self._sent = self._sent, []
-            if not sent:
-                return
-            try:
-                async with self.db.uow() as uow:
-                    await uow.outbox.mark_sent_many(sent, self.clock())
-                    await uow.messages.set_delivery_many([outbox_id for outbox_id, _ in sent], "sent")
-                    await uow.commit()
-            except Exception:
-                log.exception("could not record %d sends; they will be sent again", len(sent))
-                self._unrecorded.update(outbox_id for outbox_id, _ in sent)
+            if sent:
+                try:
+                    async with self.db.uow() as uow:
+                        await uow.outbox.mark_sent_many(sent, self.clock())
+                        await uow.messages.set_delivery_many([outbox_id for outbox_id, _ in sent], "sent")
+                        await uow.commit()
+                except Exception:
+                    log.exception("could not record %d sends; they will be sent again", len(sent))
+                    self._unrecorded.update(outbox_id for outbox_id, _ in sent)
+            async with self._flushed:
+                self._unflushed.difference_update(outbox_id for outbox_id, _ in sent)
+                self._flushed.notify_all()
 
     async def _recorded(self, outbox_id: int) -> bool:
-        await self._flush_sent()
+        """Waits for the group commit that holds this send (the flusher's next round, not a commit of its
+        own: many people's sends share it); False when that commit failed."""
+        async with self._flushed:
+            await self._flushed.wait_for(lambda: outbox_id not in self._unflushed)
         if outbox_id in self._unrecorded:
             self._unrecorded.discard(outbox_id)
             return False
@@ -182,6 +188,7 @@ class OutboxWorker:
                 await uow.commit()
             return False
         self._sent.append((row.id, provider_id))
+        self._unflushed.add(row.id)
         if self.metrics is not None:
             self.metrics.messages_out.labels(row.channel).inc()
         return True
