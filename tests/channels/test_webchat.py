@@ -7,12 +7,9 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiohttp import ClientResponse, web
-from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient
 from sqlalchemy import select
 
@@ -22,10 +19,10 @@ from intake import content as c
 from intake.config import load_settings
 from intake.privacy import Keys
 from intake.storage.models import MessageRow
+from tests.channels.webchat_client import Chat, Client
 
 REPO = Path(__file__).resolve().parents[2]
 OSLO = ZoneInfo("Europe/Oslo")
-Client = TestClient[web.Request, web.Application]
 MakeClient = Callable[..., Awaitable[Client]]
 
 
@@ -52,59 +49,6 @@ def wiring(client: Client) -> Wiring:
     app = client.app
     assert app is not None
     return app[WIRING]
-
-
-class Chat:
-    """One browser tab: a session token, the id of the last reply seen, and a message counter."""
-
-    def __init__(self, client: Client, lang: str | None = None) -> None:
-        self.client = client
-        self.lang = lang
-        self.token = ""
-        self.after = 0
-        self.count = 0
-
-    async def start(self) -> Chat:
-        response = await self.client.post("/chat/api/session")
-        assert response.status == 200
-        self.token = (await response.json())["token"]
-        return self
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"X-Chat-Token": self.token}
-
-    async def post(
-        self, text: str = "", choice: str | None = None, client_id: str | None = None
-    ) -> ClientResponse:
-        self.count += 1
-        body: dict[str, Any] = {"text": text, "client_id": client_id or f"client-{self.count:04d}"}
-        if choice is not None:
-            body["choice"] = choice
-        if self.lang is not None:
-            body["lang"] = self.lang
-        return await self.client.post("/chat/api/send", json=body, headers=self.headers)
-
-    async def send(self, text: str = "", choice: str | None = None, client_id: str | None = None) -> str:
-        response = await self.post(text, choice, client_id)
-        assert response.status == 202, await response.text()
-        outcome = (await response.json())["outcome"]
-        assert isinstance(outcome, str)
-        return outcome
-
-    async def poll(self) -> list[dict[str, Any]]:
-        response = await self.client.get(f"/chat/api/poll?after={self.after}", headers=self.headers)
-        assert response.status == 200, await response.text()
-        assert response.content_type == "application/json"
-        messages: list[dict[str, Any]] = (await response.json())["messages"]
-        if messages:
-            self.after = messages[-1]["id"]
-        return messages
-
-    async def says(self, text: str = "", choice: str | None = None) -> list[str]:
-        """Send, then read the replies to it."""
-        await self.send(text, choice)
-        return [m["text"] for m in await self.poll()]
 
 
 async def inbound(client: Client) -> list[str]:
