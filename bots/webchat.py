@@ -4,7 +4,6 @@ person's only address. Replies are pulled by long polling from the outbox, so an
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from collections.abc import Sequence
@@ -14,6 +13,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from bots.bodies import parse_json, read_limited
 from intake.categories import N_
 from intake.i18n import Catalogs
 from intake.messages import Channel, Contact, InboundMessage
@@ -103,17 +103,9 @@ class WebChat:
         return token if self.keys.check_token(token) else None
 
     async def _body(self, request: web.Request) -> dict[str, Any] | None:
-        if request.content_length is not None and request.content_length > MAX_BODY:
-            raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=request.content_length)
-        # read(n) returns what has arrived so far (one chunk of a chunked body): read until the end.
-        raw = bytearray()
-        while chunk := await request.content.read(MAX_BODY + 1 - len(raw)):
-            raw.extend(chunk)
-            if len(raw) > MAX_BODY:
-                raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=len(raw))
         try:
-            data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            data = parse_json(await read_limited(request, MAX_BODY))
+        except ValueError:
             return None
         return data if isinstance(data, dict) else None
 

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from bots.bodies import parse_json, read_limited
 from bots.console.auth import clear_session_cookie, cookie_name, require, same_origin, set_session_cookie
 from bots.console.live import LiveBus
 from bots.console.texts import PAGE, labels
@@ -69,16 +70,12 @@ class Console:
         return await require(request, self.accounts, self.secure, role=role)
 
     async def _body(self, request: web.Request) -> dict[str, Any]:
-        if request.content_length is not None and request.content_length > MAX_JSON:
-            raise web.HTTPRequestEntityTooLarge(max_size=MAX_JSON, actual_size=request.content_length)
-        raw = await request.content.read(MAX_JSON + 1)
-        if len(raw) > MAX_JSON:
-            raise web.HTTPRequestEntityTooLarge(max_size=MAX_JSON, actual_size=len(raw))
+        raw = await read_limited(request, MAX_JSON)
         if not raw:
             return {}
         try:
-            data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+            data = parse_json(raw)
+        except ValueError:
             raise web.HTTPBadRequest(
                 text='{"error": "the body must be JSON"}', content_type="application/json"
             ) from None

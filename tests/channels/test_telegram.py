@@ -325,7 +325,16 @@ async def test_wrong_or_missing_secret_is_refused_and_nothing_stored(line: Line,
 
 
 @pytest.mark.parametrize(
-    "body", [b"{not json", b"\xff\xfe", b"[1, 2]", b'{"message": {}}', b'{"update_id": "1"}', b""]
+    "body",
+    [
+        b"{not json",
+        b"\xff\xfe",
+        b"[1, 2]",
+        b'{"message": {}}',
+        b'{"update_id": "1"}',
+        b"",
+        b'{"update_id": 1, "x": ' + b"[" * 5000 + b"]" * 5000 + b"}",  # past the recursion limit
+    ],
 )
 async def test_malformed_body_is_400_and_nothing_stored(line: Line, body: bytes) -> None:
     response = await line.post(None, data=body)

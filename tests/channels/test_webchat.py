@@ -202,8 +202,28 @@ async def test_each_session_token_is_new_and_valid(client: Client) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [b"not json", b"[1, 2]", b'"text"', b"\xff\xfe{}", b'{"text": 5}', b'{"text": "hi", "choice": 3}'],
-    ids=["not-json", "array", "string", "not-utf8", "text-not-string", "choice-not-string"],
+    [
+        b"not json",
+        b"[1, 2]",
+        b'"text"',
+        b"\xff\xfe{}",
+        b'{"text": 5}',
+        b'{"text": "hi", "choice": 3}',
+        b'{"text": "hi", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        b'{"text": "hi", "n": ' + b"1" * 5000 + b"}",
+    ],
+    ids=[
+        "not-json",
+        "array",
+        "string",
+        "not-utf8",
+        "text-not-string",
+        "choice-not-string",
+        # Past the recursion limit, and past the 4300 digits Python converts: json.loads raises
+        # RecursionError and a plain ValueError for these.
+        "nested-too-deep",
+        "integer-too-long",
+    ],
 )
 async def test_malformed_bodies_are_400(client: Client, body: bytes) -> None:
     chat = await Chat(client).start()

@@ -1,0 +1,91 @@
+"""The staff console's JSON API through the real app, on SQLite and PostgreSQL: what a browser never
+sends but anyone can is refused, never a server error. The console's pages are tested in a real browser
+(tests/browser)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from pytest_aiohttp import AiohttpClient
+from sqlalchemy import select
+
+from bots.app import WIRING, Wiring, make_app
+from intake.config import load_settings
+from intake.storage.models import MessageRow
+from tests.channels.console_client import FAST_HASHER, claimed_conversation, sign_in
+from tests.channels.webchat_client import Client
+
+REPO = Path(__file__).resolve().parents[2]
+STAFF, PASSWORD = "anna", "correct horse battery"
+
+
+class Console:
+    """The running app with one staff member signed in."""
+
+    def __init__(self, client: Client, cookie: str, csrf: str) -> None:
+        self.client = client
+        self.cookie = cookie
+        self.csrf = csrf
+
+    @property
+    def wiring(self) -> Wiring:
+        assert self.client.app is not None
+        return self.client.app[WIRING]
+
+    async def post(self, path: str, body: bytes, **headers: str) -> tuple[int, str]:
+        sent = {"Cookie": self.cookie, "X-CSRF-Token": self.csrf, "Content-Type": "application/json"}
+        async with self.client.post(path, data=body, headers={**sent, **headers}) as response:
+            return response.status, await response.text()
+
+    async def texts(self, direction: str) -> list[str]:
+        async with self.wiring.db.uow() as uow:
+            stmt = select(MessageRow.text).where(MessageRow.direction == direction).order_by(MessageRow.id)
+            return list((await uow.session.execute(stmt)).scalars().all())
+
+
+@pytest.fixture
+async def console(aiohttp_client: AiohttpClient, database_url: str) -> Console:
+    env = {
+        "HELPLINE_ENV": "development",
+        "HELPLINE_DATABASE_URL": database_url,
+        "HELPLINE_CONFIG": str(REPO / "deploy" / "config" / "always-open.toml"),
+    }
+    client = await aiohttp_client(make_app(load_settings(env), run_outbox=False))
+    assert client.app is not None
+    accounts = client.app[WIRING].accounts
+    accounts.hasher = FAST_HASHER
+    await accounts.add(STAFF, PASSWORD)
+    cookie, csrf = await sign_in(client, STAFF, PASSWORD)
+    return Console(client, cookie, csrf)
+
+
+# ---- Bodies ----
+
+
+async def test_json_nested_past_the_recursion_limit_is_400(console: Console) -> None:
+    conversation = await claimed_conversation(console.client, STAFF)
+    body = b'{"text": "hei", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    status, text = await console.post(f"/staff/api/conversations/{conversation}/notes", body)
+    assert (status, text) == (400, '{"error": "the body must be JSON"}')
+    assert await console.texts("note") == []
+
+
+async def test_a_body_that_arrives_in_pieces_is_read_whole(console: Console) -> None:
+    # One read() returns what has arrived so far: the note was once cut at the first piece (a 400).
+    conversation = await claimed_conversation(console.client, STAFF)
+    body = b'{"text": "' + b"n" * 3000 + b'", "padding": "' + b"p" * 30_000 + b'"}'
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 1024):
+            yield body[start : start + 1024]
+            await asyncio.sleep(0)
+
+    path = f"/staff/api/conversations/{conversation}/notes"
+    async with console.client.post(
+        path, data=pieces(), headers={"Cookie": console.cookie, "X-CSRF-Token": console.csrf}
+    ) as response:
+        assert response.status == 200, await response.text()
+    assert await console.texts("note") == ["n" * 3000]
