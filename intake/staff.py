@@ -146,7 +146,9 @@ class StaffAccounts:
 
     async def session(self, token: str | None) -> StaffSession | None:
         """The valid session for a cookie token, touched; None when absent, expired, idle or disabled."""
-        if not token or len(token) > 128:
+        # Our tokens are ASCII; a cookie may hold any bytes (undecodable ones as surrogates, which
+        # encode() refuses).
+        if not token or len(token) > 128 or not token.isascii():
             return None
         now = self.clock()
         async with self.db.uow() as uow:

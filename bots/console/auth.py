@@ -63,7 +63,8 @@ async def require(
             form = await request.post()
             value = form.get("csrf_token", "")
             sent = value if isinstance(value, str) else ""
-        if not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
+        # surrogateescape: a header's undecodable bytes arrive as surrogates, which plain encode() refuses.
+        if not hmac.compare_digest(sent.encode("utf-8", "surrogateescape"), session.csrf_token.encode()):
             raise web.HTTPForbidden(
                 text='{"error": "missing or wrong CSRF token"}', content_type="application/json"
             )

@@ -16,6 +16,7 @@ from bots.app import WIRING, Wiring, make_app
 from intake.config import load_settings
 from intake.storage.models import MessageRow
 from tests.channels.console_client import FAST_HASHER, claimed_conversation, sign_in
+from tests.channels.raw_http import raw_exchange, status_of
 from tests.channels.webchat_client import Client
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,6 +41,12 @@ class Console:
         async with self.client.post(path, data=body, headers={**sent, **headers}) as response:
             return response.status, await response.text()
 
+    async def raw(self, request_line: bytes, header: bytes) -> int | None:
+        """A request with one header line as raw bytes, next to the session cookie."""
+        head = request_line + b"\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n"
+        cookie = b"Cookie: " + self.cookie.encode() + b"\r\n"
+        return status_of(await raw_exchange(self.client, head + cookie + header + b"\r\n\r\n"))
+
     async def texts(self, direction: str) -> list[str]:
         async with self.wiring.db.uow() as uow:
             stmt = select(MessageRow.text).where(MessageRow.direction == direction).order_by(MessageRow.id)
@@ -60,6 +67,29 @@ async def console(aiohttp_client: AiohttpClient, database_url: str) -> Console:
     await accounts.add(STAFF, PASSWORD)
     cookie, csrf = await sign_in(client, STAFF, PASSWORD)
     return Console(client, cookie, csrf)
+
+
+# ---- Session cookie and CSRF token as bytes on the wire ----
+
+
+async def test_undecodable_bytes_in_the_cookie_or_the_csrf_token_are_refused(console: Console) -> None:
+    # aiohttp hands undecodable header bytes over as surrogates, which encode() refuses (a 500, once).
+    cookie_name = console.cookie.partition("=")[0].encode()
+    status = status_of(
+        await raw_exchange(
+            console.client,
+            b"GET /staff/api/queue HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            b"Cookie: " + cookie_name + b"=\xff\xfe\xc3\x28\r\n\r\n",
+        )
+    )
+    assert status == 401
+    conversation = await claimed_conversation(console.client, STAFF)
+    claim = f"POST /staff/api/conversations/{conversation}/release HTTP/1.1".encode()
+    assert await console.raw(claim, b"X-CSRF-Token: \xff\xfe") == 403
+    async with console.wiring.db.uow() as uow:
+        held = await uow.conversations.get(conversation)
+    assert held is not None
+    assert held.status == "claimed"
 
 
 # ---- Bodies ----

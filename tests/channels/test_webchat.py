@@ -19,6 +19,7 @@ from intake import content as c
 from intake.config import load_settings
 from intake.privacy import Keys
 from intake.storage.models import MessageRow
+from tests.channels.raw_http import raw_exchange, status_of
 from tests.channels.webchat_client import Chat, Client
 
 REPO = Path(__file__).resolve().parents[2]
@@ -179,8 +180,8 @@ async def test_whole_intake_when_the_line_never_opens(make_client: MakeClient) -
 
 @pytest.mark.parametrize(
     "token",
-    [None, "", "forged", "abc.def", "x" * 200, Keys.from_secret("another-secret-key-123").new_token()],
-    ids=["missing", "empty", "no-tag", "bad-tag", "too-long", "other-key"],
+    [None, "", "forged", "abc.def", "x" * 200, Keys.from_secret("another-secret-key-123").new_token(), "é.é"],
+    ids=["missing", "empty", "no-tag", "bad-tag", "too-long", "other-key", "not-ascii"],
 )
 async def test_send_and_poll_need_a_valid_token(client: Client, token: str | None) -> None:
     headers = {} if token is None else {"X-Chat-Token": token}
@@ -191,6 +192,20 @@ async def test_send_and_poll_need_a_valid_token(client: Client, token: str | Non
     assert (await send.json()) == {"error": "unknown chat session"}
     poll = await client.get("/chat/api/poll", headers=headers)
     assert poll.status == 401
+    assert await inbound(client) == []
+
+
+@pytest.mark.parametrize(
+    "request_line", [b"POST /chat/api/send HTTP/1.1", b"GET /chat/api/poll HTTP/1.1"], ids=["send", "poll"]
+)
+async def test_a_token_of_undecodable_bytes_is_401(client: Client, request_line: bytes) -> None:
+    # aiohttp hands such header bytes over as surrogates, which neither encode() nor compare_digest() takes.
+    body = b'{"text": "hei"}'
+    headers = b"Host: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+    token = b"X-Chat-Token: \xff\xfe.\xc3\x28\r\n"
+    length = b"Content-Length: %d\r\n" % len(body)
+    reply = await raw_exchange(client, request_line + b"\r\n" + headers + token + length + b"\r\n" + body)
+    assert status_of(reply) == 401, reply
     assert await inbound(client) == []
 
 
