@@ -14,7 +14,14 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from bots.bodies import parse_json, read_limited
-from bots.console.auth import clear_session_cookie, cookie_name, require, same_origin, set_session_cookie
+from bots.console.auth import (
+    clear_session_cookie,
+    cookie_name,
+    read_form,
+    require,
+    same_origin,
+    set_session_cookie,
+)
 from bots.console.live import LiveBus
 from bots.console.texts import PAGE, labels
 from intake import content as c
@@ -149,8 +156,8 @@ class Console:
         t = self.pages.texts(self._lang(request))
         if not same_origin(request):
             return _json_error(403, "cross-site sign-in refused")
-        form = await request.post()
-        name, password = form.get("name", ""), form.get("password", "")
+        form = await read_form(request)
+        name, password = (form.get("name", ""), form.get("password", "")) if form is not None else ("", "")
         if not isinstance(name, str) or not isinstance(password, str) or not name or len(password) > 1024:
             return self._render_login(request, t(PAGE["wrong"]), status=400)
         client = request.remote or "unknown"

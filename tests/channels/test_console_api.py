@@ -10,17 +10,18 @@ from pathlib import Path
 
 import pytest
 from pytest_aiohttp import AiohttpClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bots.app import WIRING, Wiring, make_app
 from intake.config import load_settings
-from intake.storage.models import MessageRow
+from intake.storage.models import MessageRow, StaffSessionRow
 from tests.channels.console_client import FAST_HASHER, claimed_conversation, sign_in
 from tests.channels.raw_http import raw_exchange, status_of
 from tests.channels.webchat_client import Client
 
 REPO = Path(__file__).resolve().parents[2]
 STAFF, PASSWORD = "anna", "correct horse battery"
+FORM = "application/x-www-form-urlencoded"
 
 
 class Console:
@@ -47,6 +48,10 @@ class Console:
         cookie = b"Cookie: " + self.cookie.encode() + b"\r\n"
         return status_of(await raw_exchange(self.client, head + cookie + header + b"\r\n\r\n"))
 
+    async def sessions(self) -> int:
+        async with self.wiring.db.uow() as uow:
+            return int(await uow.session.scalar(select(func.count()).select_from(StaffSessionRow)) or 0)
+
     async def texts(self, direction: str) -> list[str]:
         async with self.wiring.db.uow() as uow:
             stmt = select(MessageRow.text).where(MessageRow.direction == direction).order_by(MessageRow.id)
@@ -67,6 +72,46 @@ async def console(aiohttp_client: AiohttpClient, database_url: str) -> Console:
     await accounts.add(STAFF, PASSWORD)
     cookie, csrf = await sign_in(client, STAFF, PASSWORD)
     return Console(client, cookie, csrf)
+
+
+# ---- Sign-in and sign-out ----
+
+UNREADABLE_FORMS = [
+    (FORM + "; charset=bogus", b"name=anna&password=correct+horse+battery"),  # LookupError in aiohttp
+    (FORM, b"name=anna&password=\xff\xfe"),  # UnicodeDecodeError
+    ("multipart/form-data; boundary=B", b"not a multipart body"),  # ValueError
+    ("multipart/form-data", b"--B\r\n\r\nanna\r\n--B--\r\n"),  # ValueError: no boundary
+    (
+        "multipart/form-data; boundary=B",
+        b'--B\r\nContent-Disposition: form-data; name="name"\r\nContent-Transfer-Encoding: x\r\n\r\n'
+        b"anna\r\n--B--\r\n",
+    ),  # RuntimeError
+]
+UNREADABLE_IDS = ["unknown-charset", "not-utf8", "broken-multipart", "no-boundary", "unknown-encoding"]
+
+
+@pytest.mark.parametrize(("content_type", "body"), UNREADABLE_FORMS, ids=UNREADABLE_IDS)
+async def test_a_sign_in_form_that_cannot_be_read_is_400(
+    console: Console, content_type: str, body: bytes
+) -> None:
+    async with console.client.post(
+        "/staff/login", data=body, headers={"Content-Type": content_type}, allow_redirects=False
+    ) as response:
+        assert response.status == 400
+        assert response.content_type == "text/html"  # the sign-in page again, with its message
+    assert await console.sessions() == 1  # only the fixture's
+
+
+@pytest.mark.parametrize(("content_type", "body"), UNREADABLE_FORMS, ids=UNREADABLE_IDS)
+async def test_a_sign_out_form_that_cannot_be_read_is_refused(
+    console: Console, content_type: str, body: bytes
+) -> None:
+    headers = {"Cookie": console.cookie, "Content-Type": content_type}
+    async with console.client.post(
+        "/staff/logout", data=body, headers=headers, allow_redirects=False
+    ) as response:
+        assert response.status == 403  # no CSRF token could be read
+    assert await console.sessions() == 1
 
 
 # ---- Session cookie and CSRF token as bytes on the wire ----
