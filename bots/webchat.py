@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 MAX_CHARS = 2000
 MAX_BODY = 16 * 1024
+MAX_ID = 2**63 - 1
 POLL_SECONDS = 25.0
 # Another process may have queued a reply (staff console on a second copy): look again this often.
 RECHECK_SECONDS = 2.0
@@ -146,7 +147,10 @@ class WebChat:
         try:
             after = int(request.query.get("after", "0"))
         except ValueError:
-            return _json_error(400, "after must be a number")
+            after = -1
+        # Outbox ids are 64-bit: a larger number would fail in the database driver, not find nothing.
+        if not 0 <= after <= MAX_ID:
+            return _json_error(400, "after must be a reply id, a whole number from 0")
         pseudonym = self.keys.pseudonym(Contact(Channel.WEBCHAT, token))
         event = asyncio.Event()
         self._waiters.setdefault(pseudonym, set()).add(event)

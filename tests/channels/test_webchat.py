@@ -370,10 +370,13 @@ async def test_poll_returns_empty_when_nothing_arrives(
     assert await chat.poll() == []
 
 
-async def test_poll_rejects_a_bad_after(client: Client) -> None:
+@pytest.mark.parametrize("after", ["abc", "-1", str(2**63), "9" * 30, "1" * 5000])
+async def test_poll_rejects_a_bad_after(client: Client, after: str) -> None:
+    # Ids are 64-bit: a larger number once reached the database driver and failed there (a 500).
     chat = await Chat(client).start()
-    response = await client.get("/chat/api/poll?after=abc", headers=chat.headers)
+    response = await client.get(f"/chat/api/poll?after={after}", headers=chat.headers)
     assert response.status == 400
+    assert "error" in await response.json()
 
 
 async def test_poll_returns_only_this_persons_replies(
