@@ -30,7 +30,7 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 from bots.app import WIRING, Wiring
 from bots.bodies import parse_json, read_limited
 from bots.telegram_sender import SendLimiter, TelegramSender, retry_after_seconds
-from bots.telegram_updates import Pressed, inbound_from
+from bots.telegram_updates import Pressed, check_ids, inbound_from
 from intake.config import ConfigError, Settings
 from intake.service import IntakeService
 
@@ -209,7 +209,10 @@ class TelegramChannel:
             return web.json_response({"error": "starting"}, status=503)  # Telegram sends it again
         try:
             update = Update.de_json(data, self.bot)
-        except (KeyError, TypeError, ValueError):
+            check_ids(update)
+        except (AttributeError, KeyError, OverflowError, TypeError, ValueError):
+            # What PTB's constructors raise for the wrong shapes: a number where an object belongs
+            # (AttributeError), a date past the platform's time_t (OverflowError), a missing field.
             return web.json_response({"error": "not a Telegram update"}, status=400)
         try:
             await self.feed(update)
