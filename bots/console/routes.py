@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,10 +37,20 @@ log = logging.getLogger(__name__)
 MAX_JSON = 64 * 1024
 HEARTBEAT_SECONDS = 15.0
 CONSOLE_LANGUAGES = ("nb", "en")
+CONVERSATION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def _json_error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
+
+
+def _conversation_id(request: web.Request) -> str:
+    """The id in the path; 404 for what cannot be one: ids are UUIDs, and a NUL in a query parameter
+    would fail in PostgreSQL itself."""
+    value = request.match_info["id"]
+    if not CONVERSATION_ID.fullmatch(value):
+        raise web.HTTPNotFound(text='{"error": "no such conversation"}', content_type="application/json")
+    return value
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -132,7 +143,7 @@ class Console:
         self, request: web.Request, action: Callable[[StaffSession, str], Awaitable[Any]]
     ) -> web.Response:
         staff = await self._staff(request)
-        conversation_id = request.match_info["id"]
+        conversation_id = _conversation_id(request)
         try:
             result = await action(staff, conversation_id)
         except DeskError as exc:
@@ -212,7 +223,7 @@ class Console:
 
     async def conversation(self, request: web.Request) -> web.Response:
         staff = await self._staff(request)
-        conversation_id = request.match_info["id"]
+        conversation_id = _conversation_id(request)
         try:
             detail = await self.desk.detail(conversation_id)
         except DeskError as exc:

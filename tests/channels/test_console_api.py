@@ -1,6 +1,6 @@
-"""The staff console's JSON API through the real app, on SQLite and PostgreSQL: what a browser never
-sends but anyone can is refused, never a server error. The console's pages are tested in a real browser
-(tests/browser)."""
+"""The staff console's sign-in and JSON API through the real app, on SQLite and PostgreSQL: what a browser
+never sends but anyone can (unreadable forms, undecodable header bytes, odd ids and text) is refused or
+stored cleaned, never a server error. The console's pages are tested in a real browser (tests/browser)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from bots.app import WIRING, Wiring, make_app
 from intake.config import load_settings
-from intake.storage.models import MessageRow, StaffSessionRow
+from intake.storage.models import ConversationRow, MessageRow, StaffSessionRow
 from tests.channels.console_client import FAST_HASHER, claimed_conversation, sign_in
 from tests.channels.raw_http import raw_exchange, status_of
 from tests.channels.webchat_client import Client
@@ -114,6 +114,15 @@ async def test_a_sign_out_form_that_cannot_be_read_is_refused(
     assert await console.sessions() == 1
 
 
+async def test_a_name_with_a_nul_is_a_failed_sign_in(console: Console) -> None:
+    # It once reached the query, where PostgreSQL refuses a NUL in text (a 500).
+    async with console.client.post(
+        "/staff/login", data={"name": "an\x00na", "password": PASSWORD}, allow_redirects=False
+    ) as response:
+        assert response.status == 401
+    assert await console.sessions() == 1
+
+
 # ---- Session cookie and CSRF token as bytes on the wire ----
 
 
@@ -137,7 +146,7 @@ async def test_undecodable_bytes_in_the_cookie_or_the_csrf_token_are_refused(con
     assert held.status == "claimed"
 
 
-# ---- Bodies ----
+# ---- Bodies and ids ----
 
 
 async def test_json_nested_past_the_recursion_limit_is_400(console: Console) -> None:
@@ -164,3 +173,40 @@ async def test_a_body_that_arrives_in_pieces_is_read_whole(console: Console) -> 
     ) as response:
         assert response.status == 200, await response.text()
     assert await console.texts("note") == ["n" * 3000]
+
+
+@pytest.mark.parametrize(
+    "conversation", ["%00", "x", "not-a-conversation", "00000000-0000-4000-8000-000000000000"]
+)
+async def test_an_id_that_names_no_conversation_is_404(console: Console, conversation: str) -> None:
+    # A NUL once reached the query, where PostgreSQL refuses it (a 500).
+    for action in ("claim", "notes"):
+        status, _ = await console.post(f"/staff/api/conversations/{conversation}/{action}", b'{"text": "x"}')
+        assert status == 404
+    async with console.client.get(
+        f"/staff/api/conversations/{conversation}", headers={"Cookie": console.cookie}
+    ) as response:
+        assert response.status == 404
+
+
+async def test_replies_and_notes_with_a_nul_or_a_lone_surrogate_are_stored_cleaned(console: Console) -> None:
+    # JSON may carry both ("\u0000", "\ud800"); no database stores a lone surrogate, PostgreSQL no NUL.
+    conversation = await claimed_conversation(console.client, STAFF)
+    for action in ("notes", "messages"):
+        body = b'{"text": "a\\u0000b\\ud800c"}'
+        status, text = await console.post(f"/staff/api/conversations/{conversation}/{action}", body)
+        assert status == 200, text
+    assert await console.texts("note") == ["ab?c"]
+    assert (await console.texts("out"))[-1] == "ab?c"
+
+
+@pytest.mark.parametrize("country", ["Nor\\u0000way", "\\ud800", "Sy\\nria"])
+async def test_closing_with_an_unprintable_country_is_400(console: Console, country: str) -> None:
+    conversation = await claimed_conversation(console.client, STAFF)
+    body = b'{"country": "' + country.encode() + b'"}'
+    status, text = await console.post(f"/staff/api/conversations/{conversation}/close", body)
+    assert status == 400, text
+    async with console.wiring.db.uow() as uow:
+        row = await uow.session.get(ConversationRow, conversation)
+    assert row is not None
+    assert row.status == "claimed"

@@ -546,6 +546,19 @@ async def test_signed_delivery_reports_set_the_delivery_state(start: Start) -> N
     assert await delivery(greeting.sid) == "delivered"
 
 
+async def test_a_delivery_report_with_a_strange_error_code_is_taken_without_it(start: Start) -> None:
+    # A NUL in the stored error once failed in PostgreSQL (a 500, and Twilio sends the report again).
+    tw = await start()
+    await tw.says("Hei")
+    await tw.drain()
+    greeting = tw.fake.sent[0]
+    assert greeting.sid is not None
+    report = [("MessageSid", greeting.sid), ("MessageStatus", "failed"), ("ErrorCode", "300\x0003")]
+    assert (await tw.post(STATUS_PATH, report)).status == 204
+    [row] = [r for r in await rows(tw.db, OutboxRow) if r.provider_id == greeting.sid]
+    assert row.last_error == "Twilio: failed, error none"
+
+
 # Configuration.
 
 
