@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -29,9 +28,10 @@ from telegram.error import InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bots.app import WIRING, Wiring
+from bots.bodies import parse_json, read_limited
 from bots.telegram_http import AiohttpRequest
 from bots.telegram_sender import SendLimiter, TelegramSender, retry_after_seconds
-from bots.telegram_updates import Pressed, inbound_from
+from bots.telegram_updates import Pressed, check_ids, inbound_from
 from intake.config import ConfigError, Settings
 from intake.service import IntakeService
 
@@ -206,15 +206,8 @@ class TelegramChannel:
         given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "surrogateescape")
         if not hmac.compare_digest(given, self.config.secret.encode("utf-8")):
             return web.json_response({"error": "forbidden"}, status=403)
-        if request.content_length is not None and request.content_length > MAX_BODY:
-            raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=request.content_length)
-        raw = bytearray()
-        while chunk := await request.content.read(MAX_BODY + 1 - len(raw)):
-            raw += chunk
-            if len(raw) > MAX_BODY:
-                raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=len(raw))
         try:
-            data = json.loads(raw)
+            data = parse_json(await read_limited(request, MAX_BODY))
         except ValueError:
             return web.json_response({"error": "the body must be JSON"}, status=400)
         update_id = data.get("update_id") if isinstance(data, dict) else None
@@ -224,7 +217,10 @@ class TelegramChannel:
             return web.json_response({"error": "starting"}, status=503)  # Telegram sends it again
         try:
             update = Update.de_json(data, self.bot)
-        except (KeyError, TypeError, ValueError):
+            check_ids(update)
+        except (AttributeError, KeyError, OverflowError, TypeError, ValueError):
+            # What PTB's constructors raise for the wrong shapes: a number where an object belongs
+            # (AttributeError), a date past the platform's time_t (OverflowError), a missing field.
             return web.json_response({"error": "not a Telegram update"}, status=400)
         try:
             await self.feed(update)

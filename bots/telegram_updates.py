@@ -34,6 +34,15 @@ class Pressed:
     message: Message | None
 
 
+def check_ids(update: Update) -> None:
+    """TypeError unless the update's user and chat ids are whole numbers. PTB files its per-user and
+    per-chat data under them before any handler runs (a list there fails inside PTB), and the chat id is
+    the address replies go to."""
+    for owner in (update.effective_user, update.effective_chat):
+        if owner is not None:
+            _require(_is_int(owner.id), "user or chat id")
+
+
 def inbound_from(update: Update, now: datetime | None = None) -> tuple[InboundMessage | None, Pressed | None]:
     """The core's message for this update (None: ignore it), and the button press to acknowledge."""
     if update.message is not None:
@@ -47,11 +56,25 @@ def inbound_from(update: Update, now: datetime | None = None) -> tuple[InboundMe
     return None, None
 
 
+def _require(ok: bool, what: str) -> None:
+    """PTB builds its objects from whatever JSON arrived without checking types: what we read, we check
+    (a TypeError here is answered 400, as a malformed update)."""
+    if not ok:
+        raise TypeError(f"{what} has the wrong type")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _from_message(update_id: int, message: Message) -> InboundMessage | None:
     if message.chat.type != ChatType.PRIVATE or message.from_user is None or message.from_user.is_bot:
         return None
     attachments = 1 if message.effective_attachment is not None else 0
     text = message.text if message.text is not None else (message.caption or "")
+    _require(isinstance(text, str), "text or caption")
+    _require(_is_int(message.message_id), "message_id")
+    _require(isinstance(message.from_user.language_code, str | None), "language_code")
     if not text and not attachments:
         return None
     return InboundMessage(
@@ -84,6 +107,9 @@ def _from_press(
         return None
     # In a private chat the chat id is the user's id: the same address whether or not the message is known.
     chat_id = message.chat.id if message is not None else query.from_user.id
+    _require(isinstance(query.data, str), "callback data")
+    _require(message is None or _is_int(message.message_id), "message_id")
+    _require(isinstance(query.from_user.language_code, str | None), "language_code")
     return InboundMessage(
         contact=Contact(Channel.TELEGRAM, str(chat_id)),
         provider_id=str(update_id),

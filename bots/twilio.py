@@ -141,7 +141,9 @@ class TwilioWebhooks:
         delivery = DELIVERY_STATES.get(state)
         if delivery is None:
             return web.Response(status=204)
+        # Twilio's error codes are numbers; anything else is not stored (a NUL would fail in PostgreSQL).
         error = form.get("ErrorCode", "")[:16]
+        error = error if error.isascii() and error.isdigit() else ""
         db = request.app[WIRING].db
         async with db.uow() as uow:
             row = await uow.outbox.by_provider_id(sid)

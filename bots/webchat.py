@@ -4,7 +4,6 @@ person's only address. Replies are pulled by long polling from the outbox, so an
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from collections.abc import Sequence
@@ -14,7 +13,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from bots.request_body import read_limited
+from bots.bodies import parse_json, read_limited
 from intake.categories import N_
 from intake.i18n import Catalogs
 from intake.messages import Channel, Contact, InboundMessage
@@ -26,6 +25,7 @@ log = logging.getLogger(__name__)
 
 MAX_CHARS = 2000
 MAX_BODY = 16 * 1024
+MAX_ID = 2**63 - 1
 POLL_SECONDS = 25.0
 # Another process may have queued a reply (staff console on a second copy): look again this often.
 RECHECK_SECONDS = 2.0
@@ -104,10 +104,9 @@ class WebChat:
         return token if self.keys.check_token(token) else None
 
     async def _body(self, request: web.Request) -> dict[str, Any] | None:
-        raw = await read_limited(request, MAX_BODY)
         try:
-            data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            data = parse_json(await read_limited(request, MAX_BODY))
+        except ValueError:
             return None
         return data if isinstance(data, dict) else None
 
@@ -148,7 +147,10 @@ class WebChat:
         try:
             after = int(request.query.get("after", "0"))
         except ValueError:
-            return _json_error(400, "after must be a number")
+            after = -1
+        # Outbox ids are 64-bit: a larger number would fail in the database driver, not find nothing.
+        if not 0 <= after <= MAX_ID:
+            return _json_error(400, "after must be a reply id, a whole number from 0")
         pseudonym = self.keys.pseudonym(Contact(Channel.WEBCHAT, token))
         event = asyncio.Event()
         self._waiters.setdefault(pseudonym, set()).add(event)

@@ -7,6 +7,12 @@ from datetime import datetime
 from enum import StrEnum
 
 
+def storable(text: str) -> str:
+    """The text as every database can store it: PostgreSQL's text holds no NUL, and no database takes a
+    lone surrogate (JSON's "\\ud800", which a broken client may send); it becomes "?"."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
 class Channel(StrEnum):
     WEBCHAT = "webchat"
     TELEGRAM = "telegram"

@@ -59,7 +59,9 @@ class Keys:
 
     def check_token(self, token: str) -> bool:
         nonce, _, tag = token.partition(".")
-        if not nonce or len(token) > 128:
+        # A token is ASCII; a header may hold any bytes (undecodable ones arrive as surrogates), which
+        # neither encode() nor compare_digest() takes.
+        if not nonce or len(token) > 128 or not token.isascii():
             return False
         return hmac.compare_digest(tag, self._tag(nonce))
 

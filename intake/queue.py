@@ -15,7 +15,7 @@ from sqlalchemy import update
 from intake import content as c
 from intake.categories import AGE_GROUPS, GENDERS, ROLES, TOPICS, InquiryKind, option_ids
 from intake.flow import FlowState
-from intake.messages import Channel, Reply
+from intake.messages import Channel, Reply, storable
 from intake.service import IntakeService, stat_month
 from intake.storage.models import ContactRow, ConversationRow, MessageRow
 from intake.storage.uow import UnitOfWork
@@ -75,8 +75,9 @@ class Categorisation:
                 raise DeskError(f"{name}: unknown value {value!r}")
         if self.topics is not None and not set(self.topics) <= option_ids(TOPICS):
             raise DeskError(f"topics: unknown value in {list(self.topics)!r}")
-        if self.country is not None and len(self.country) > 32:
-            raise DeskError("country: at most 32 characters")
+        # Printable: no NUL (PostgreSQL refuses it) nor a lone surrogate (no database stores one).
+        if self.country is not None and (len(self.country) > 32 or not self.country.isprintable()):
+            raise DeskError("country: at most 32 printable characters")
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ class StaffDesk:
         return uow_conv
 
     async def reply(self, conversation_id: str, staff: str, text: str) -> ReplyOutcome:
-        text = text.strip()
+        text = storable(text).strip()
         if not text:
             raise DeskError("the reply is empty")
         now = self.service.clock()
@@ -177,7 +178,7 @@ class StaffDesk:
         return ReplyOutcome(outbox_id=outbox_id, held=held)
 
     async def note(self, conversation_id: str, staff: str, text: str) -> None:
-        text = text.strip()
+        text = storable(text).strip()
         if not text or len(text) > MAX_REPLY:
             raise DeskError("a note must be 1 to 4000 characters")
         now = self.service.clock()

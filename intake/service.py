@@ -29,7 +29,7 @@ from intake.flow import (
 from intake.hours import OpeningHours
 from intake.i18n import Catalogs
 from intake.keywords import KeywordTable
-from intake.messages import Channel, InboundMessage, Reply
+from intake.messages import Channel, InboundMessage, Reply, storable
 from intake.metrics import Metrics
 from intake.privacy import Keys
 from intake.storage.models import ContactRow, ConversationRow, MessageRow, OutboxRow
@@ -133,9 +133,9 @@ class IntakeService:
         channel = str(msg.contact.channel)
         pseudonym = self.keys.pseudonym(msg.contact)
         address_enc = self.keys.encrypt(msg.contact.address)
-        # PostgreSQL text cannot hold NUL, and no database stores a lone surrogate (JSON "\ud800"): a
-        # message with either must still be stored, not fail (a channel would redeliver it forever).
-        text = msg.text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")[:MAX_TEXT]
+        # A message with a NUL or a lone surrogate must still be stored, not fail (a channel would
+        # redeliver it forever).
+        text = storable(msg.text)[:MAX_TEXT]
         # Before the transaction: whether staff are signed in is a query of its own, and on SQLite a
         # second transaction would wait for the write lock this one is about to hold.
         ctx = await self.context(now, channel)

@@ -53,6 +53,11 @@ class SignIn:
     session: StaffSession
 
 
+def _possible_name(name: str) -> bool:
+    """1 to 64 letters, digits, '.', '-' or '_'."""
+    return 0 < len(name) <= 64 and name.replace("-", "").replace("_", "").replace(".", "").isalnum()
+
+
 def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -69,11 +74,7 @@ class StaffAccounts:
 
     async def add(self, name: str, password: str, role: str = "staff") -> None:
         name = name.strip()
-        if (
-            not name
-            or len(name) > 64
-            or not name.replace("-", "").replace("_", "").replace(".", "").isalnum()
-        ):
+        if not _possible_name(name):
             raise ValueError("a staff name is 1 to 64 letters, digits, '.', '-' or '_'")
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}")
@@ -118,7 +119,12 @@ class StaffAccounts:
             )
             if any(count >= self.max_failures for _key, count in recent):
                 raise RateLimited("too many failed sign-ins; wait a few minutes")
-            staff = await uow.session.scalar(select(StaffRow).where(StaffRow.name == name.strip()))
+            # No account has another name, and a NUL in one would fail in PostgreSQL itself.
+            staff = (
+                await uow.session.scalar(select(StaffRow).where(StaffRow.name == name.strip()))
+                if _possible_name(name.strip())
+                else None
+            )
         ok = await asyncio.to_thread(self._verify, staff.password_hash if staff else _DUMMY_HASH, password)
         async with self.db.uow() as uow:
             if staff is None or staff.disabled or not ok:
@@ -152,7 +158,9 @@ class StaffAccounts:
         counts the request as activity: the console's own background refreshes and the live stream's
         re-checks do not, so a console left open on an empty desk still times out (and the line stops
         counting as staffed)."""
-        if not token or len(token) > 128:
+        # Our tokens are ASCII; a cookie may hold any bytes (undecodable ones as surrogates, which
+        # encode() refuses).
+        if not token or len(token) > 128 or not token.isascii():
             return None
         now = self.clock()
         async with self.db.uow() as uow:

@@ -6,6 +6,7 @@ import hmac
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from multidict import MultiDictProxy
 
 from intake.staff import StaffAccounts, StaffSession
 
@@ -32,6 +33,16 @@ def set_session_cookie(response: web.StreamResponse, token: str, secure: bool, m
 
 def clear_session_cookie(response: web.StreamResponse, secure: bool) -> None:
     response.del_cookie(cookie_name(secure), path="/")
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | bytearray | web.FileField] | None:
+    """The posted form, or None when it cannot be read: aiohttp raises ValueError (bytes that are not
+    UTF-8, a broken multipart body), LookupError (an unknown charset) or RuntimeError (an unknown
+    transfer encoding in a part) for what a client sent, and that is bad input, not a server error."""
+    try:
+        return await request.post()
+    except (ValueError, LookupError, RuntimeError):
+        return None
 
 
 def same_origin(request: web.Request) -> bool:
@@ -65,10 +76,11 @@ async def require(
     if request.method not in SAFE_METHODS:
         sent = request.headers.get("X-CSRF-Token", "")
         if not sent and not api:
-            form = await request.post()
-            value = form.get("csrf_token", "")
+            form = await read_form(request)
+            value = form.get("csrf_token", "") if form is not None else ""
             sent = value if isinstance(value, str) else ""
-        if not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
+        # surrogateescape: a header's undecodable bytes arrive as surrogates, which plain encode() refuses.
+        if not hmac.compare_digest(sent.encode("utf-8", "surrogateescape"), session.csrf_token.encode()):
             raise web.HTTPForbidden(
                 text='{"error": "missing or wrong CSRF token"}', content_type="application/json"
             )

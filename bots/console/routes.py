@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,10 +14,17 @@ from typing import Any, TypeVar
 import aiohttp_jinja2
 from aiohttp import web
 
-from bots.console.auth import clear_session_cookie, cookie_name, require, same_origin, set_session_cookie
+from bots.bodies import parse_json, read_limited
+from bots.console.auth import (
+    clear_session_cookie,
+    cookie_name,
+    read_form,
+    require,
+    same_origin,
+    set_session_cookie,
+)
 from bots.console.live import LiveBus
 from bots.console.texts import PAGE, labels
-from bots.request_body import read_limited
 from intake import content as c
 from intake.i18n import Catalogs, is_rtl, language_name
 from intake.keywords import Keyword, KeywordTable
@@ -30,10 +38,20 @@ MAX_JSON = 64 * 1024
 HEARTBEAT_SECONDS = 15.0
 CONSOLE_LANGUAGES = ("nb", "en")
 T = TypeVar("T")
+CONVERSATION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def _json_error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
+
+
+def _conversation_id(request: web.Request) -> str:
+    """The id in the path; 404 for what cannot be one: ids are UUIDs, and a NUL in a query parameter
+    would fail in PostgreSQL itself."""
+    value = request.match_info["id"]
+    if not CONVERSATION_ID.fullmatch(value):
+        raise web.HTTPNotFound(text='{"error": "no such conversation"}', content_type="application/json")
+    return value
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -75,8 +93,8 @@ class Console:
         if not raw:
             return {}
         try:
-            data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+            data = parse_json(raw)
+        except ValueError:
             raise web.HTTPBadRequest(
                 text='{"error": "the body must be JSON"}', content_type="application/json"
             ) from None
@@ -128,7 +146,7 @@ class Console:
         # Who asks, with the CSRF token, before anything they sent is read or looked up.
         staff = await self._staff(request)
         body = await self._body(request)
-        conversation_id = request.match_info["id"]
+        conversation_id = _conversation_id(request)
         try:
             result = await action(staff, conversation_id, body)
         except DeskError as exc:
@@ -152,8 +170,8 @@ class Console:
         t = self.pages.texts(self._lang(request))
         if not same_origin(request):
             return _json_error(403, "cross-site sign-in refused")
-        form = await request.post()
-        name, password = form.get("name", ""), form.get("password", "")
+        form = await read_form(request)
+        name, password = (form.get("name", ""), form.get("password", "")) if form is not None else ("", "")
         if not isinstance(name, str) or not isinstance(password, str) or not name or len(password) > 1024:
             return self._render_login(request, t(PAGE["wrong"]), status=400)
         client = request.remote or "unknown"
@@ -208,7 +226,7 @@ class Console:
 
     async def conversation(self, request: web.Request) -> web.Response:
         staff = await self._staff(request)
-        conversation_id = request.match_info["id"]
+        conversation_id = _conversation_id(request)
         try:
             detail = await self.desk.detail(conversation_id)
         except DeskError as exc:

@@ -3,6 +3,7 @@
 Serve `FakeTwilio().app` with pytest-aiohttp's `aiohttp_server` and point HELPLINE_TWILIO_API_URL at it.
 It answers `POST /2010-04-01/Accounts/{sid}/Messages.json` (form-encoded, HTTP basic auth) with 201 and the
 message JSON, records every call, and can fail the next N calls (500, 429 or a Twilio error code).
+`inbound_form` and `twilio_signature` build and sign the webhooks Twilio posts to us.
 """
 
 from __future__ import annotations
@@ -31,6 +32,27 @@ def twilio_signature(auth_token: str, url: str, params: Iterable[tuple[str, str]
     data = url + "".join(name + value for name, value in sorted(params))
     digest = hmac.new(auth_token.encode("utf-8"), data.encode("utf-8"), hashlib.sha1).digest()
     return base64.b64encode(digest).decode("ascii")
+
+
+def inbound_form(sid: str, sender: str, body: str, to: str, media: int = 0) -> list[tuple[str, str]]:
+    """An inbound message as Twilio posts it (with the fields our code ignores)."""
+    params = [
+        ("ToCountry", "NO"),
+        ("SmsMessageSid", sid),
+        ("NumMedia", str(media)),
+        ("SmsSid", sid),
+        ("SmsStatus", "received"),
+        ("Body", body),
+        ("To", to),
+        ("NumSegments", "1"),
+        ("MessageSid", sid),
+        ("AccountSid", ACCOUNT_SID),
+        ("From", sender),
+        ("ApiVersion", "2010-04-01"),
+    ]
+    if sender.startswith("whatsapp:"):
+        params += [("ProfileName", "Someone"), ("WaId", sender.removeprefix("whatsapp:+"))]
+    return params
 
 
 @dataclass(frozen=True)

@@ -318,7 +318,16 @@ async def test_wrong_or_missing_secret_is_refused_and_nothing_stored(line: Line,
 
 
 @pytest.mark.parametrize(
-    "body", [b"{not json", b"\xff\xfe", b"[1, 2]", b'{"message": {}}', b'{"update_id": "1"}', b""]
+    "body",
+    [
+        b"{not json",
+        b"\xff\xfe",
+        b"[1, 2]",
+        b'{"message": {}}',
+        b'{"update_id": "1"}',
+        b"",
+        b'{"update_id": 1, "x": ' + b"[" * 5000 + b"]" * 5000 + b"}",  # past the recursion limit
+    ],
 )
 async def test_malformed_body_is_400_and_nothing_stored(line: Line, body: bytes) -> None:
     response = await line.post(None, data=body)
@@ -328,6 +337,32 @@ async def test_malformed_body_is_400_and_nothing_stored(line: Line, body: bytes)
 
 async def test_update_the_parser_refuses_is_400(line: Line) -> None:
     response = await line.post({"update_id": 5, "message": {"message_id": 1, "date": 1}})  # no chat
+    assert response.status == 400
+    assert set((await line.stored()).values()) == {0}
+
+
+def _set(update: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    *parents, last = path.split(".")
+    inner = update
+    for key in parents:
+        inner = inner[key]
+    inner[last] = value
+    return update
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("message", 10**20),  # PTB: AttributeError ('int' object has no attribute 'copy')
+        ("message.date", 10**20),  # PTB: OverflowError (past the platform's time_t)
+        ("message.from.id", []),  # PTB's own code files user data under the id: TypeError there
+        ("message.chat.id", "5123456701"),  # the address replies go to
+        ("message.text", ["hei"]),  # reached the core, which failed on it: a 500, redelivered forever
+        ("message.from.language_code", 47),
+    ],
+)
+async def test_an_update_with_wrong_types_is_400(line: Line, path: str, value: Any) -> None:
+    response = await line.post(_set(line.fake.text(KARI, "hei"), path, value))
     assert response.status == 400
     assert set((await line.stored()).values()) == {0}
 

@@ -40,7 +40,14 @@ from intake.outbox import PermanentFailure, TemporaryFailure
 from intake.queue import DeskError, StaffDesk
 from intake.storage.models import Base, ContactRow, ConversationRow, InboundSeenRow, MessageRow, OutboxRow
 from intake.storage.uow import Database
-from tests.channels.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, TEMPLATE_SID, FakeTwilio, twilio_signature
+from tests.channels.fake_twilio import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    TEMPLATE_SID,
+    FakeTwilio,
+    inbound_form,
+    twilio_signature,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 ALWAYS_OPEN = ROOT / "deploy" / "config" / "always-open.toml"
@@ -108,27 +115,6 @@ def base_env(database_url: str, api_url: str) -> dict[str, str]:
     }
 
 
-def form(sid: str, sender: str, body: str, to: str, media: int = 0) -> Params:
-    """An inbound message as Twilio posts it (with the fields our code ignores)."""
-    params = [
-        ("ToCountry", "NO"),
-        ("SmsMessageSid", sid),
-        ("NumMedia", str(media)),
-        ("SmsSid", sid),
-        ("SmsStatus", "received"),
-        ("Body", body),
-        ("To", to),
-        ("NumSegments", "1"),
-        ("MessageSid", sid),
-        ("AccountSid", ACCOUNT_SID),
-        ("From", sender),
-        ("ApiVersion", "2010-04-01"),
-    ]
-    if sender.startswith("whatsapp:"):
-        params += [("ProfileName", "Someone"), ("WaId", sender.removeprefix("whatsapp:+"))]
-    return params
-
-
 async def rows(db: Database, model: type[T]) -> list[T]:
     async with db.uow() as uow:
         stmt = select(model)
@@ -176,7 +162,7 @@ class Twilio:
         sid = sid or f"SM{self.sent_ids:032x}"
         whatsapp = sender.startswith("whatsapp:")
         path, to = (WHATSAPP_PATH, WHATSAPP_FROM) if whatsapp else (SMS_PATH, SMS_FROM)
-        response = await self.post(path, form(sid, sender, text, to))
+        response = await self.post(path, inbound_form(sid, sender, text, to))
         assert response.status == 200, await response.text()
         assert response.content_type == "text/xml"
         assert await response.text() == TWIML_EMPTY
@@ -228,7 +214,7 @@ def menu_number(options: Sequence[Any], option_id: str) -> str:
 
 
 def test_our_signature_is_twilios_algorithm() -> None:
-    params = form("SM" + "a" * 32, NORWEGIAN, "Hei æøå & = + %", SMS_FROM)
+    params = inbound_form("SM" + "a" * 32, NORWEGIAN, "Hei æøå & = + %", SMS_FROM)
     url = PUBLIC_URL + SMS_PATH + "?via=proxy"
     ours = twilio_signature(AUTH_TOKEN, url, params)
     validator = RequestValidator(AUTH_TOKEN)
@@ -331,10 +317,10 @@ async def test_whatsapp_intake_by_numbers_reaches_the_queue(start: Start) -> Non
 
 async def test_a_wrong_or_missing_signature_is_refused_and_nothing_is_stored(start: Start) -> None:
     tw = await start()
-    params = form("SM" + "b" * 32, NORWEGIAN, "Hei", SMS_FROM)
+    params = inbound_form("SM" + "b" * 32, NORWEGIAN, "Hei", SMS_FROM)
     forged = twilio_signature("not-the-token", PUBLIC_URL + SMS_PATH, params)
     tampered = twilio_signature(
-        AUTH_TOKEN, PUBLIC_URL + SMS_PATH, form("SM" + "b" * 32, NORWEGIAN, "x", SMS_FROM)
+        AUTH_TOKEN, PUBLIC_URL + SMS_PATH, inbound_form("SM" + "b" * 32, NORWEGIAN, "x", SMS_FROM)
     )
     for signature in (forged, tampered, ""):
         response = await tw.post(SMS_PATH, params, signature=signature)
@@ -351,7 +337,7 @@ async def test_a_wrong_or_missing_signature_is_refused_and_nothing_is_stored(sta
 async def test_the_signature_is_checked_against_the_public_url_behind_a_proxy(start: Start) -> None:
     tw = await start()
     path = SMS_PATH + "?via=proxy&n=1"
-    params = form("SM" + "c" * 32, NORWEGIAN, "Hei", SMS_FROM)
+    params = inbound_form("SM" + "c" * 32, NORWEGIAN, "Hei", SMS_FROM)
     # The app is reached at http://127.0.0.1:port/…, but Twilio signed the public https URL.
     local = str(tw.client.make_url(path))
     assert local.startswith("http://127.0.0.1")
@@ -364,15 +350,15 @@ async def test_the_signature_is_checked_against_the_public_url_behind_a_proxy(st
 
 async def test_oversized_and_malformed_posts(start: Start) -> None:
     tw = await start()
-    big = form("SM" + "d" * 32, NORWEGIAN, "x" * 70_000, SMS_FROM)
+    big = inbound_form("SM" + "d" * 32, NORWEGIAN, "x" * 70_000, SMS_FROM)
     assert (await tw.post(SMS_PATH, big)).status == 413
-    no_from = [(k, v) for k, v in form("SM" + "d" * 32, NORWEGIAN, "Hei", SMS_FROM) if k != "From"]
+    no_from = [(k, v) for k, v in inbound_form("SM" + "d" * 32, NORWEGIAN, "Hei", SMS_FROM) if k != "From"]
     assert (await tw.post(SMS_PATH, no_from)).status == 400
-    bad_media = form("SM" + "d" * 32, NORWEGIAN, "Hei", SMS_FROM, media=0)
+    bad_media = inbound_form("SM" + "d" * 32, NORWEGIAN, "Hei", SMS_FROM, media=0)
     bad_media = [(k, "many" if k == "NumMedia" else v) for k, v in bad_media]
     assert (await tw.post(SMS_PATH, bad_media)).status == 400
     # A WhatsApp sender on the SMS webhook (a misconfigured number) is not taken for an SMS contact.
-    assert (await tw.post(SMS_PATH, form("SM" + "d" * 32, BRITISH, "Hei", SMS_FROM))).status == 400
+    assert (await tw.post(SMS_PATH, inbound_form("SM" + "d" * 32, BRITISH, "Hei", SMS_FROM))).status == 400
     headers = {"X-Twilio-Signature": "x", "Content-Type": "application/x-www-form-urlencoded"}
     assert (await tw.client.post(SMS_PATH, data=b"Body=%ff%fe&From=1", headers=headers)).status == 400
     headers["Content-Type"] = "application/json"
@@ -560,6 +546,19 @@ async def test_signed_delivery_reports_set_the_delivery_state(start: Start) -> N
     assert await delivery(greeting.sid) == "delivered"
 
 
+async def test_a_delivery_report_with_a_strange_error_code_is_taken_without_it(start: Start) -> None:
+    # A NUL in the stored error once failed in PostgreSQL (a 500, and Twilio sends the report again).
+    tw = await start()
+    await tw.says("Hei")
+    await tw.drain()
+    greeting = tw.fake.sent[0]
+    assert greeting.sid is not None
+    report = [("MessageSid", greeting.sid), ("MessageStatus", "failed"), ("ErrorCode", "300\x0003")]
+    assert (await tw.post(STATUS_PATH, report)).status == 204
+    [row] = [r for r in await rows(tw.db, OutboxRow) if r.provider_id == greeting.sid]
+    assert row.last_error == "Twilio: failed, error none"
+
+
 # Configuration.
 
 
@@ -592,7 +591,7 @@ async def test_settings_are_checked_at_setup(start: Start) -> None:
 async def test_a_channel_without_its_number_is_off(start: Start) -> None:
     tw = await start({"HELPLINE_TWILIO_WHATSAPP_FROM": None})
     assert set(tw.wiring.senders) == {"sms"}
-    response = await tw.post(WHATSAPP_PATH, form("SM" + "e" * 32, BRITISH, "Hello", WHATSAPP_FROM))
+    response = await tw.post(WHATSAPP_PATH, inbound_form("SM" + "e" * 32, BRITISH, "Hello", WHATSAPP_FROM))
     assert response.status in (404, 405)
     assert not whatsapp_invite_enabled(tw.settings)
 

@@ -19,6 +19,7 @@ from intake import content as c
 from intake.config import load_settings
 from intake.privacy import Keys
 from intake.storage.models import MessageRow
+from tests.channels.raw_http import raw_exchange, status_of
 from tests.channels.webchat_tab import Chat, Client
 
 REPO = Path(__file__).resolve().parents[2]
@@ -179,8 +180,8 @@ async def test_whole_intake_when_the_line_never_opens(make_client: MakeClient) -
 
 @pytest.mark.parametrize(
     "token",
-    [None, "", "forged", "abc.def", "x" * 200, Keys.from_secret("another-secret-key-123").new_token()],
-    ids=["missing", "empty", "no-tag", "bad-tag", "too-long", "other-key"],
+    [None, "", "forged", "abc.def", "x" * 200, Keys.from_secret("another-secret-key-123").new_token(), "é.é"],
+    ids=["missing", "empty", "no-tag", "bad-tag", "too-long", "other-key", "not-ascii"],
 )
 async def test_send_and_poll_need_a_valid_token(client: Client, token: str | None) -> None:
     headers = {} if token is None else {"X-Chat-Token": token}
@@ -194,6 +195,20 @@ async def test_send_and_poll_need_a_valid_token(client: Client, token: str | Non
     assert await inbound(client) == []
 
 
+@pytest.mark.parametrize(
+    "request_line", [b"POST /chat/api/send HTTP/1.1", b"GET /chat/api/poll HTTP/1.1"], ids=["send", "poll"]
+)
+async def test_a_token_of_undecodable_bytes_is_401(client: Client, request_line: bytes) -> None:
+    # aiohttp hands such header bytes over as surrogates, which neither encode() nor compare_digest() takes.
+    body = b'{"text": "hei"}'
+    headers = b"Host: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+    token = b"X-Chat-Token: \xff\xfe.\xc3\x28\r\n"
+    length = b"Content-Length: %d\r\n" % len(body)
+    reply = await raw_exchange(client, request_line + b"\r\n" + headers + token + length + b"\r\n" + body)
+    assert status_of(reply) == 401, reply
+    assert await inbound(client) == []
+
+
 async def test_each_session_token_is_new_and_valid(client: Client) -> None:
     one, two = await Chat(client).start(), await Chat(client).start()
     assert one.token != two.token
@@ -202,8 +217,28 @@ async def test_each_session_token_is_new_and_valid(client: Client) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [b"not json", b"[1, 2]", b'"text"', b"\xff\xfe{}", b'{"text": 5}', b'{"text": "hi", "choice": 3}'],
-    ids=["not-json", "array", "string", "not-utf8", "text-not-string", "choice-not-string"],
+    [
+        b"not json",
+        b"[1, 2]",
+        b'"text"',
+        b"\xff\xfe{}",
+        b'{"text": 5}',
+        b'{"text": "hi", "choice": 3}',
+        b'{"text": "hi", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        b'{"text": "hi", "n": ' + b"1" * 5000 + b"}",
+    ],
+    ids=[
+        "not-json",
+        "array",
+        "string",
+        "not-utf8",
+        "text-not-string",
+        "choice-not-string",
+        # Past the recursion limit, and past the 4300 digits Python converts: json.loads raises
+        # RecursionError and a plain ValueError for these.
+        "nested-too-deep",
+        "integer-too-long",
+    ],
 )
 async def test_malformed_bodies_are_400(client: Client, body: bytes) -> None:
     chat = await Chat(client).start()
@@ -335,10 +370,13 @@ async def test_poll_returns_empty_when_nothing_arrives(
     assert await chat.poll() == []
 
 
-async def test_poll_rejects_a_bad_after(client: Client) -> None:
+@pytest.mark.parametrize("after", ["abc", "-1", str(2**63), "9" * 30, "1" * 5000])
+async def test_poll_rejects_a_bad_after(client: Client, after: str) -> None:
+    # Ids are 64-bit: a larger number once reached the database driver and failed there (a 500).
     chat = await Chat(client).start()
-    response = await client.get("/chat/api/poll?after=abc", headers=chat.headers)
+    response = await client.get(f"/chat/api/poll?after={after}", headers=chat.headers)
     assert response.status == 400
+    assert "error" in await response.json()
 
 
 async def test_poll_returns_only_this_persons_replies(

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from aiohttp import DummyCookieJar
-from argon2 import PasswordHasher
 from pytest_aiohttp import AiohttpClient
 from sqlalchemy import select
 
@@ -21,6 +20,7 @@ from bots.app import WIRING, Wiring, make_app
 from intake.config import load_settings
 from intake.messages import Channel, Contact
 from intake.storage.models import ContactRow, ConversationRow
+from tests.channels.console_client import FAST_HASHER
 from tests.channels.webchat_tab import Chat, Client
 from tests.console.staff_client import PASSWORD, Staff
 from tests.integration.conftest import Clock, fetch
@@ -100,7 +100,7 @@ def make_console(aiohttp_client: AiohttpClient, database_url: str) -> MakeConsol
         wiring.accounts.clock = clock
         # Argon2 at its production cost takes about a second a sign-in on a small CI machine; these tests
         # are about the console, not the hash, and every one signs people in.
-        wiring.accounts.hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+        wiring.accounts.hasher = FAST_HASHER
         return Console(client, wiring, clock)
 
     return build
