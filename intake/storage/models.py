@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -132,7 +133,8 @@ class MessageRow(Base):
     text: Mapped[str] = mapped_column(Text)
     attachments: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(aware())
-    outbox_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Indexed: every recorded send and delivery report updates the message of an outbox row.
+    outbox_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
     provider_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
     delivery: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
@@ -159,6 +161,17 @@ class OutboxRow(Base):
         Index("ix_outbox_pseudonym", "pseudonym", "id"),
         # Delivery callbacks find their row by the provider's id.
         Index("ix_outbox_provider_id", "provider_id"),
+        # The sender's claim asks, for each due row, whether an earlier row to the same person is still
+        # open (it must not overtake it). Only open rows, per person: sent rows pile up until the
+        # retention purge. Without it a fresh table's planner (no statistics yet) answered that by
+        # scanning every pending row for every candidate: 4.8 s a claim with 4,400 pending, 14 ms with.
+        Index(
+            "ix_outbox_open",
+            "pseudonym",
+            "id",
+            sqlite_where=text("status IN ('pending', 'sending')"),
+            postgresql_where=text("status IN ('pending', 'sending')"),
+        ),
         # The web chat reads replies "after id N": an id freed by an erase must never come back.
         {"sqlite_autoincrement": True},
     )
