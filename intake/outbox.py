@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -61,6 +62,9 @@ class OutboxWorker:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     metrics: Metrics | None = None
     sent_flush_interval: float = 0.02
+    slow_claim: float = 0.1
+    analyze_every: float = 600.0
+    _analyzed_at: float = float("-inf")
     _sent: list[tuple[int, str | None]] = field(default_factory=list)
     _flush_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _unrecorded: set[int] = field(default_factory=set)
@@ -76,9 +80,11 @@ class OutboxWorker:
         hand are finished and the rest of the batch is handed back."""
         if not self.senders:
             return 0
+        started = time.monotonic()
         async with self.db.uow() as uow:
             rows = await uow.outbox.claim_due(self.clock(), self.batch, self.lease, list(self.senders))
             await uow.commit()
+        await self._keep_claims_fast(time.monotonic() - started)
         # One person's messages go in order; different people in parallel.
         by_person: dict[str, list[OutboxRow]] = {}
         for row in rows:
@@ -94,6 +100,22 @@ class OutboxWorker:
             finished.set()
             await flusher
         return len(rows)
+
+    async def _keep_claims_fast(self, seconds: float) -> None:
+        """A claim costs its batch when the planner knows the table; a slow one means it does not (yet):
+        refresh the statistics, at most every `analyze_every`. Claims grow slower gradually with the
+        backlog, so this fires long before they get pathological."""
+        now = time.monotonic()
+        if seconds < self.slow_claim or now - self._analyzed_at < self.analyze_every:
+            return
+        self._analyzed_at = now
+        try:
+            async with self.db.uow() as uow:
+                if await uow.outbox.refresh_statistics():
+                    await uow.commit()
+                    log.info("outbox: a claim took %.0f ms; table statistics refreshed", seconds * 1000)
+        except Exception:
+            log.exception("outbox: could not refresh the table statistics")
 
     async def _flush_sent_until(self, finished: asyncio.Event) -> None:
         """Flushes every `sent_flush_interval` while sends go on, and once more when they are done."""

@@ -157,7 +157,9 @@ class InboundSeenRow(Base):
 class OutboxRow(Base):
     __tablename__ = "outbox"
     __table_args__ = (
-        Index("ix_outbox_due", "status", "next_attempt_at"),
+        # The claim walks due rows in order and stops at its batch (see Outbox.claim_due). An index on
+        # (status, next_attempt_at) lured both planners into gathering and sorting every pending row.
+        Index("ix_outbox_status_id", "status", "id"),
         Index("ix_outbox_pseudonym", "pseudonym", "id"),
         # Delivery callbacks find their row by the provider's id.
         Index("ix_outbox_provider_id", "provider_id"),

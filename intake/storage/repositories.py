@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, false, func, literal_column, or_, select, true, update
+from sqlalchemy import and_, delete, false, func, literal_column, or_, select, text, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -244,8 +244,8 @@ class Outbox:
     async def claim_due(
         self, now: datetime, limit: int, lease: timedelta, channels: Sequence[str]
     ) -> Sequence[OutboxRow]:
-        """Take up to `limit` due rows for sending, atomically: one UPDATE … RETURNING, so two senders
-        (or two processes) never take the same row. A row whose lease ran out (its sender died) is due
+        """Take up to `limit` due rows for sending, atomically (in one transaction), so two senders (or two
+        processes) never take the same row. A row whose lease ran out (its sender died) is due
         again. A row waits while an earlier one to the same person is not due yet (backing off, or
         claimed by a sender that may still be sending it, or may have died): it must not overtake it."""
         earlier = aliased(OutboxRow)
@@ -262,33 +262,48 @@ class Outbox:
             )
             .exists()
         )
-        due = (
-            select(OutboxRow.id)
-            .where(
-                # The partial index ix_outbox_open's own condition, spelled the same, so the planners use
-                # it: the claim then walks only the rows still to send, never the sent ones.
-                _open(OutboxRow.status),
-                OutboxRow.channel.in_(channels),
-                or_(
-                    and_(OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now),
-                    and_(OutboxRow.status == "sending", OutboxRow.locked_until < now),
-                ),
-                ~overtakes,
+        # Two ordered walks, no OR between them: each goes along the (status, id) index and stops at
+        # `limit`, so a claim costs the batch, not the backlog. (With "pending and due OR sending and
+        # expired" both planners gathered and sorted every open row first: 705 ms a claim at 107,000
+        # pending on SQLite, and slower the further the sender fell behind.) On SQLite the unit of work
+        # already holds the write lock (BEGIN IMMEDIATE); on PostgreSQL SKIP LOCKED keeps two senders
+        # from taking the same row.
+        ids: list[int] = []
+        for condition in (
+            and_(OutboxRow.status == literal_column("'pending'"), OutboxRow.next_attempt_at <= now),
+            and_(OutboxRow.status == literal_column("'sending'"), OutboxRow.locked_until < now),
+        ):
+            due = (
+                select(OutboxRow.id)
+                .where(condition, OutboxRow.channel.in_(channels), ~overtakes)
+                .order_by(OutboxRow.id)
+                .limit(limit)
             )
-            .order_by(OutboxRow.id)
-            .limit(limit)
-        )
-        if _dialect(self.session) == "postgresql":
-            due = due.with_for_update(skip_locked=True)
+            if _dialect(self.session) == "postgresql":
+                due = due.with_for_update(skip_locked=True)
+            ids.extend((await self.session.execute(due)).scalars().all())
+        ids = sorted(ids)[:limit]
+        if not ids:
+            return []
         stmt = (
             update(OutboxRow)
-            .where(OutboxRow.id.in_(due.scalar_subquery()))
+            .where(OutboxRow.id.in_(ids))
             .values(status="sending", locked_until=now + lease, attempts=OutboxRow.attempts + 1)
             .returning(OutboxRow)
             .execution_options(synchronize_session=False)
         )
         rows = (await self.session.execute(stmt)).scalars().all()
         return sorted(rows, key=lambda r: r.id)
+
+    async def refresh_statistics(self) -> bool:
+        """ANALYZE the outbox on PostgreSQL (False elsewhere: SQLite's planner needs no statistics for the
+        claim). A table without statistics (a fresh deployment's first minute, before autovacuum's first
+        round) makes PostgreSQL gather, sort and check every pending row on each claim: 13.4 s at 107,000
+        pending, against 32 ms once analyzed."""
+        if _dialect(self.session) != "postgresql":
+            return False
+        await self.session.execute(text("ANALYZE outbox"))
+        return True
 
     async def mark_sent(self, outbox_id: int, now: datetime, provider_id: str | None = None) -> None:
         await self.mark_sent_many([(outbox_id, provider_id)], now)

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from intake.messages import Channel, OutboundMessage
 from intake.outbox import OutboxWorker, PermanentFailure, Sender, TemporaryFailure
@@ -456,3 +457,32 @@ async def test_a_send_that_finishes_during_the_last_flush_is_still_recorded(
     assert commits == [(quick,), (slow,)]
     rows = {r.id: r.status for r in await outbox(service.db)}
     assert (rows[quick], rows[slow]) == ("sent", "sent")
+
+
+async def test_a_slow_claim_refreshes_the_outbox_statistics_at_most_once_a_while(
+    service: IntakeService, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await first_contact(service)
+    calls: list[bool] = []
+    original = Outbox.refresh_statistics
+
+    async def counted(self: Outbox) -> bool:
+        calls.append(await original(self))
+        return calls[-1]
+
+    monkeypatch.setattr(Outbox, "refresh_statistics", counted)
+    sender = worker(service, clock, FakeTelegram())
+    sender.slow_claim = 0.0  # every claim counts as slow here
+    assert await sender.run_once() == 2
+    assert await sender.run_once() == 0
+    assert len(calls) == 1  # not again within analyze_every
+    async with service.db.uow() as uow:
+        postgres = uow.session.get_bind().dialect.name == "postgresql"
+        if postgres:
+            # -1 until the table is first analyzed (PostgreSQL 14+), a real count after.
+            reltuples = await uow.session.scalar(
+                text("SELECT reltuples FROM pg_class WHERE relname = 'outbox'")
+            )
+            assert reltuples is not None
+            assert reltuples >= 0
+    assert calls == [postgres]  # SQLite's planner needs no statistics for the claim

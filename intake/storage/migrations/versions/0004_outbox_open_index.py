@@ -1,4 +1,4 @@
-"""index the outbox's open rows per person for the sender's claim, and messages.outbox_id
+"""outbox indexes for a claim that costs its batch, not the backlog; index messages.outbox_id
 
 Revision ID: 0004
 Revises: 0003
@@ -23,6 +23,8 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_outbox_open", ["pseudonym", "id"], unique=False, sqlite_where=OPEN, postgresql_where=OPEN
         )
+        batch_op.create_index("ix_outbox_status_id", ["status", "id"], unique=False)
+        batch_op.drop_index("ix_outbox_due")
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.create_index("ix_messages_outbox_id", ["outbox_id"], unique=False)
 
@@ -31,4 +33,6 @@ def downgrade() -> None:
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index("ix_messages_outbox_id")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.create_index("ix_outbox_due", ["status", "next_attempt_at"], unique=False)
+        batch_op.drop_index("ix_outbox_status_id")
         batch_op.drop_index("ix_outbox_open")
