@@ -32,7 +32,7 @@ from intake.queue import StaffDesk
 from intake.retention import purge
 from intake.service import IntakeService
 from intake.staff import StaffAccounts
-from intake.storage.db import make_engine, make_sessionmaker, migrate, ping
+from intake.storage.db import make_database, make_engine, migrate, ping
 from intake.storage.uow import Database
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
             log.warning("no compiled catalog for %s: texts fall back to the message ids", catalogs.missing())
         engine = make_engine(settings.database_url)
         await migrate(engine)
-        db = Database(make_sessionmaker(engine))
+        db = make_database(engine)
         keys = Keys.from_secret(settings.secret_key)
         metrics = Metrics()
         service = IntakeService(

@@ -9,8 +9,7 @@ from typing import Any
 
 from intake.config import Settings
 from intake.staff import StaffAccounts
-from intake.storage.db import make_engine, make_sessionmaker, migrate
-from intake.storage.uow import Database
+from intake.storage.db import make_database, make_engine, migrate
 
 
 def add_parser(commands: Any) -> None:
@@ -38,7 +37,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings.database_url)
     try:
         await migrate(engine)
-        accounts = StaffAccounts(Database(make_sessionmaker(engine)))
+        accounts = StaffAccounts(make_database(engine))
         if args.staff_command == "add":
             try:
                 await accounts.add(args.name, _password(), "admin" if args.admin else "staff")

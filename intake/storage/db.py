@@ -12,6 +12,8 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
+from intake.storage.uow import Database, WriteTurns
+
 DEFAULT_URL = "sqlite+aiosqlite:///./helpline.db"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Any fixed number, the same in every copy: the PostgreSQL advisory lock held while migrating.
@@ -54,6 +56,12 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def make_database(engine: AsyncEngine) -> Database:
+    """The one way to get a Database: on SQLite its writers take turns in process (see WriteTurns)."""
+    turns = WriteTurns(SQLITE_BUSY_TIMEOUT_MS / 1000) if engine.dialect.name == "sqlite" else None
+    return Database(make_sessionmaker(engine), turns)
 
 
 def alembic_config() -> AlembicConfig:

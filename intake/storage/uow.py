@@ -2,11 +2,58 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
 from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from intake.storage.repositories import Contacts, Conversations, InboundSeen, Messages, Outbox, Stats
+
+
+class WriteTurns:
+    """SQLite has one writer at a time, and its busy handler makes the others sleep and retry (up to 100 ms
+    between tries, the lock often free meanwhile, no order kept). Under load that starved the outbox's
+    short commits behind the webhooks': replies fell minutes behind. Within one process the writers take
+    turns here instead, in arrival order, `urgent` ones first; the busy timeout still orders several
+    processes. A turn not given within `timeout` fails as SQLite's own busy timeout does."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._held = False
+        self._waiting: tuple[deque[asyncio.Future[None]], deque[asyncio.Future[None]]] = (deque(), deque())
+
+    async def acquire(self, urgent: bool = False) -> None:
+        if not self._held and not any(self._waiting):
+            self._held = True
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue = self._waiting[0 if urgent else 1]
+        queue.append(turn)
+        try:
+            async with asyncio.timeout(self.timeout):
+                await turn
+        except TimeoutError:
+            self._give_up(turn, queue)
+            raise TimeoutError(f"the database stayed busy for {self.timeout:.0f} s") from None
+        except BaseException:
+            self._give_up(turn, queue)
+            raise
+
+    def _give_up(self, turn: asyncio.Future[None], queue: deque[asyncio.Future[None]]) -> None:
+        if turn.done() and not turn.cancelled():
+            self.release()  # handed the turn just as the wait ended: pass it on
+        else:
+            queue.remove(turn)
+
+    def release(self) -> None:
+        for queue in self._waiting:
+            while queue:
+                turn = queue.popleft()
+                if not turn.done():
+                    turn.set_result(None)  # the turn passes on; `_held` stays True
+                    return
+        self._held = False
 
 
 class UnitOfWork:
@@ -18,10 +65,21 @@ class UnitOfWork:
     seen: InboundSeen
     stats: Stats
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        turns: WriteTurns | None = None,
+        urgent: bool = False,
+    ) -> None:
         self._sessions = sessions
+        self._turns = turns
+        self._urgent = urgent
+        self._has_turn = False
 
     async def __aenter__(self) -> UnitOfWork:
+        if self._turns is not None:
+            await self._turns.acquire(self._urgent)
+            self._has_turn = True
         self.session = self._sessions()
         self.contacts = Contacts(self.session)
         self.conversations = Conversations(self.session)
@@ -40,10 +98,20 @@ class UnitOfWork:
             self.session.expunge_all()
             await self.session.rollback()
         finally:
-            await self.session.close()
+            try:
+                await self.session.close()
+            finally:
+                self._pass_turn()
+
+    def _pass_turn(self) -> None:
+        if self._turns is not None and self._has_turn:
+            self._has_turn = False
+            self._turns.release()
 
     async def commit(self) -> None:
         await self.session.commit()
+        # The write lock is free from here: the next writer need not wait for this unit's tidying up.
+        self._pass_turn()
 
     async def flush(self) -> None:
         await self.session.flush()
@@ -52,8 +120,10 @@ class UnitOfWork:
 class Database:
     """Hands out units of work; the one object the service needs from storage."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], turns: WriteTurns | None = None) -> None:
         self.sessions = sessions
+        self.turns = turns
 
-    def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions)
+    def uow(self, urgent: bool = False) -> UnitOfWork:
+        """`urgent`: short transactions others wait on (the outbox's claims and sends), served first."""
+        return UnitOfWork(self.sessions, self.turns, urgent)

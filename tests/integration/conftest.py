@@ -16,7 +16,7 @@ from intake.keywords import default_table
 from intake.messages import Channel, Contact, InboundMessage
 from intake.privacy import Keys
 from intake.service import IntakeService, Outcome
-from intake.storage.db import make_sessionmaker
+from intake.storage.db import make_database
 from intake.storage.models import ConversationRow, MessageRow, OutboxRow
 from intake.storage.uow import Database
 from tests.conftest import LANGUAGES, TUESDAY_10
@@ -55,7 +55,7 @@ def build_service(
 ) -> IntakeService:
     """Wired as bots/app.py wires it, with the test's clock."""
     return IntakeService(
-        db=Database(make_sessionmaker(engine)),
+        db=make_database(engine),
         keys=Keys.from_secret(secret),
         catalogs=Catalogs(default_locales_dir(), LANGUAGES),
         hours=hours or default_hours(),

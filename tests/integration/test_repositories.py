@@ -12,7 +12,7 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from intake.storage.db import alembic_config, make_sessionmaker, migrate
+from intake.storage.db import alembic_config, make_database, migrate
 from intake.storage.models import ContactRow, ConversationRow, InboundSeenRow, OutboxRow, StatRecordRow
 from intake.storage.uow import Database
 from tests.integration.conftest import fetch
@@ -24,7 +24,7 @@ TABLES = {"contacts", "conversations", "messages", "inbound_seen", "outbox", "st
 
 @pytest.fixture
 def db(engine: AsyncEngine) -> Database:
-    return Database(make_sessionmaker(engine))
+    return make_database(engine)
 
 
 def outbox_row(pseudonym: str = "p" * 64, **fields: Any) -> OutboxRow:

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from intake.retention import purge
-from intake.storage.db import make_sessionmaker
+from intake.storage.db import make_database
 from intake.storage.models import ContactRow, ConversationRow, MessageRow, StatRecordRow
 from intake.storage.uow import Database
 
@@ -39,7 +39,7 @@ async def _conversation(db: Database, name: str, status: str, closed_days_ago: i
 
 
 async def test_purge_deletes_only_transcripts_past_retention(engine: AsyncEngine) -> None:
-    db = Database(make_sessionmaker(engine))
+    db = make_database(engine)
     old = await _conversation(db, "a" * 64, "closed", closed_days_ago=31)
     recent = await _conversation(db, "b" * 64, "closed", closed_days_ago=29)
     still_open = await _conversation(db, "c" * 64, "queued", closed_days_ago=None)
@@ -60,7 +60,7 @@ async def test_purge_deletes_only_transcripts_past_retention(engine: AsyncEngine
 
 
 async def test_purge_twice_is_harmless(engine: AsyncEngine) -> None:
-    db = Database(make_sessionmaker(engine))
+    db = make_database(engine)
     await _conversation(db, "d" * 64, "closed", closed_days_ago=40)
     assert (await purge(db, NOW, 30)).conversations == 1
     assert (await purge(db, NOW, 30)).conversations == 0

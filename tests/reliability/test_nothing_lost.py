@@ -25,7 +25,7 @@ from pytest_aiohttp import AiohttpServer
 
 from intake.flow import FlowState, Step
 from intake.privacy import Keys
-from intake.storage.db import make_engine, make_sessionmaker
+from intake.storage.db import make_database, make_engine
 from intake.storage.uow import Database
 from tests.channels.fake_telegram import TOKEN, FakeTelegram, User, serve
 from tests.conftest import REPO
@@ -123,7 +123,7 @@ async def rig(fake: FakeTelegram, service: Service, database_url: str) -> AsyncI
         yield Rig(
             fake=fake,
             service=service,
-            db=Database(make_sessionmaker(engine)),
+            db=make_database(engine),
             database="sqlite" if database_url.startswith("sqlite") else "postgresql",
             crowd=Crowd(fake, service, users, SCRIPT, SEED),
             started=asyncio.get_running_loop().time(),
