@@ -56,6 +56,10 @@ class OutboxWorker:
     senders: Mapping[str, Sender]
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     batch: int = 50
+    # Batches being sent at once. Never reorders a person's replies: a claim skips a person whose earlier
+    # reply another batch holds.
+    lanes: int = 4
+    claim_gap: float = 0.05
     lease: timedelta = timedelta(seconds=60)
     max_attempts: int = 10
     send_timeout: float = 30.0
@@ -80,26 +84,32 @@ class OutboxWorker:
         hand are finished and the rest of the batch is handed back."""
         if not self.senders:
             return 0
+        rows = await self._claim()
+        if rows:
+            finished = asyncio.Event()
+            flusher = asyncio.create_task(self._flush_sent_until(finished))
+            try:
+                await self._send_batch(rows, stop)
+            finally:
+                # Never cancel the flusher: cancelled inside its transaction, it would drop the sends it took.
+                finished.set()
+                await flusher
+        return len(rows)
+
+    async def _claim(self) -> list[OutboxRow]:
         started = time.monotonic()
-        async with self.db.uow() as uow:
+        async with self.db.uow(urgent=True) as uow:
             rows = await uow.outbox.claim_due(self.clock(), self.batch, self.lease, list(self.senders))
             await uow.commit()
         await self._keep_claims_fast(time.monotonic() - started)
+        return list(rows)
+
+    async def _send_batch(self, rows: list[OutboxRow], stop: asyncio.Event | None) -> None:
         # One person's messages go in order; different people in parallel.
         by_person: dict[str, list[OutboxRow]] = {}
         for row in rows:
             by_person.setdefault(row.pseudonym, []).append(row)
-        finished = asyncio.Event()
-        flusher = asyncio.create_task(self._flush_sent_until(finished))
-        try:
-            await asyncio.gather(
-                *(self._send_in_order(person_rows, stop) for person_rows in by_person.values())
-            )
-        finally:
-            # Never cancel the flusher: cancelled inside its transaction, it would drop the sends it took.
-            finished.set()
-            await flusher
-        return len(rows)
+        await asyncio.gather(*(self._send_in_order(person_rows, stop) for person_rows in by_person.values()))
 
     async def _keep_claims_fast(self, seconds: float) -> None:
         """A claim costs its batch when the planner knows the table; a slow one means it does not (yet):
@@ -110,7 +120,7 @@ class OutboxWorker:
             return
         self._analyzed_at = now
         try:
-            async with self.db.uow() as uow:
+            async with self.db.uow(urgent=True) as uow:
                 if await uow.outbox.refresh_statistics():
                     await uow.commit()
                     log.info("outbox: a claim took %.0f ms; table statistics refreshed", seconds * 1000)
@@ -134,7 +144,7 @@ class OutboxWorker:
             sent, self._sent = self._sent, []
             if sent:
                 try:
-                    async with self.db.uow() as uow:
+                    async with self.db.uow(urgent=True) as uow:
                         await uow.outbox.mark_sent_many(sent, self.clock())
                         await uow.messages.set_delivery_many([outbox_id for outbox_id, _ in sent], "sent")
                         await uow.commit()
@@ -160,7 +170,7 @@ class OutboxWorker:
             if stop is not None and stop.is_set():
                 # Shutting down: a reply not begun goes back at once, unattempted, so the next process
                 # (or another copy) sends it without waiting out the lease or spending an attempt.
-                async with self.db.uow() as uow:
+                async with self.db.uow(urgent=True) as uow:
                     await uow.outbox.release([later.id for later in rows[index:]])
                     await uow.commit()
                 return
@@ -170,7 +180,7 @@ class OutboxWorker:
                 return  # not recorded: this and the later rows stay leased and go again, in order
             if not await self._send(row):
                 # Later messages wait for the failed one so the person never reads them out of order.
-                async with self.db.uow() as uow:
+                async with self.db.uow(urgent=True) as uow:
                     for later in rows[index + 1 :]:
                         await uow.outbox.mark_retry(
                             later.id, "waiting for an earlier message", row.next_attempt_at
@@ -205,7 +215,7 @@ class OutboxWorker:
             log.warning(
                 "send failed on %s (attempt %d), retry in %.1fs: %s", row.channel, row.attempts, delay, reason
             )
-            async with self.db.uow() as uow:
+            async with self.db.uow(urgent=True) as uow:
                 await uow.outbox.mark_retry(row.id, reason, row.next_attempt_at)
                 await uow.commit()
             return False
@@ -217,21 +227,56 @@ class OutboxWorker:
 
     async def _finish(self, row: OutboxRow, failed: str) -> None:
         log.error("giving up on an outbox message on %s: %s", row.channel, failed)
-        async with self.db.uow() as uow:
+        async with self.db.uow(urgent=True) as uow:
             await uow.outbox.mark_failed(row.id, failed)
             await uow.messages.set_delivery(row.id, "failed")
             await uow.commit()
 
     async def run(self, stop: asyncio.Event, idle: float = 0.5) -> None:
-        while not stop.is_set():
-            try:
-                handled = await self.run_once(stop)
-            except Exception:
-                log.exception("outbox pass failed; retrying")
-                handled = 0
-            if handled == 0:
+        """Claims the next batch while earlier ones are still being sent (up to `lanes` at once): waiting
+        for a whole batch before claiming again let its slowest person set everyone's pace."""
+        finished = asyncio.Event()
+        flusher = asyncio.create_task(self._flush_sent_until(finished))
+        room = asyncio.Semaphore(max(1, self.lanes))
+        batches: set[asyncio.Task[None]] = set()
+
+        def done(batch: asyncio.Task[None]) -> None:
+            batches.discard(batch)
+            room.release()
+            # A person's later reply was skipped while this batch held the earlier one: claim again.
+            self.wake.set()
+            if not batch.cancelled() and (exc := batch.exception()) is not None:
+                log.error("outbox batch failed; its rows go again when their lease ends", exc_info=exc)
+
+        try:
+            while not stop.is_set():
+                await room.acquire()
+                # Cleared before the claim, so a reply queued while it runs wakes the next one.
                 self.wake.clear()
+                rows: list[OutboxRow] = []
+                try:
+                    rows = await self._claim() if self.senders else []
+                except Exception:
+                    log.exception("outbox claim failed; retrying")
+                if not rows:
+                    room.release()
+                else:
+                    batch = asyncio.create_task(self._send_batch(rows, stop))
+                    batches.add(batch)
+                    batch.add_done_callback(done)
+                    if len(rows) == self.batch:
+                        continue  # a full batch: more is likely due now
                 waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.wake.wait())]
                 await asyncio.wait(waiters, timeout=idle, return_when=asyncio.FIRST_COMPLETED)
                 for waiter in waiters:
                     waiter.cancel()
+                # Woken by one new reply, gather a few more before claiming: a claim per reply cost more
+                # CPU than the messages themselves under load (measured: 6,200 claims for 3,541 messages,
+                # most of one or two rows, and half the throughput).
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.claim_gap)
+        finally:
+            if batches:
+                await asyncio.gather(*batches, return_exceptions=True)
+            finished.set()
+            await flusher

@@ -14,6 +14,7 @@ from intake.messages import Channel, OutboundMessage
 from intake.outbox import OutboxWorker, PermanentFailure, Sender, TemporaryFailure
 from intake.privacy import Keys
 from intake.service import IntakeService
+from intake.storage.models import OutboxRow
 from intake.storage.repositories import Outbox
 from intake.storage.uow import Database
 from tests.integration.conftest import Clock, Writer, messages, outbox
@@ -314,28 +315,24 @@ async def test_run_wakes_for_new_work_and_survives_a_failing_pass(
 ) -> None:
     fake = FakeTelegram()
     running = worker(service, clock, fake)
-    delivered = asyncio.Event()
-    original = running.run_once
+    original = running._claim
     passes = 0
 
-    async def run_once(stop: asyncio.Event | None = None) -> int:
+    async def claim() -> list[OutboxRow]:
         nonlocal passes
         passes += 1
         if passes == 1:
             raise RuntimeError("database went away")
-        handled = await original(stop)
-        if fake.delivered:
-            delivered.set()
-        return handled
+        return await original()
 
-    running.run_once = run_once  # type: ignore[method-assign]
+    running._claim = claim  # type: ignore[method-assign]
     stop = asyncio.Event()
     task = asyncio.create_task(running.run(stop, idle=3600))
     try:
         await asyncio.sleep(0)
         await first_contact(service)
         running.wake.set()  # what the service's on_replies does
-        await asyncio.wait_for(delivered.wait(), timeout=10)
+        await eventually(lambda: len(fake.delivered) >= 2)
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=10)
@@ -486,3 +483,44 @@ async def test_a_slow_claim_refreshes_the_outbox_statistics_at_most_once_a_while
             assert reltuples is not None
             assert reltuples >= 0
     assert calls == [postgres]  # SQLite's planner needs no statistics for the claim
+
+
+async def eventually(condition: Callable[[], bool]) -> None:
+    """Waits for what a fake records; the timeout guards against hanging, it is not a timing assertion."""
+    async with asyncio.timeout(10):
+        while not condition():  # noqa: ASYNC110 - the fakes record, they signal nothing
+            await asyncio.sleep(0.01)
+
+
+async def test_a_slow_send_does_not_hold_up_other_peoples_replies(
+    service: IntakeService, clock: Clock
+) -> None:
+    """The next batch is claimed while an earlier one is still on its way: one person's slow send (a
+    provider taking its time) must not keep everyone else waiting for an answer."""
+    _, slow_ids = await first_contact(service, "slow-chat")
+    release, held = asyncio.Event(), asyncio.Event()
+
+    class SlowForOne(FakeTelegram):
+        async def send(self, message: OutboundMessage) -> str | None:
+            if message.contact.address == "slow-chat":
+                held.set()
+                await release.wait()
+            return await super().send(message)
+
+    fake = SlowForOne()
+    running = worker(service, clock, fake)
+    stop = asyncio.Event()
+    task = asyncio.create_task(running.run(stop, idle=3600))
+    try:
+        await asyncio.wait_for(held.wait(), timeout=10)
+        _, other_ids = await first_contact(service, "other-chat")
+        running.wake.set()
+        await eventually(lambda: {m.outbox_id for m in fake.delivered} == set(other_ids))
+        assert not {m.outbox_id for m in fake.delivered} & set(slow_ids)  # still on its way
+        release.set()
+        await eventually(lambda: len(fake.delivered) == 4)
+    finally:
+        release.set()
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+    assert [m.outbox_id for m in fake.delivered if m.outbox_id in slow_ids] == slow_ids  # in order
