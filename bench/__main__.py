@@ -139,6 +139,7 @@ def phase_dict(result: PhaseResult) -> dict[str, Any]:
         "messages_per_second": round(result.per_second, 1),
         "complete": result.complete,
         "errors": result.errors,
+        "error_kinds": result.error_kinds,
         "latency_ms": {
             "p50": round(result.latency_ms(50), 2),
             "p90": round(result.latency_ms(90), 2),

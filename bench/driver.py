@@ -14,7 +14,7 @@ import itertools
 import json
 import sys
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -224,6 +224,7 @@ class PhaseResult:
     replies: int
     latencies: list[float]  # seconds, one per answered webhook call, on its connection
     errors: int  # non-2xx answers and connection errors (each retried, as Telegram does)
+    error_kinds: dict[str, int] = field(default_factory=dict)  # "HTTP 503", "TimeoutError", ... -> count
     seconds: float  # first post until the last expected reply was counted (or the time-out)
     complete: bool  # every expected reply arrived
     posting_seconds: float = 0.0  # first post until the last webhook answer
@@ -280,6 +281,7 @@ class Driver:
         self.ids = ids
         self.max_retries = max_retries
         self.errors = 0
+        self.error_kinds: Counter[str] = Counter()
         self.latencies: list[float] = []
         self.answered = 0
         self.progress: Progress | None = None
@@ -296,8 +298,10 @@ class Driver:
                     async with self.session.post(self.target.url, data=body, headers=headers) as response:
                         await response.read()
                         ok = 200 <= response.status < 300
-                except (aiohttp.ClientError, OSError, TimeoutError):
+                        kind = f"HTTP {response.status}"
+                except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                     ok = False
+                    kind = type(exc).__name__
             if ok:
                 self.waits.append(started - queued)
                 self.latencies.append(time.perf_counter() - started)
@@ -306,6 +310,7 @@ class Driver:
                     self.progress.answered += 1
                 return
             self.errors += 1
+            self.error_kinds[kind] += 1
             await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
         raise RuntimeError(f"{self.target.name}: a webhook call failed {self.max_retries + 1} times")
 
@@ -333,6 +338,7 @@ class Driver:
         expected = sum(self.target.expected(len(user.script)) for user in queue)
         base = self.counter.sent
         self.latencies, self.waits, self.errors, self.answered = [], [], 0, 0
+        self.error_kinds = Counter()
         self.progress = Progress(label, n_messages, expected, self.counter)
 
         async def worker() -> None:
@@ -353,6 +359,7 @@ class Driver:
             replies=self.counter.sent - base,
             latencies=self.latencies,
             errors=self.errors,
+            error_kinds=dict(self.error_kinds),
             seconds=end - started,
             complete=reached is not None,
             posting_seconds=answered - started,
@@ -371,6 +378,7 @@ class Driver:
         ready: deque[SimUser] = deque()
         users: list[SimUser] = []
         self.latencies, self.waits, self.errors, self.answered = [], [], 0, 0
+        self.error_kinds = Counter()
         self.progress = Progress(label, total, 0, self.counter)
         base = self.counter.sent
         tasks: set[asyncio.Task[None]] = set()
@@ -422,6 +430,7 @@ class Driver:
             replies=self.counter.sent - base,
             latencies=self.latencies,
             errors=self.errors,
+            error_kinds=dict(self.error_kinds),
             seconds=end - started,
             complete=reached is not None,
             posting_seconds=last_post - started,

@@ -7,6 +7,11 @@ from typing import Any
 NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
 
 
+def _kinds(data: dict[str, Any]) -> str:
+    kinds = data.get("error_kinds") or {}
+    return f" ({', '.join(f'{n} {kind}' for kind, n in sorted(kinds.items()))})" if kinds else ""
+
+
 def _get(data: dict[str, Any], *path: str) -> Any:
     value: Any = data
     for key in path:
@@ -182,6 +187,7 @@ def render(results: dict[str, Any]) -> str:
                     problems.append(
                         f"{NAMES.get(db, db)} {name} {phase}: {data['replies']} replies counted"
                         f"{'' if data['complete'] else ' (not all arrived)'}, {data['errors']} webhook errors"
+                        + _kinds(data)
                     )
     ptb_data = _get(results, "ptb", "throughput")
     if isinstance(ptb_data, dict) and (not ptb_data["complete"] or ptb_data["errors"]):
