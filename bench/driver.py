@@ -224,7 +224,6 @@ class PhaseResult:
     replies: int
     latencies: list[float]  # seconds, one per answered webhook call, on its connection
     errors: int  # non-2xx answers and connection errors (each retried, as Telegram does)
-    error_kinds: dict[str, int] = field(default_factory=dict)  # "HTTP 503", "TimeoutError", ... -> count
     seconds: float  # first post until the last expected reply was counted (or the time-out)
     complete: bool  # every expected reply arrived
     posting_seconds: float = 0.0  # first post until the last webhook answer
@@ -234,6 +233,7 @@ class PhaseResult:
     server_cpu_seconds: float = 0.0  # CPU time the server under test used in the phase
     machine_idle: float = 0.0  # fraction of all cores' time idle in the phase (others' load shows here)
     overloaded: bool = False  # open loop: stopped early, more than a second's worth of posts unanswered
+    error_kinds: dict[str, int] = field(default_factory=dict)  # "HTTP 503", "TimeoutError", ... -> count
 
     @property
     def per_second(self) -> float:
