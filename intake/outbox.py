@@ -12,7 +12,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -86,15 +86,21 @@ class OutboxWorker:
             return 0
         rows = await self._claim()
         if rows:
-            finished = asyncio.Event()
-            flusher = asyncio.create_task(self._flush_sent_until(finished))
-            try:
+            async with self._flushing():
                 await self._send_batch(rows, stop)
-            finally:
-                # Never cancel the flusher: cancelled inside its transaction, it would drop the sends it took.
-                finished.set()
-                await flusher
         return len(rows)
+
+    @contextlib.asynccontextmanager
+    async def _flushing(self) -> AsyncIterator[None]:
+        """Group-commits the sends made inside, every `sent_flush_interval` and once more at the end."""
+        finished = asyncio.Event()
+        flusher = asyncio.create_task(self._flush_sent_until(finished))
+        try:
+            yield
+        finally:
+            # Never cancel the flusher: cancelled inside its transaction, it would drop the sends it took.
+            finished.set()
+            await flusher
 
     async def _claim(self) -> list[OutboxRow]:
         started = time.monotonic()
@@ -235,8 +241,6 @@ class OutboxWorker:
     async def run(self, stop: asyncio.Event, idle: float = 0.5) -> None:
         """Claims the next batch while earlier ones are still being sent (up to `lanes` at once): waiting
         for a whole batch before claiming again let its slowest person set everyone's pace."""
-        finished = asyncio.Event()
-        flusher = asyncio.create_task(self._flush_sent_until(finished))
         room = asyncio.Semaphore(max(1, self.lanes))
         batches: set[asyncio.Task[None]] = set()
 
@@ -248,36 +252,36 @@ class OutboxWorker:
             if not batch.cancelled() and (exc := batch.exception()) is not None:
                 log.error("outbox batch failed; its rows go again when their lease ends", exc_info=exc)
 
-        try:
-            while not stop.is_set():
-                await room.acquire()
-                # Cleared before the claim, so a reply queued while it runs wakes the next one.
-                self.wake.clear()
-                rows: list[OutboxRow] = []
-                try:
-                    rows = await self._claim() if self.senders else []
-                except Exception:
-                    log.exception("outbox claim failed; retrying")
-                if not rows:
-                    room.release()
-                else:
-                    batch = asyncio.create_task(self._send_batch(rows, stop))
-                    batches.add(batch)
-                    batch.add_done_callback(done)
-                    if len(rows) == self.batch:
-                        continue  # a full batch: more is likely due now
-                waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.wake.wait())]
-                await asyncio.wait(waiters, timeout=idle, return_when=asyncio.FIRST_COMPLETED)
-                for waiter in waiters:
-                    waiter.cancel()
-                # Woken by one new reply, gather a few more before claiming: a claim per reply cost more
-                # CPU than the messages themselves under load (measured: 6,200 claims for 3,541 messages,
-                # most of one or two rows, and half the throughput). 100 ms here and between group
-                # commits kept the throughput of one-batch-at-a-time while replies kept pace.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.claim_gap)
-        finally:
-            if batches:
-                await asyncio.gather(*batches, return_exceptions=True)
-            finished.set()
-            await flusher
+        async with self._flushing():
+            try:
+                while not stop.is_set():
+                    await room.acquire()
+                    # Cleared before the claim, so a reply queued while it runs wakes the next one.
+                    self.wake.clear()
+                    rows: list[OutboxRow] = []
+                    try:
+                        rows = await self._claim() if self.senders else []
+                    except Exception:
+                        log.exception("outbox claim failed; retrying")
+                    if not rows:
+                        room.release()
+                    else:
+                        batch = asyncio.create_task(self._send_batch(rows, stop))
+                        batches.add(batch)
+                        batch.add_done_callback(done)
+                        if len(rows) == self.batch:
+                            continue  # a full batch: more is likely due now
+                    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.wake.wait())]
+                    await asyncio.wait(waiters, timeout=idle, return_when=asyncio.FIRST_COMPLETED)
+                    for waiter in waiters:
+                        waiter.cancel()
+                    # Woken by one new reply, gather a few more before claiming: a claim per reply cost
+                    # more CPU than the messages themselves under load (measured: 6,200 claims for 3,541
+                    # messages, most of one or two rows, and half the throughput). 100 ms here and between
+                    # group commits kept the throughput of one-batch-at-a-time while replies kept pace.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), self.claim_gap)
+            finally:
+                # The batches in hand finish (a stop hands their unstarted rows back) before the last flush.
+                if batches:
+                    await asyncio.gather(*batches, return_exceptions=True)
