@@ -79,6 +79,25 @@ def worker(
     )
 
 
+async def eventually(condition: Callable[[], bool]) -> None:
+    """Waits for what a fake records; the timeout guards against hanging, it is not a timing assertion."""
+    async with asyncio.timeout(10):
+        while not condition():  # noqa: ASYNC110 - the fakes record, they signal nothing
+            await asyncio.sleep(0.01)
+
+
+@contextlib.asynccontextmanager
+async def running_in_background(running: OutboxWorker) -> AsyncIterator[None]:
+    """`run` as the service runs it, stopped on the way out (and it must stop within 10 s)."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(running.run(stop, idle=3600))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+
+
 async def first_contact(service: IntakeService, address: str = ADDRESS) -> tuple[Writer, list[int]]:
     """A person writes once on Telegram: two replies (greeting, language menu) wait in the outbox."""
     person = Writer(service, address, Channel.TELEGRAM)
@@ -326,16 +345,11 @@ async def test_run_wakes_for_new_work_and_survives_a_failing_pass(
         return await original()
 
     running._claim = claim  # type: ignore[method-assign]
-    stop = asyncio.Event()
-    task = asyncio.create_task(running.run(stop, idle=3600))
-    try:
+    async with running_in_background(running):
         await asyncio.sleep(0)
         await first_contact(service)
         running.wake.set()  # what the service's on_replies does
         await eventually(lambda: len(fake.delivered) >= 2)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=10)
     assert passes >= 2
     assert len(fake.delivered) == 2
 
@@ -485,13 +499,6 @@ async def test_a_slow_claim_refreshes_the_outbox_statistics_at_most_once_a_while
     assert calls == [postgres]  # SQLite's planner needs no statistics for the claim
 
 
-async def eventually(condition: Callable[[], bool]) -> None:
-    """Waits for what a fake records; the timeout guards against hanging, it is not a timing assertion."""
-    async with asyncio.timeout(10):
-        while not condition():  # noqa: ASYNC110 - the fakes record, they signal nothing
-            await asyncio.sleep(0.01)
-
-
 async def test_a_slow_send_does_not_hold_up_other_peoples_replies(
     service: IntakeService, clock: Clock
 ) -> None:
@@ -509,18 +516,15 @@ async def test_a_slow_send_does_not_hold_up_other_peoples_replies(
 
     fake = SlowForOne()
     running = worker(service, clock, fake)
-    stop = asyncio.Event()
-    task = asyncio.create_task(running.run(stop, idle=3600))
-    try:
-        await asyncio.wait_for(held.wait(), timeout=10)
-        _, other_ids = await first_contact(service, "other-chat")
-        running.wake.set()
-        await eventually(lambda: {m.outbox_id for m in fake.delivered} == set(other_ids))
-        assert not {m.outbox_id for m in fake.delivered} & set(slow_ids)  # still on its way
-        release.set()
-        await eventually(lambda: len(fake.delivered) == 4)
-    finally:
-        release.set()
-        stop.set()
-        await asyncio.wait_for(task, timeout=10)
+    async with running_in_background(running):
+        try:
+            await asyncio.wait_for(held.wait(), timeout=10)
+            _, other_ids = await first_contact(service, "other-chat")
+            running.wake.set()
+            await eventually(lambda: {m.outbox_id for m in fake.delivered} == set(other_ids))
+            assert not {m.outbox_id for m in fake.delivered} & set(slow_ids)  # still on its way
+            release.set()
+            await eventually(lambda: len(fake.delivered) == 4)
+        finally:
+            release.set()  # before the stop: else a failed assertion above leaves the slow send hanging
     assert [m.outbox_id for m in fake.delivered if m.outbox_id in slow_ids] == slow_ids  # in order
