@@ -303,8 +303,9 @@ class Bench:
         if self.options.profile is not None:
             kind = "SAMPLE" if self.options.profile.suffix == ".stacks" else "PROFILE"
             env[f"HELPLINE_BENCH_{kind}"] = f"{self.options.profile.resolve()}.{db}"
-        if os.environ.get("HELPLINE_BENCH_SQL"):  # see bench/serve.py
-            env["HELPLINE_BENCH_SQL"] = f"{os.environ['HELPLINE_BENCH_SQL']}.{db}"
+        for name in ("HELPLINE_BENCH_SQL", "HELPLINE_BENCH_TRACEMALLOC"):  # see bench/serve.py
+            if os.environ.get(name):
+                env[name] = f"{os.environ[name]}.{db}"
         server = Server(
             "service",
             [sys.executable, "-m", "bench.serve", "serve", "--port", str(port)],

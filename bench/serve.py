@@ -9,6 +9,8 @@ With HELPLINE_BENCH_PROFILE=path the whole run is profiled with cProfile into th
 HELPLINE_BENCH_SAMPLE=path its stacks are sampled (bench/sampler.py) into that file. With
 HELPLINE_BENCH_SQL=path every SQL statement the service runs is counted, by its text, into that file (JSON):
 how many statements a message costs is the first thing to know when the database is the bottleneck.
+With HELPLINE_BENCH_TRACEMALLOC=path Python's allocations are traced and a snapshot is written to path.N
+every minute (compare two with `python -m bench.memdiff A B`): where memory that keeps growing comes from.
 """
 
 from __future__ import annotations
@@ -41,7 +43,27 @@ def count_statements(path: str) -> None:
     atexit.register(write)
 
 
+def trace_allocations(path: str, every: float = 60.0) -> None:
+    import threading
+    import time
+    import tracemalloc
+
+    tracemalloc.start(12)
+
+    def dump() -> None:
+        n = 0
+        while True:
+            time.sleep(every)
+            tracemalloc.take_snapshot().dump(f"{path}.{n}")
+            n += 1
+
+    threading.Thread(target=dump, name="tracemalloc", daemon=True).start()
+
+
 def main() -> int:
+    trace_path = os.environ.get("HELPLINE_BENCH_TRACEMALLOC")
+    if trace_path:
+        trace_allocations(trace_path)
     sql_path = os.environ.get("HELPLINE_BENCH_SQL")
     if sql_path:
         count_statements(sql_path)

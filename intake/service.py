@@ -32,7 +32,7 @@ from intake.keywords import KeywordTable
 from intake.messages import Channel, InboundMessage, Reply, storable
 from intake.metrics import Metrics
 from intake.privacy import Keys
-from intake.storage.models import ContactRow, ConversationRow, MessageRow, OutboxRow
+from intake.storage.models import ContactRow, ConversationRow, OutboxRow
 from intake.storage.uow import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -161,16 +161,14 @@ class IntakeService:
                     updated_at=now,
                 )
                 uow.conversations.add(conv)
-            uow.messages.add(
-                MessageRow(
-                    conversation_id=conv.id,
-                    direction="in",
-                    sender="person",
-                    text=text,
-                    attachments=msg.attachments,
-                    created_at=now,
-                    provider_ref=msg.provider_ref,
-                )
+            uow.messages.stage(
+                conversation_id=conv.id,
+                direction="in",
+                sender="person",
+                text=text,
+                attachments=msg.attachments,
+                created_at=now,
+                provider_ref=msg.provider_ref,
             )
             conv.last_inbound_at = now
             if contact.blocked_until is not None and contact.blocked_until > now:
@@ -277,9 +275,10 @@ class IntakeService:
         """The delete keyword: transcripts, stored replies and the link to the person go; the anonymous
         record stays (it never pointed at anyone). Returns the chat's ids of recent messages, which the
         channel deletes on the person's device where it can (Telegram: 48 hours)."""
-        await uow.flush()
         since = now - ERASE_WINDOW
-        refs: list[str] = []
+        # This very message (the keyword) is not written at all, but it goes from the device too.
+        refs: list[str] = [str(m["provider_ref"]) for m in uow.messages.discard_staged() if m["provider_ref"]]
+        await uow.flush()
         for conv in await uow.conversations.for_contact(contact.id):
             for message in await uow.messages.for_conversation(conv.id):
                 if message.provider_ref and message.created_at >= since:
@@ -317,19 +316,21 @@ class IntakeService:
                     created_at=now,
                 )
             )
-        ids = await uow.outbox.add_all(rows) if rows else []
-        for reply, outbox_id in zip(replies, ids, strict=True):
-            if conv is not None:
-                uow.messages.add(
-                    MessageRow(
-                        conversation_id=conv.id,
-                        direction="out",
-                        sender=reply.sender,
-                        text=reply.text,
-                        attachments=0,
-                        created_at=now,
-                        outbox_id=outbox_id,
-                        delivery="pending",
-                    )
-                )
+        ids = await uow.outbox.add_all(rows)
+        if conv is not None:
+            await uow.messages.insert(
+                [
+                    {
+                        "conversation_id": conv.id,
+                        "direction": "out",
+                        "sender": reply.sender,
+                        "text": reply.text,
+                        "attachments": 0,
+                        "created_at": now,
+                        "outbox_id": outbox_id,
+                        "delivery": "pending",
+                    }
+                    for reply, outbox_id in zip(replies, ids, strict=True)
+                ]
+            )
         return ids

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, false, func, literal_column, or_, select, text, true, update
+from sqlalchemy import Table, and_, delete, false, func, literal_column, or_, select, text, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -21,6 +21,21 @@ from intake.storage.models import (
 )
 
 OPEN_STATUSES = ("intake", "queued", "claimed")
+# What the ORM would fill in for an outbox row left unset (the Core insert passes every column).
+_OUTBOX_DEFAULTS: dict[str, Any] = {"status": "pending", "attempts": 0}
+_MESSAGE_DEFAULTS: dict[str, Any] = {
+    "sender": "person", "attachments": 0, "outbox_id": None, "provider_ref": None, "delivery": None,
+}  # fmt: skip
+
+
+# The tables behind the mapped classes, for the hot path's Core statements.
+_MESSAGES = cast(Table, MessageRow.__table__)
+_OUTBOX = cast(Table, OutboxRow.__table__)
+
+
+def _message_values(values: dict[str, Any]) -> dict[str, Any]:
+    """Every column, so rows of one executemany have the same keys."""
+    return {**_MESSAGE_DEFAULTS, **values}
 
 
 def _open(status: Any) -> Any:
@@ -43,8 +58,10 @@ class InboundSeen:
 
     async def first_time(self, channel: str, provider_key: str, now: datetime) -> bool:
         """Record a provider message id; False when it was already recorded (a redelivery)."""
+        # The table, not the mapped class: a Core statement skips the ORM's bulk-insert machinery, which
+        # cost more than the insert itself on this hot path.
         stmt = (
-            _insert(self.session, InboundSeenRow)
+            _insert(self.session, InboundSeenRow.__table__)
             .values(channel=channel, provider_key=provider_key, seen_at=now)
             .on_conflict_do_nothing(index_elements=["channel", "provider_key"])
             .returning(InboundSeenRow.id)
@@ -196,9 +213,29 @@ class Conversations:
 class Messages:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._staged: list[dict[str, Any]] = []
 
     def add(self, message: MessageRow) -> None:
         self.session.add(message)
+
+    def stage(self, **values: Any) -> None:
+        """A message to write with the unit's next `insert` (or at commit): the inbound message goes in the
+        same statement as the replies' messages, ahead of them (the transcript is ordered by id)."""
+        self._staged.append(_message_values(values))
+
+    def discard_staged(self) -> list[dict[str, Any]]:
+        staged, self._staged = self._staged, []
+        return staged
+
+    async def insert(self, rows: Sequence[dict[str, Any]] = ()) -> None:
+        """Write the staged messages and `rows` as one Core executemany, after flushing the ORM's pending
+        rows (the conversation they point to may be new). The ORM's unit of work cost several times the
+        INSERT itself per message, and nothing here needs the rows as objects afterwards."""
+        values = [*self.discard_staged(), *(_message_values(row) for row in rows)]
+        if not values:
+            return
+        await self.session.flush()
+        await self.session.execute(_MESSAGES.insert(), values)
 
     async def for_conversation(self, conversation_id: str) -> Sequence[MessageRow]:
         stmt = select(MessageRow).where(MessageRow.conversation_id == conversation_id).order_by(MessageRow.id)
@@ -233,10 +270,27 @@ class Outbox:
         return (await self.add_all([row]))[0]
 
     async def add_all(self, rows: Sequence[OutboxRow]) -> list[int]:
-        """One flush for a whole reply batch: the rows go in as one multi-row INSERT … RETURNING."""
-        self.session.add_all(rows)
+        """A whole reply batch as one multi-row INSERT … RETURNING, in Core (see `Messages.insert`), after a
+        flush of what the rows point to. The rows stay out of the session; each learns its id."""
+        if not rows:
+            return []
         await self.session.flush()
-        return [row.id for row in rows]
+        values = [
+            {column.key: getattr(row, column.key) for column in _OUTBOX.columns if column.key != "id"}
+            for row in rows
+        ]
+        for value in values:
+            for key, default in _OUTBOX_DEFAULTS.items():
+                if value[key] is None:
+                    value[key] = default
+        # Sorted, not matched by SQLAlchemy (sort_by_parameter_order made SQLite insert row by row): one
+        # INSERT draws its ids in the order of its VALUES (SQLite: max+1 under the write lock this unit
+        # holds; PostgreSQL: one nextval per row, in order), so the smallest id is the first row's.
+        stmt = _OUTBOX.insert().returning(_OUTBOX.c.id)
+        ids = sorted(int(i) for i in (await self.session.execute(stmt, values)).scalars().all())
+        for row, outbox_id in zip(rows, ids, strict=True):
+            row.id = outbox_id
+        return ids
 
     async def get(self, outbox_id: int) -> OutboxRow | None:
         return await self.session.get(OutboxRow, outbox_id)

@@ -109,6 +109,7 @@ class UnitOfWork:
             self._turns.release()
 
     async def commit(self) -> None:
+        await self.messages.insert()  # whatever is still staged
         await self.session.commit()
         # The write lock is free from here: the next writer need not wait for this unit's tidying up.
         self._pass_turn()
