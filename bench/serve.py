@@ -48,7 +48,8 @@ def trace_allocations(path: str, every: float = 60.0) -> None:
     import time
     import tracemalloc
 
-    tracemalloc.start(12)
+    # Each frame kept costs: with 12 the service ran at a tenth of its speed.
+    tracemalloc.start(int(os.environ.get("HELPLINE_BENCH_TRACEMALLOC_FRAMES", "2")))
 
     def dump() -> None:
         n = 0

@@ -1,12 +1,13 @@
-"""The Telegram channel: python-telegram-bot's `Application` without its updater, fed by our own route.
+"""The Telegram channel: python-telegram-bot's `Application` (for the Bot and its lifecycle, without its
+updater and its dispatch), fed by our own route.
 
-`POST /webhooks/telegram` checks Telegram's secret header, parses the update with PTB and hands it to the
-Application; its one handler turns the update into the core's `InboundMessage` (bots/telegram_updates.py)
-and waits for `IntakeService.handle`, so Telegram gets its 200 only after the message is committed (on an
-error it gets a 500 and sends the update again; a repeated update_id is ignored by the core). Conversation
-state is in the database: no ConversationHandler, no `user_data`. Replies leave through the durable outbox
-and `TelegramSender` (bots/telegram_sender.py). `helpline serve --telegram-polling` feeds the same handler
-from getUpdates, for development without a public address.
+`POST /webhooks/telegram` checks Telegram's secret header, parses the update with PTB, turns it into the
+core's `InboundMessage` (bots/telegram_updates.py) and waits for `IntakeService.handle`, so Telegram gets
+its 200 only after the message is committed (on an error it gets a 500 and sends the update again; a
+repeated update_id is ignored by the core). Conversation state is in the database: no ConversationHandler,
+no `user_data`. Replies leave through the durable outbox and `TelegramSender` (bots/telegram_sender.py).
+`helpline serve --telegram-polling` feeds the same handler from getUpdates, for development without a
+public address.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import hmac
 import logging
 import re
 from collections.abc import AsyncIterator
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from telegram import Bot, Update
 from telegram.error import InvalidToken, RetryAfter, TelegramError
-from telegram.ext import Application, ContextTypes, TypeHandler
+from telegram.ext import Application
 
 from bots.app import WIRING, Wiring
 from bots.bodies import parse_json, read_limited
@@ -48,9 +48,6 @@ POLL_SECONDS = 25
 START_RETRY_SECONDS = 5.0
 
 TelegramApp = Application[Any, Any, Any, Any, Any, Any]
-# Where the handler leaves an exception for the route: PTB's process_update would only log it, and
-# Telegram must get a 500 (and send the update again) when the core did not commit.
-_failures: ContextVar[list[Exception] | None] = ContextVar("telegram_failures", default=None)
 
 
 class MalformedUpdate(Exception):
@@ -111,7 +108,6 @@ class TelegramChannel:
             .updater(None)
             .build()
         )
-        self.application.add_handler(TypeHandler(Update, self._on_update))
         # Telegram being unreachable must not stop the web chat: start now if it answers, else keep trying.
         if not await self._start_once():
             self._starter = asyncio.create_task(self._keep_starting())
@@ -158,25 +154,13 @@ class TelegramChannel:
             await self.application.shutdown()  # a no-op when getMe never answered
 
     async def feed(self, update: Update) -> None:
-        """Process one update through the Application; raises if the core did not commit it."""
-        assert self.application is not None
-        failures: list[Exception] = []
-        token = _failures.set(failures)
-        try:
-            await self.application.process_update(update)
-        finally:
-            _failures.reset(token)
-        if failures:
-            raise failures[0]
+        """Process one update; raises if the core did not commit it (Telegram then gets a 500).
 
-    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        try:
-            await self.handle(update)
-        except Exception as exc:
-            sink = _failures.get()
-            if sink is None:
-                raise
-            sink.append(exc)
+        Not through `Application.process_update`: its dispatch added nothing to our one handler but a
+        context object per update, swallowed the handler's exceptions, and marked every chat and user id
+        "for persistence" in sets that only a persistence empties: with none configured, every chat id
+        that ever wrote stayed in memory (a growth per conversation, and addresses held in process)."""
+        await self.handle(update)
 
     async def handle(self, update: Update) -> None:
         assert self.service is not None

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -391,6 +392,34 @@ async def test_repeated_update_id_is_processed_once(line: Line) -> None:
     await line.deliver()
     assert person.new_texts() == [line.says("nb", c.GREETING), line.says("nb", c.ASK_LANGUAGE)]
     assert await line.inbound() == [("hei", 0)]
+
+
+def ids_held_by(obj: object) -> set[int]:
+    """The ints in every set, sequence or mapping (its keys) that an attribute of `obj` holds."""
+    held: set[int] = set()
+    for name in dir(obj):
+        try:
+            with warnings.catch_warnings():  # PTB warns that its job queue is not installed
+                warnings.simplefilter("ignore")
+                value = getattr(obj, name)
+        except Exception:  # noqa: S112 - a property that needs a running state
+            continue
+        if isinstance(value, set | frozenset | list | tuple):
+            held |= {v for v in value if isinstance(v, int)}
+        elif isinstance(value, Mapping):
+            held |= {k for k in value if isinstance(k, int)}
+    return held
+
+
+async def test_the_channel_keeps_no_chat_id_in_memory(line: Line) -> None:
+    # PTB's dispatch marked every chat and user for a persistence that never came: a set that grew by
+    # one address per person who ever wrote.
+    people = [Person(line, User(5_123_457_000 + n, f"P{n}", "nb")) for n in range(5)]
+    for person in people:
+        assert await person.says("hei")
+    assert line.channel.application is not None
+    held = ids_held_by(line.channel.application) | ids_held_by(line.channel)
+    assert held.isdisjoint({person.user.id for person in people})
 
 
 @pytest.mark.parametrize("kind", ["group", "supergroup"])
