@@ -28,6 +28,7 @@ def count_statements(path: str) -> None:
 
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
+    from sqlalchemy.pool import Pool
 
     counts: Counter[str] = Counter()
 
@@ -35,6 +36,11 @@ def count_statements(path: str) -> None:
         counts[" ".join(statement.split())[:160]] += 1
 
     event.listen(Engine, "before_cursor_execute", before)
+
+    def connected(*args: Any) -> None:
+        counts["(a new database connection)"] += 1
+
+    event.listen(Pool, "connect", connected)
 
     def write() -> None:
         with open(path, "w", encoding="utf-8") as out:

@@ -6,7 +6,22 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, delete, false, func, literal_column, or_, select, text, true, update
+from sqlalchemy import (
+    BigInteger,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -46,6 +61,16 @@ def _open(status: Any) -> Any:
 
 def _dialect(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
+
+
+def _among_ids(session: AsyncSession, column: Any, ids: Sequence[int]) -> Any:
+    """`column IN ids`, as one statement whatever the number of ids on PostgreSQL (`= ANY(array)`). An
+    IN list is a new statement text for each length, and asyncpg prepares (and caches, 100 a
+    connection) each text: the outbox's batches of 1 to 50 ids kept preparing, evicting and
+    re-preparing statements on every connection, and the process grew with it."""
+    if _dialect(session) == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=postgresql.ARRAY(BigInteger())))
+    return column.in_(ids)
 
 
 def _insert(session: AsyncSession, table: Any) -> Any:
@@ -258,7 +283,9 @@ class Messages:
 
     async def set_delivery_many(self, outbox_ids: Sequence[int], delivery: str) -> None:
         await self.session.execute(
-            update(MessageRow).where(MessageRow.outbox_id.in_(outbox_ids)).values(delivery=delivery)
+            update(MessageRow)
+            .where(_among_ids(self.session, MessageRow.outbox_id, outbox_ids))
+            .values(delivery=delivery)
         )
 
 
@@ -341,7 +368,7 @@ class Outbox:
             return []
         stmt = (
             update(OutboxRow)
-            .where(OutboxRow.id.in_(ids))
+            .where(_among_ids(self.session, OutboxRow.id, ids))
             .values(status="sending", locked_until=now + lease, attempts=OutboxRow.attempts + 1)
             .returning(OutboxRow)
             .execution_options(synchronize_session=False)
@@ -388,7 +415,7 @@ class Outbox:
         if ids:
             await self.session.execute(
                 update(OutboxRow)
-                .where(OutboxRow.id.in_(ids), OutboxRow.status == "sending")
+                .where(_among_ids(self.session, OutboxRow.id, ids), OutboxRow.status == "sending")
                 .values(status="pending", locked_until=None, attempts=OutboxRow.attempts - 1)
             )
 
@@ -424,7 +451,7 @@ class Outbox:
         if ids:
             await self.session.execute(
                 update(OutboxRow)
-                .where(OutboxRow.id.in_(ids), OutboxRow.status != "sent")
+                .where(_among_ids(self.session, OutboxRow.id, ids), OutboxRow.status != "sent")
                 .values(status="sent", sent_at=now, attempts=OutboxRow.attempts + 1)
             )
 
