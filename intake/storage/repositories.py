@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from intake.storage.models import (
     ContactRow,
@@ -36,21 +37,30 @@ from intake.storage.models import (
 )
 
 OPEN_STATUSES = ("intake", "queued", "claimed")
-# What the ORM would fill in for an outbox row left unset (the Core insert passes every column).
-_OUTBOX_DEFAULTS: dict[str, Any] = {"status": "pending", "attempts": 0}
-_MESSAGE_DEFAULTS: dict[str, Any] = {
-    "sender": "person", "attachments": 0, "outbox_id": None, "provider_ref": None, "delivery": None,
-}  # fmt: skip
-
 
 # The tables behind the mapped classes, for the hot path's Core statements.
 _MESSAGES = cast(Table, MessageRow.__table__)
 _OUTBOX = cast(Table, OutboxRow.__table__)
+_SEEN = cast(Table, InboundSeenRow.__table__)
+
+
+def _unset(table: Table) -> dict[str, Any]:
+    """What the ORM would write for each column left unset: the model's scalar default, else NULL. A
+    Core insert passes every column, and the rows of one executemany must carry the same keys; read
+    from the models so the two cannot drift apart."""
+    return {
+        column.key: column.default.arg if isinstance(column.default, ScalarElementColumnDefault) else None
+        for column in table.columns
+        if not column.primary_key
+    }
+
+
+_MESSAGE_UNSET = _unset(_MESSAGES)
+_OUTBOX_DEFAULTS = {key: value for key, value in _unset(_OUTBOX).items() if value is not None}
 
 
 def _message_values(values: dict[str, Any]) -> dict[str, Any]:
-    """Every column, so rows of one executemany have the same keys."""
-    return {**_MESSAGE_DEFAULTS, **values}
+    return {**_MESSAGE_UNSET, **values}
 
 
 def _open(status: Any) -> Any:
@@ -86,10 +96,10 @@ class InboundSeen:
         # The table, not the mapped class: a Core statement skips the ORM's bulk-insert machinery, which
         # cost more than the insert itself on this hot path.
         stmt = (
-            _insert(self.session, InboundSeenRow.__table__)
+            _insert(self.session, _SEEN)
             .values(channel=channel, provider_key=provider_key, seen_at=now)
             .on_conflict_do_nothing(index_elements=["channel", "provider_key"])
-            .returning(InboundSeenRow.id)
+            .returning(_SEEN.c.id)
         )
         return (await self.session.execute(stmt)).scalar_one_or_none() is not None
 

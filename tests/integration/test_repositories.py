@@ -13,7 +13,14 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from intake.storage.db import alembic_config, make_database, migrate
-from intake.storage.models import ContactRow, ConversationRow, InboundSeenRow, OutboxRow, StatRecordRow
+from intake.storage.models import (
+    ContactRow,
+    ConversationRow,
+    InboundSeenRow,
+    MessageRow,
+    OutboxRow,
+    StatRecordRow,
+)
 from intake.storage.uow import Database
 from tests.integration.conftest import fetch
 
@@ -380,6 +387,40 @@ async def test_sent_refs_lists_recent_provider_ids_of_sent_rows(db: Database) ->
     async with db.uow() as uow:
         assert await uow.outbox.sent_refs(alice, NOW - timedelta(days=2)) == ["recent-ref"]
         assert await uow.outbox.sent_refs("b" * 64, NOW - timedelta(days=2)) == []
+
+
+async def test_the_core_inserts_write_what_the_orm_would_for_columns_left_unset(db: Database) -> None:
+    """Messages and outbox rows go in as Core statements; a column the caller leaves out must get the
+    model's default, as an ORM insert would give it."""
+    conversation = ConversationRow(
+        id="c" * 36, channel="webchat", language="nb", state={}, created_at=NOW, updated_at=NOW
+    )
+    required = {"conversation_id": conversation.id, "direction": "in", "text": "hei", "created_at": NOW}
+
+    def outbox_unset() -> OutboxRow:
+        row = outbox_row()
+        fields = {c.key: getattr(row, c.key) for c in inspect(OutboxRow).columns if c.key != "id"}
+        return OutboxRow(**{k: v for k, v in fields.items() if k not in ("status", "attempts")})
+
+    async with db.uow() as uow:
+        uow.conversations.add(conversation)
+        uow.messages.add(MessageRow(**required))
+        uow.messages.stage(**required)
+        uow.session.add(outbox_unset())
+        await uow.flush()
+        await uow.outbox.add(outbox_unset())
+        await uow.commit()
+
+    def columns(row: Any) -> dict[str, Any]:
+        return {c.key: getattr(row, c.key) for c in inspect(type(row)).columns if c.key != "id"}
+
+    by_orm, by_core = [columns(row) for row in await fetch(db, select(MessageRow).order_by(MessageRow.id))]
+    assert by_core == by_orm
+    assert by_core["sender"] == "person"
+    assert by_core["attachments"] == 0
+    by_orm, by_core = [columns(row) for row in await fetch(db, select(OutboxRow).order_by(OutboxRow.id))]
+    assert by_core == by_orm
+    assert (by_core["status"], by_core["attempts"]) == ("pending", 0)
 
 
 # ---- Stats ----
