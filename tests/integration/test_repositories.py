@@ -397,9 +397,11 @@ async def test_the_core_inserts_write_what_the_orm_would_for_columns_left_unset(
     )
     required = {"conversation_id": conversation.id, "direction": "in", "text": "hei", "created_at": NOW}
 
+    def columns(row: Any) -> dict[str, Any]:
+        return {c.key: getattr(row, c.key) for c in inspect(type(row)).columns if c.key != "id"}
+
     def outbox_unset() -> OutboxRow:
-        row = outbox_row()
-        fields = {c.key: getattr(row, c.key) for c in inspect(OutboxRow).columns if c.key != "id"}
+        fields = columns(outbox_row())
         return OutboxRow(**{k: v for k, v in fields.items() if k not in ("status", "attempts")})
 
     async with db.uow() as uow:
@@ -410,9 +412,6 @@ async def test_the_core_inserts_write_what_the_orm_would_for_columns_left_unset(
         await uow.flush()
         await uow.outbox.add(outbox_unset())
         await uow.commit()
-
-    def columns(row: Any) -> dict[str, Any]:
-        return {c.key: getattr(row, c.key) for c in inspect(type(row)).columns if c.key != "id"}
 
     by_orm, by_core = [columns(row) for row in await fetch(db, select(MessageRow).order_by(MessageRow.id))]
     assert by_core == by_orm
