@@ -43,7 +43,8 @@ SEEN = cast(Table, InboundSeenRow.__table__)
 MESSAGES = cast(Table, MessageRow.__table__)
 OUTBOX = cast(Table, OutboxRow.__table__)
 USERS = 200
-Work = Callable[[AsyncConnection, int, int, datetime], Awaitable[int]]
+Work = Callable[[AsyncConnection, int, int, datetime], Awaitable[None]]  # one message: user, number, now
+Tail = Callable[[AsyncConnection, datetime], Awaitable[int]]  # one sender round: rows sent
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def _insert(conn: AsyncConnection, table: Table) -> Any:
     return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
 
 
-async def one_message(conn: AsyncConnection, user: int, n: int, now: datetime) -> int:
+async def one_message(conn: AsyncConnection, user: int, n: int, now: datetime) -> None:
     """The inbound unit of work: dedupe, contact upsert, open conversation, rate count, the reply's
     outbox row and both messages, the conversation's versioned update."""
     async with conn.begin():
@@ -154,10 +155,9 @@ async def one_message(conn: AsyncConnection, user: int, n: int, now: datetime) -
             .where(CONVERSATIONS.c.id == conv_id, CONVERSATIONS.c.version == version)
             .values(state={"step": n}, updated_at=now, last_inbound_at=now, version=version + 1)
         )
-    return 1
 
 
-async def send_batch(conn: AsyncConnection, _user: int, _n: int, now: datetime, limit: int = 4) -> int:
+async def send_batch(conn: AsyncConnection, now: datetime, limit: int = 4) -> int:
     """The outbox worker's round for a batch: the two due-row queries, the claim, and after sending,
     the sent marks and the messages' delivery."""
     async with conn.begin():
@@ -208,33 +208,35 @@ def count_statements(engine: AsyncEngine) -> list[int]:
     return counted
 
 
-async def measure(engine: AsyncEngine, messages: int, work: Work, tail: Work | None = None) -> Floor:
+async def measure(engine: AsyncEngine, messages: int, work: Work, tail: Tail | None = None) -> Floor:
     """Process CPU per message over `messages` runs of `work` (and `tail`'s rounds until it has nothing
     left), after a warm-up in which every contact and conversation came to exist and every statement
     was compiled and cached."""
     now = datetime.now(UTC)
+
+    async def drain(conn: AsyncConnection) -> None:
+        while tail is not None and await tail(conn, now):
+            pass
+
     async with engine.connect() as conn:
         for n in range(USERS):
             await work(conn, n, 0, now)
-        while tail is not None and await tail(conn, 0, 0, now):
-            pass
+        await drain(conn)
         counted = count_statements(engine)
         started = time.process_time()
         for n in range(messages):
             await work(conn, n % USERS, n, now)
             if tail is not None and n % 4 == 3:
-                await tail(conn, 0, 0, now)
-        while tail is not None and await tail(conn, 0, 0, now):
-            pass
+                await tail(conn, now)
+        await drain(conn)
         spent = time.process_time() - started
     return Floor(1000 * spent / messages, counted[0] / messages)
 
 
-async def bare_store(conn: AsyncConnection, user: int, n: int, now: datetime) -> int:
+async def bare_store(conn: AsyncConnection, user: int, n: int, now: datetime) -> None:
     """What the bare reference stores per update, through its own engine settings."""
     async with conn.begin():
         await conn.execute(bare.updates.insert().values(update_id=n, chat_id=user, payload="{}" * 150))
-    return 1
 
 
 async def measure_db(url: str, messages: int) -> tuple[Floor, Floor]:
