@@ -39,4 +39,6 @@ async def purge(db: Database, now: datetime, retention_days: int) -> Purged:
         )
         await uow.session.execute(delete(InboundSeenRow).where(InboundSeenRow.seen_at < now - DEDUP_KEEP))
         await uow.commit()
-        return Purged(conversations=len(old), contacts=int(orphaned.rowcount or 0))  # type: ignore[attr-defined]
+    if old:
+        await db.after_erasure()
+    return Purged(conversations=len(old), contacts=int(orphaned.rowcount or 0))  # type: ignore[attr-defined]

@@ -214,7 +214,16 @@ class IntakeService:
                 raise AssertionError("no rule handled the message")
             await uow.commit()
         self._changed(handled.conversation_id, [pseudonym] if handled.replied else [])
+        if handled.conversation_id is None:
+            await self._scrub()
         return Outcome.ACCEPTED
+
+    async def _scrub(self) -> None:
+        # The erasure is committed and confirmed: a failure here must not make the channel redeliver.
+        try:
+            await self.db.after_erasure()
+        except Exception:
+            log.exception("could not empty the write-ahead log after an erasure")
 
     async def _erase(self, turn: Turn) -> Handled | None:
         """First of all: the delete word, whatever state the sender or the conversation is in."""

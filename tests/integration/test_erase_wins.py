@@ -4,6 +4,7 @@ every channel, the person gets the confirmation and the transcript and the link 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -13,6 +14,7 @@ from intake.hours import OpeningHours
 from intake.messages import Channel
 from intake.queue import Categorisation, StaffDesk
 from intake.service import IntakeService
+from intake.storage.db import make_engine, migrate
 from tests.integration.conftest import (
     ALWAYS_CLOSED,
     ALWAYS_OPEN,
@@ -22,7 +24,7 @@ from tests.integration.conftest import (
     conversations,
     outbox,
 )
-from tests.integration.test_service import contains, dump
+from tests.integration.test_service import contains, dump, raw_sqlite_bytes
 
 SECRET = "my uncle took my passport"
 ADDRESSES = {Channel.WEBCHAT: "chat-token-4711", Channel.TELEGRAM: "4711", Channel.SMS: "+4791234567"}
@@ -105,3 +107,30 @@ async def test_the_delete_word_wins_in_every_state_and_channel(
     for table, column, value in await dump(engine):
         assert not contains(value, SECRET), (table, column)
         assert not contains(value, DELETE_WORD[channel]), (table, column)
+
+
+async def test_erased_text_is_in_neither_the_sqlite_file_nor_its_write_ahead_log(tmp_path: Path) -> None:
+    """SQLite's files only: on PostgreSQL erasure leaves dead rows until VACUUM (see the README)."""
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'helpline.db'}"
+    engine = make_engine(database_url)
+    await migrate(engine)
+    try:
+        await _erase_and_read_the_files(engine, database_url)
+    finally:
+        await engine.dispose()
+
+
+async def _erase_and_read_the_files(engine: AsyncEngine, database_url: str) -> None:
+    service = build_service(engine, Clock(), OpeningHours.from_config(ALWAYS_OPEN))
+    person = Writer(service, ADDRESSES[Channel.TELEGRAM])
+    await Writer(service, "someone-else").says("hei")
+    await person.says(SECRET)
+    assert SECRET.encode() in raw_sqlite_bytes(database_url)  # written, so the check below means something
+
+    await person.says("SLETT")
+
+    # Read while the service still runs (the engine keeps its connections open): a closing last
+    # connection would checkpoint by itself and hide a WAL that keeps the text.
+    raw = raw_sqlite_bytes(database_url)
+    assert b"hei" in raw  # the files are readable...
+    assert SECRET.encode() not in raw  # ...and the erased text is gone from both
