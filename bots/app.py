@@ -8,7 +8,7 @@ import importlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -113,13 +113,19 @@ def channel_setups(settings: Settings) -> list[ChannelSetup]:
     return setups
 
 
-async def _purge_periodically(db: Database, retention_days: int, stop: asyncio.Event) -> None:
+async def _purge_periodically(
+    db: Database, retention_days: int, session_idle: timedelta, stop: asyncio.Event
+) -> None:
     """Deletes transcripts past the retention period, once at start and then every hour."""
     while not stop.is_set():
         try:
-            purged = await purge(db, datetime.now(UTC), retention_days)
+            purged = await purge(db, datetime.now(UTC), retention_days, session_idle)
             if purged.conversations:
-                log.info("retention: deleted %d closed conversations", purged.conversations)
+                log.info(
+                    "retention: deleted %d conversations (%d never closed, inactive)",
+                    purged.conversations,
+                    purged.abandoned,
+                )
         except Exception:
             log.exception("retention pass failed; trying again later")
         with contextlib.suppress(TimeoutError):
@@ -190,7 +196,9 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
             senders=senders,
         )
         stop = asyncio.Event()
-        janitor = asyncio.create_task(_purge_periodically(db, settings.retention_days, stop))
+        janitor = asyncio.create_task(
+            _purge_periodically(db, settings.retention_days, accounts.idle_timeout, stop)
+        )
         try:
             yield
         finally:

@@ -31,8 +31,10 @@ from intake.storage.models import (
     ContactRow,
     ConversationRow,
     InboundSeenRow,
+    LoginAttemptRow,
     MessageRow,
     OutboxRow,
+    StaffSessionRow,
     StatRecordRow,
 )
 
@@ -148,6 +150,16 @@ class Contacts:
     async def delete(self, contact: ContactRow) -> None:
         await self.session.delete(contact)
 
+    async def forget_unused(self, cutoff: datetime) -> int:
+        """Contacts with no conversation left, not seen since `cutoff`: a contact is only the means to
+        answer a person."""
+        result = await self.session.execute(
+            delete(ContactRow)
+            .where(~select(ConversationRow.id).where(ConversationRow.contact_id == ContactRow.id).exists())
+            .where(ContactRow.last_seen_at < cutoff)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
 
 class Conversations:
     def __init__(self, session: AsyncSession) -> None:
@@ -235,6 +247,26 @@ class Conversations:
 
     async def delete(self, conversation: ConversationRow) -> None:
         await self.session.delete(conversation)
+
+    async def abandoned_before(self, cutoff: datetime, limit: int = 500) -> Sequence[ConversationRow]:
+        """Open conversations with no change and no message in either direction (the person's, staff
+        replies, notes) since `cutoff`: abandoned intakes and forgotten queue entries."""
+        recent_message = (
+            select(MessageRow.id)
+            .where(MessageRow.conversation_id == ConversationRow.id, MessageRow.created_at >= cutoff)
+            .exists()
+        )
+        stmt = (
+            select(ConversationRow)
+            .where(
+                ConversationRow.status.in_(OPEN_STATUSES),
+                ConversationRow.updated_at < cutoff,
+                or_(ConversationRow.last_inbound_at.is_(None), ConversationRow.last_inbound_at < cutoff),
+                ~recent_message,
+            )
+            .limit(limit)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
 
     async def closed_before(self, cutoff: datetime, limit: int = 500) -> Sequence[ConversationRow]:
         stmt = (
@@ -479,6 +511,13 @@ class Outbox:
         result = await self.session.execute(delete(OutboxRow).where(OutboxRow.pseudonym == pseudonym))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
+    async def forget_finished_before(self, cutoff: datetime) -> int:
+        """Replies sent or given up on before `cutoff` (the retention purge)."""
+        result = await self.session.execute(
+            delete(OutboxRow).where(OutboxRow.status.in_(("sent", "failed")), OutboxRow.created_at < cutoff)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
     async def backlog(self) -> int:
         stmt = select(func.count()).select_from(OutboxRow).where(OutboxRow.status.in_(("pending", "sending")))
         return int((await self.session.execute(stmt)).scalar_one())
@@ -513,3 +552,23 @@ class Stats:
 
     async def all(self) -> Sequence[StatRecordRow]:
         return (await self.session.execute(select(StatRecordRow))).scalars().all()
+
+
+class StaffAccess:
+    """What sign-in leaves behind: sessions and failed attempts, both useless once stale."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def forget_stale_sessions(self, now: datetime, idle_since: datetime) -> int:
+        """Sessions past their absolute time-out, or idle since `idle_since`: they can never be used again."""
+        result = await self.session.execute(
+            delete(StaffSessionRow).where(
+                or_(StaffSessionRow.expires_at <= now, StaffSessionRow.last_seen_at < idle_since)
+            )
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def forget_attempts_before(self, cutoff: datetime) -> int:
+        result = await self.session.execute(delete(LoginAttemptRow).where(LoginAttemptRow.at < cutoff))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

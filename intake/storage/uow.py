@@ -9,7 +9,15 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from intake.storage.repositories import Contacts, Conversations, InboundSeen, Messages, Outbox, Stats
+from intake.storage.repositories import (
+    Contacts,
+    Conversations,
+    InboundSeen,
+    Messages,
+    Outbox,
+    StaffAccess,
+    Stats,
+)
 
 
 class WriteTurns:
@@ -65,6 +73,7 @@ class UnitOfWork:
     outbox: Outbox
     seen: InboundSeen
     stats: Stats
+    access: StaffAccess
 
     def __init__(
         self,
@@ -88,6 +97,7 @@ class UnitOfWork:
         self.outbox = Outbox(self.session)
         self.seen = InboundSeen(self.session)
         self.stats = Stats(self.session)
+        self.access = StaffAccess(self.session)
         return self
 
     async def __aexit__(
