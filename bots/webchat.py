@@ -16,7 +16,7 @@ from aiohttp import web
 from bots.bodies import parse_json, read_limited
 from intake.categories import N_
 from intake.i18n import Catalogs
-from intake.messages import Channel, Contact, InboundMessage
+from intake.messages import Channel, Contact, Delivery, InboundMessage
 from intake.privacy import Keys
 from intake.service import IntakeService
 from intake.storage.uow import Database
@@ -182,6 +182,6 @@ class WebChat:
                 return []
             await uow.outbox.mark_pulled([r.id for r in rows], datetime.now(UTC))
             for row in rows:
-                await uow.messages.set_delivery(row.id, "sent")
+                await uow.messages.set_delivery(row.id, Delivery.SENT)
             await uow.commit()
         return [{"id": row.id, **row.payload} for row in rows]

@@ -32,7 +32,7 @@ from intake.flow import (
 from intake.hours import OpeningHours
 from intake.i18n import Catalogs
 from intake.keywords import KeywordTable
-from intake.messages import Channel, InboundMessage, Reply, storable
+from intake.messages import Channel, Delivery, InboundMessage, Reply, storable
 from intake.metrics import Metrics
 from intake.privacy import Keys
 from intake.storage.models import ContactRow, ConversationRow, OutboxRow
@@ -394,7 +394,7 @@ class IntakeService:
                         "attachments": 0,
                         "created_at": now,
                         "outbox_id": outbox_id,
-                        "delivery": "pending",
+                        "delivery": Delivery.PENDING.value,
                     }
                     for reply, outbox_id in zip(replies, ids, strict=True)
                 ]

@@ -12,6 +12,7 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    case,
     delete,
     false,
     func,
@@ -27,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
+from intake.messages import Delivery
 from intake.storage.models import (
     ContactRow,
     ConversationRow,
@@ -320,15 +322,23 @@ class Messages:
         )
         return int((await self.session.execute(stmt)).scalar_one())
 
-    async def set_delivery(self, outbox_id: int, delivery: str) -> None:
-        await self.set_delivery_many([outbox_id], delivery)
+    async def set_delivery(self, outbox_id: int, delivery: Delivery) -> None:
+        await self.advance_delivery([outbox_id], delivery)
 
-    async def set_delivery_many(self, outbox_ids: Sequence[int], delivery: str) -> None:
-        await self.session.execute(
+    async def set_delivery_many(self, outbox_ids: Sequence[int], delivery: Delivery) -> None:
+        await self.advance_delivery(outbox_ids, delivery)
+
+    async def advance_delivery(self, outbox_ids: Sequence[int], delivery: Delivery) -> int:
+        """Sets the replies' delivery state unless they already got further (see `Delivery.rank`): reports
+        and our own records arrive in any order. Returns how many messages changed."""
+        rank = case({state.value: state.rank for state in Delivery}, value=MessageRow.delivery, else_=-1)
+        result = await self.session.execute(
             update(MessageRow)
-            .where(_among_ids(self.session, MessageRow.outbox_id, outbox_ids))
-            .values(delivery=delivery)
+            .where(_among_ids(self.session, MessageRow.outbox_id, outbox_ids), rank <= delivery.rank)
+            .values(delivery=delivery.value)
+            .execution_options(synchronize_session=False)
         )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 class Outbox:
