@@ -162,7 +162,9 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         accounts = StaffAccounts(db)
         if settings.require_staff:
             service.staffed = accounts.anyone_signed_in
-        webchat = WebChat(service, db, keys, catalogs, settings.exit_url)
+        webchat = WebChat(
+            service, db, keys, catalogs, settings.exit_url, timedelta(days=settings.retention_days)
+        )
         senders: dict[str, Sender] = {}
         outbox = OutboxWorker(db=db, keys=keys, senders=senders, metrics=metrics)
         bus = LiveBus(settings.database_url)

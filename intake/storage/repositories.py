@@ -182,6 +182,16 @@ class Conversations:
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
+    async def any_for_pseudonym(self, pseudonym: str) -> bool:
+        """Whether any conversation of this person is still stored, in whatever state."""
+        stmt = select(
+            select(ConversationRow.id)
+            .join(ContactRow, ContactRow.id == ConversationRow.contact_id)
+            .where(ContactRow.pseudonym == pseudonym)
+            .exists()
+        )
+        return bool((await self.session.execute(stmt)).scalar())
+
     async def for_contact(self, contact_id: int) -> Sequence[ConversationRow]:
         stmt = (
             select(ConversationRow)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -207,6 +207,27 @@ async def test_a_token_of_undecodable_bytes_is_401(client: Client, request_line:
     reply = await raw_exchange(client, request_line + b"\r\n" + headers + token + length + b"\r\n" + body)
     assert status_of(reply) == 401, reply
     assert await inbound(client) == []
+
+
+async def test_an_expired_token_gets_a_clear_401_and_a_new_session_loses_nothing(client: Client) -> None:
+    keys = wiring(client).keys
+    old = keys.new_token(issued=datetime.now(UTC) - timedelta(days=31))  # retention: 30 days
+    headers = {"X-Chat-Token": old}
+    send = await client.post(
+        "/chat/api/send", json={"text": "hei", "client_id": "c-00000001"}, headers=headers
+    )
+    assert send.status == 401
+    assert await send.json() == {"error": "this chat session has expired", "expired": True}
+    poll = await client.get("/chat/api/poll", headers=headers)
+    assert (poll.status, await poll.json()) == (
+        401,
+        {"error": "this chat session has expired", "expired": True},
+    )
+    assert await inbound(client) == []
+    # What the page does on a 401: a new session, and the same message sent again.
+    chat = await Chat(client).start()
+    await chat.send("hei")
+    assert await inbound(client) == ["hei"]
 
 
 async def test_each_session_token_is_new_and_valid(client: Client) -> None:
