@@ -546,6 +546,23 @@ async def test_signed_delivery_reports_set_the_delivery_state(start: Start) -> N
     assert await delivery(greeting.sid) == "delivered"
 
 
+async def test_a_flooding_sms_sender_still_erases_with_the_delete_word_and_is_told(start: Start) -> None:
+    tw = await start()
+    await tw.says("Hei")
+    for i in range(tw.wiring.service.max_per_minute + 2):
+        await tw.says(f"hallo {i}")
+    await tw.drain()
+    before = len(tw.fake.sent)
+
+    await tw.says("SLETT")
+    await tw.drain()
+
+    [confirmation] = tw.fake.sent[before:]
+    assert confirmation.body == tw.wiring.catalogs.texts("nb")(c.DELETED)
+    assert await rows(tw.db, ConversationRow) == []
+    assert await rows(tw.db, MessageRow) == []
+
+
 async def test_delivery_reports_out_of_order_keep_the_furthest_state(start: Start) -> None:
     # Twilio does not promise the order of its callbacks: delivered, then a late failed, then delivered.
     tw = await start()
