@@ -18,7 +18,7 @@ from bots.app import WIRING, Wiring, make_app
 from intake import content as c
 from intake.config import load_settings
 from intake.privacy import Keys
-from intake.storage.models import MessageRow
+from intake.storage.models import ConversationRow, MessageRow
 from tests.channels.raw_http import raw_exchange, status_of
 from tests.channels.webchat_tab import Chat, Client
 
@@ -442,6 +442,20 @@ async def test_markup_choice_and_language_are_ignored_safely(client: Client) -> 
     again = await chat.poll()
     # The same question again.
     assert [ch["id"] for ch in again[-1]["choices"]] == list(wiring(client).catalogs.languages)
+
+
+async def test_delete_keyword_works_while_held_by_staff(client: Client) -> None:
+    chat = await Chat(client, lang="nb").start()
+    await chat.says("hei")
+    async with wiring(client).db.uow() as uow:
+        [conv] = await uow.session.scalars(select(ConversationRow))
+    await wiring(client).desk.claim(conv.id, "hanne")
+    t = wiring(client).catalogs.texts("nb")
+    assert (await chat.says("SLETT"))[-1] == t(c.DELETED)
+    chat.after = 0
+    (confirmation,) = await chat.poll()
+    assert (confirmation["erase"], confirmation["text"]) == (True, t(c.DELETED))
+    assert await inbound(client) == []
 
 
 async def test_delete_keyword_returns_an_erase_message_and_forgets_the_chat(client: Client) -> None:
