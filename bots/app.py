@@ -8,7 +8,7 @@ import importlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -17,6 +17,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bots.access_log import route_of
 from bots.console.live import LiveBus
 from bots.console.routes import CONSOLE_LANGUAGES, Console
 from bots.console.routes import add_routes as add_console_routes
@@ -88,7 +89,7 @@ async def no_tracebacks(request: web.Request, handler: Handler) -> web.StreamRes
     except web.HTTPException:
         raise
     except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, route_of(request))
         return web.json_response({"error": "internal error"}, status=500)
 
 
@@ -113,13 +114,19 @@ def channel_setups(settings: Settings) -> list[ChannelSetup]:
     return setups
 
 
-async def _purge_periodically(db: Database, retention_days: int, stop: asyncio.Event) -> None:
+async def _purge_periodically(
+    db: Database, retention_days: int, session_idle: timedelta, stop: asyncio.Event
+) -> None:
     """Deletes transcripts past the retention period, once at start and then every hour."""
     while not stop.is_set():
         try:
-            purged = await purge(db, datetime.now(UTC), retention_days)
+            purged = await purge(db, datetime.now(UTC), retention_days, session_idle)
             if purged.conversations:
-                log.info("retention: deleted %d closed conversations", purged.conversations)
+                log.info(
+                    "retention: deleted %d conversations (%d never closed, inactive)",
+                    purged.conversations,
+                    purged.abandoned,
+                )
         except Exception:
             log.exception("retention pass failed; trying again later")
         with contextlib.suppress(TimeoutError):
@@ -156,7 +163,9 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         accounts = StaffAccounts(db)
         if settings.require_staff:
             service.staffed = accounts.anyone_signed_in
-        webchat = WebChat(service, db, keys, catalogs, settings.exit_url)
+        webchat = WebChat(
+            service, db, keys, catalogs, settings.exit_url, timedelta(days=settings.retention_days)
+        )
         senders: dict[str, Sender] = {}
         outbox = OutboxWorker(db=db, keys=keys, senders=senders, metrics=metrics)
         bus = LiveBus(settings.database_url)
@@ -190,7 +199,9 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
             senders=senders,
         )
         stop = asyncio.Event()
-        janitor = asyncio.create_task(_purge_periodically(db, settings.retention_days, stop))
+        janitor = asyncio.create_task(
+            _purge_periodically(db, settings.retention_days, accounts.idle_timeout, stop)
+        )
         try:
             yield
         finally:

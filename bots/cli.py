@@ -14,6 +14,7 @@ from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
 from bots import cli_staff, logs
+from bots.access_log import access_log_options
 from intake.config import ConfigError, Settings, load_settings
 from intake.hours import HoursConfigError, OpeningHours
 from intake.i18n import compile_catalogs, default_locales_dir
@@ -101,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bots.telegram import enable_polling
 
             enable_polling(app)
-        web.run_app(app, host=args.host, port=args.port, print=None)
+        web.run_app(app, host=args.host, port=args.port, print=None, **access_log_options())
         return 0
     except ConfigError as exc:
         print(f"helpline: configuration error: {exc}", file=sys.stderr)

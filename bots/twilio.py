@@ -34,7 +34,8 @@ from bots.twilio_config import (
 )
 from bots.twilio_sender import RateLimiter, TwilioSender
 from intake.config import Settings
-from intake.messages import Channel, Contact, InboundMessage
+from intake.delivery import Report, apply_report
+from intake.messages import Channel, Contact, Delivery, InboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +65,13 @@ class TwilioChannel:
 
 TWILIO = web.AppKey("twilio", TwilioChannel)
 
-# Twilio's delivery states -> the message's delivery column; the others ("queued", "sent", …) change nothing.
+# Twilio's delivery states -> ours; the others ("queued", "sent", …) change nothing. Reports may arrive in
+# any order: intake.delivery keeps the furthest state.
 DELIVERY_STATES = {
-    "delivered": "delivered",
-    "read": "delivered",
-    "undelivered": "undelivered",
-    "failed": "failed",
+    "delivered": Delivery.DELIVERED,
+    "read": Delivery.DELIVERED,
+    "undelivered": Delivery.UNDELIVERED,
+    "failed": Delivery.FAILED,
 }
 
 
@@ -144,16 +146,11 @@ class TwilioWebhooks:
         # Twilio's error codes are numbers; anything else is not stored (a NUL would fail in PostgreSQL).
         error = form.get("ErrorCode", "")[:16]
         error = error if error.isascii() and error.isdigit() else ""
-        db = request.app[WIRING].db
-        async with db.uow() as uow:
-            row = await uow.outbox.by_provider_id(sid)
-            if row is not None:
-                await uow.messages.set_delivery(row.id, delivery)
-                if delivery != "delivered":
-                    await uow.outbox.set_last_error(row.id, f"Twilio: {state}, error {error or 'none'}")
-                await uow.commit()
-        if delivery != "delivered":
-            log.warning("a %s message was %s (Twilio error %s)", row.channel if row else "?", state, error)
+        failed = delivery is not Delivery.DELIVERED
+        reason = f"Twilio: {state}, error {error or 'none'}" if failed else None
+        channel = await apply_report(request.app[WIRING].db, Report(sid, delivery, reason))
+        if failed:
+            log.warning("a %s message was %s (Twilio error %s)", channel or "?", state, error)
         return web.Response(status=204)
 
 

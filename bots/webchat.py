@@ -4,10 +4,11 @@ person's only address. Replies are pulled by long polling from the outbox, so an
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp_jinja2
@@ -15,8 +16,9 @@ from aiohttp import web
 
 from bots.bodies import parse_json, read_limited
 from intake.categories import N_
+from intake.chat_tokens import token_expired
 from intake.i18n import Catalogs
-from intake.messages import Channel, Contact, InboundMessage
+from intake.messages import Channel, Contact, Delivery, InboundMessage
 from intake.privacy import Keys
 from intake.service import IntakeService
 from intake.storage.uow import Database
@@ -48,11 +50,23 @@ def _json_error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+def _unauthorized(body: dict[str, Any]) -> web.HTTPUnauthorized:
+    return web.HTTPUnauthorized(text=json.dumps(body), content_type="application/json")
+
+
 class WebChat:
     def __init__(
-        self, service: IntakeService, db: Database, keys: Keys, catalogs: Catalogs, exit_url: str
+        self,
+        service: IntakeService,
+        db: Database,
+        keys: Keys,
+        catalogs: Catalogs,
+        exit_url: str,
+        retention: timedelta = timedelta(days=30),
     ) -> None:
         self.service = service
+        # A token stops working once its conversation is gone by retention (intake/chat_tokens.py).
+        self.retention = retention
         self.db = db
         self.keys = keys
         self.catalogs = catalogs
@@ -97,11 +111,17 @@ class WebChat:
         return aiohttp_jinja2.render_template("chat.html", request, context)
 
     async def session(self, request: web.Request) -> web.Response:
-        return web.json_response({"token": self.keys.new_token()})
+        return web.json_response({"token": self.keys.new_token(issued=self.service.clock())})
 
-    def _token(self, request: web.Request) -> str | None:
+    async def _token(self, request: web.Request) -> str:
+        """The request's valid token; else 401, which the page answers by starting a new session and
+        sending the same message again (nothing typed is lost)."""
         token = request.headers.get("X-Chat-Token", "")
-        return token if self.keys.check_token(token) else None
+        if not self.keys.check_token(token):
+            raise _unauthorized({"error": "unknown chat session"})
+        if await token_expired(self.db, self.keys, token, self.service.clock(), self.retention):
+            raise _unauthorized({"error": "this chat session has expired", "expired": True})
+        return token
 
     async def _body(self, request: web.Request) -> dict[str, Any] | None:
         try:
@@ -111,9 +131,7 @@ class WebChat:
         return data if isinstance(data, dict) else None
 
     async def send(self, request: web.Request) -> web.Response:
-        token = self._token(request)
-        if token is None:
-            return _json_error(401, "unknown chat session")
+        token = await self._token(request)
         data = await self._body(request)
         if data is None:
             return _json_error(400, "the body must be a JSON object")
@@ -141,9 +159,7 @@ class WebChat:
         return web.json_response({"ok": True, "outcome": str(outcome)}, status=202)
 
     async def poll(self, request: web.Request) -> web.Response:
-        token = self._token(request)
-        if token is None:
-            return _json_error(401, "unknown chat session")
+        token = await self._token(request)
         try:
             after = int(request.query.get("after", "0"))
         except ValueError:
@@ -182,6 +198,6 @@ class WebChat:
                 return []
             await uow.outbox.mark_pulled([r.id for r in rows], datetime.now(UTC))
             for row in rows:
-                await uow.messages.set_delivery(row.id, "sent")
+                await uow.messages.set_delivery(row.id, Delivery.SENT)
             await uow.commit()
         return [{"id": row.id, **row.payload} for row in rows]

@@ -156,16 +156,28 @@ class _Turn:
         return StepResult(self.state, tuple(self.replies), frozenset(self.events))
 
 
+def erase_requested(given: FlowInput, ctx: FlowContext) -> bool:
+    """Whether this input is the delete word. It wins over every other rule (blocked, flooding, held by
+    staff, closed, out of hours, opted out): the service asks this before anything else."""
+    return given.choice is None and ctx.keywords.keyword(given.text) is Keyword.DELETE
+
+
+def erase(state: FlowState, ctx: FlowContext) -> StepResult:
+    """The answer to the delete word: the confirmation (marked to erase on the device too), a fresh state."""
+    lang = state.lang if state.lang in ctx.languages else ctx.languages[0]
+    turn = _Turn(FlowState(lang=lang), ctx)
+    turn.events.add(Event.DELETE)
+    turn.say(c.DELETED)
+    turn.replies[-1] = replace(turn.replies[-1], erase=True)
+    return turn.result()
+
+
 def step(state: FlowState, given: FlowInput, ctx: FlowContext) -> StepResult:
+    if erase_requested(given, ctx):
+        return erase(state, ctx)
     turn = _Turn(state, ctx)
     keyword = None if given.choice else ctx.keywords.keyword(given.text)
 
-    if keyword is Keyword.DELETE:
-        turn.state = FlowState(lang=state.lang)
-        turn.events.add(Event.DELETE)
-        turn.say(c.DELETED)
-        turn.replies[-1] = replace(turn.replies[-1], erase=True)
-        return turn.result()
     if keyword is Keyword.STOP and ctx.opt_out:
         turn.events.add(Event.STOP)
         return turn.result()

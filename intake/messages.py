@@ -20,6 +20,34 @@ class Channel(StrEnum):
     WHATSAPP = "whatsapp"
 
 
+class Delivery(StrEnum):
+    """How far a reply got (the message's delivery column)."""
+
+    PENDING = "pending"
+    # Not sent: the channel's free-text window had closed (WhatsApp after 24 hours).
+    HELD = "held"
+    SENT = "sent"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    DELIVERED = "delivered"
+
+    @property
+    def rank(self) -> int:
+        """How far along: a state is applied only over one of the same rank or lower. The two failures
+        share a rank (the later report explains more); delivered is final."""
+        return _RANKS[self]
+
+
+_RANKS = {
+    Delivery.PENDING: 0,
+    Delivery.HELD: 1,
+    Delivery.SENT: 2,
+    Delivery.UNDELIVERED: 3,
+    Delivery.FAILED: 3,
+    Delivery.DELIVERED: 4,
+}
+
+
 @dataclass(frozen=True)
 class Contact:
     """Where a person writes from. `address` is the raw reply address; it is stored only encrypted."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from intake.messages import Channel, Contact, OutboundMessage
+from intake.messages import Channel, Contact, Delivery, OutboundMessage
 from intake.metrics import Metrics
 from intake.privacy import Keys, UnreadableAddress
 from intake.service import reply_from_payload
@@ -152,7 +152,9 @@ class OutboxWorker:
                 try:
                     async with self.db.uow(urgent=True) as uow:
                         await uow.outbox.mark_sent_many(sent, self.clock())
-                        await uow.messages.set_delivery_many([outbox_id for outbox_id, _ in sent], "sent")
+                        await uow.messages.set_delivery_many(
+                            [outbox_id for outbox_id, _ in sent], Delivery.SENT
+                        )
                         await uow.commit()
                 except Exception:
                     log.exception("could not record %d sends; they will be sent again", len(sent))
@@ -235,7 +237,7 @@ class OutboxWorker:
         log.error("giving up on an outbox message on %s: %s", row.channel, failed)
         async with self.db.uow(urgent=True) as uow:
             await uow.outbox.mark_failed(row.id, failed)
-            await uow.messages.set_delivery(row.id, "failed")
+            await uow.messages.set_delivery(row.id, Delivery.FAILED)
             await uow.commit()
 
     async def run(self, stop: asyncio.Event, idle: float = 0.5) -> None:

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
@@ -19,6 +20,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from intake.messages import Contact
 
 MIN_SECRET_LENGTH = 16
+# Separates a web chat token's issue time from its random part (never in token_urlsafe's alphabet).
+ISSUED_MARK = "~"
 
 
 class UnreadableAddress(Exception):
@@ -51,10 +54,13 @@ class Keys:
         message = f"msg\x00{channel}\x00{provider_id}".encode()
         return hmac.new(self.pseudonym_key, message, hashlib.sha256).hexdigest()
 
-    def new_token(self) -> str:
+    def new_token(self, issued: datetime | None = None) -> str:
         """A self-authenticating random token (the web chat's anonymous address): forged ones fail
-        `check_token` without a database lookup."""
+        `check_token` without a database lookup. With `issued`, the token carries that time (signed, to
+        the second), so it can expire (see `token_issued`)."""
         nonce = secrets.token_urlsafe(24)
+        if issued is not None:
+            nonce = f"{int(issued.timestamp()):x}{ISSUED_MARK}{nonce}"
         return f"{nonce}.{self._tag(nonce)}"
 
     def check_token(self, token: str) -> bool:
@@ -77,3 +83,15 @@ class Keys:
             return self.fernet.decrypt(token).decode("utf-8")
         except InvalidToken as exc:
             raise UnreadableAddress from exc
+
+
+def token_issued(token: str) -> datetime | None:
+    """When a web chat token was made, if it says so (tokens from before issue times have none). Only
+    meaningful for a token that passed `check_token`: the time is inside the signed part."""
+    stamp, mark, _rest = token.partition(ISSUED_MARK)
+    if not mark or not 0 < len(stamp) <= 12:
+        return None
+    try:
+        return datetime.fromtimestamp(int(stamp, 16), UTC)
+    except (ValueError, OverflowError, OSError):
+        return None

@@ -15,7 +15,7 @@ from sqlalchemy import update
 from intake import content as c
 from intake.categories import AGE_GROUPS, GENDERS, ROLES, TOPICS, InquiryKind, option_ids
 from intake.flow import FlowState
-from intake.messages import Channel, Reply, storable
+from intake.messages import Channel, Delivery, Reply, storable
 from intake.service import IntakeService, stat_month
 from intake.storage.models import ContactRow, ConversationRow, MessageRow
 from intake.storage.uow import UnitOfWork
@@ -166,7 +166,7 @@ class StaffDesk:
             held = _window_closed(conv, now)
             if held:
                 await uow.outbox.hold(outbox_id)
-                await uow.messages.set_delivery(outbox_id, "held")
+                await uow.messages.set_delivery(outbox_id, Delivery.HELD)
                 if conv.channel in self.invite_channels:
                     invite = Reply(text=t(c.WHATSAPP_INVITE), lang=t.lang, rtl=t.rtl, sender="staff")
                     await self.service.enqueue(

@@ -21,7 +21,10 @@ from intake.flow import (
     FlowContext,
     FlowInput,
     FlowState,
+    Step,
     StepResult,
+    erase,
+    erase_requested,
     error_handoff,
     queue_ahead_reply,
     step,
@@ -29,7 +32,7 @@ from intake.flow import (
 from intake.hours import OpeningHours
 from intake.i18n import Catalogs
 from intake.keywords import KeywordTable
-from intake.messages import Channel, InboundMessage, Reply, storable
+from intake.messages import Channel, Delivery, InboundMessage, Reply, storable
 from intake.metrics import Metrics
 from intake.privacy import Keys
 from intake.storage.models import ContactRow, ConversationRow, OutboxRow
@@ -41,6 +44,28 @@ MAX_TEXT = 4000
 OPT_OUT_CHANNELS = frozenset({Channel.SMS, Channel.WHATSAPP})
 ERASE_WINDOW = timedelta(hours=48)
 RATE_WINDOW = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One inbound message inside its transaction, as the rules of handling see it."""
+
+    uow: UnitOfWork
+    contact: ContactRow
+    conv: ConversationRow
+    given: FlowInput
+    ctx: FlowContext
+    now: datetime
+    # Messages from this person in the last minute, this one included.
+    recent: int
+
+
+@dataclass(frozen=True)
+class Handled:
+    """What a rule did: the conversation that changed (None: erased) and whether replies were queued."""
+
+    conversation_id: str | None
+    replied: bool
 
 
 class Outcome(StrEnum):
@@ -171,46 +196,87 @@ class IntakeService:
                 provider_ref=msg.provider_ref,
             )
             conv.last_inbound_at = now
-            if contact.blocked_until is not None and contact.blocked_until > now:
-                # Kept for staff, but the sender learns nothing: one neutral line, then silence.
-                if not contact.block_notified:
-                    contact.block_notified = True
-                    t = self.catalogs.texts(conv.language)
-                    await self.enqueue(
-                        uow, conv, contact, [Reply(text=t(c.BLOCKED), lang=t.lang, rtl=t.rtl)], now
-                    )
-                await uow.commit()
-                self._changed(conv.id, [pseudonym] if contact.block_notified else [])
-                return Outcome.ACCEPTED
-            if recent > self.max_per_minute:
-                # A flood from one sender must not starve everyone else: everything is kept for staff,
-                # the person is told once per flood, and the flow waits until the pace drops.
-                if recent == self.max_per_minute + 1:
-                    t = self.catalogs.texts(conv.language)
-                    await self.enqueue(
-                        uow, conv, contact, [Reply(text=t(c.SLOW_DOWN), lang=t.lang, rtl=t.rtl)], now
-                    )
-                await uow.commit()
-                self._changed(conv.id, [pseudonym])
-                return Outcome.ACCEPTED
-            state = FlowState.from_json(conv.state)
-            try:
-                result = step(
-                    state,
-                    FlowInput(text, msg.choice, msg.locale_hint, msg.attachments),
-                    ctx,
-                )
-            except Exception:
-                # Never text or address in logs: only where it failed.
-                log.exception("intake flow failed at step %s; handing over to staff", state.step)
-                result = error_handoff(state, ctx)
-            await self._apply(uow, contact, conv, result, now, ctx)
-            conv_id = conv.id
+            turn = Turn(
+                uow,
+                contact,
+                conv,
+                FlowInput(text, msg.choice, msg.locale_hint, msg.attachments),
+                ctx,
+                now,
+                recent,
+            )
+            # The rules in order; the first that handles the message ends its handling.
+            for rule in (self._erase, self._blocked, self._flooding, self._flow):
+                handled = await rule(turn)
+                if handled is not None:
+                    break
+            else:  # pragma: no cover - the flow handles whatever the others leave
+                raise AssertionError("no rule handled the message")
             await uow.commit()
-        self._changed(
-            None if Event.DELETE in result.events else conv_id, [pseudonym] if result.replies else []
-        )
+        self._changed(handled.conversation_id, [pseudonym] if handled.replied else [])
+        if handled.conversation_id is None:
+            await self._scrub()
         return Outcome.ACCEPTED
+
+    async def _scrub(self) -> None:
+        # The erasure is committed and confirmed: a failure here must not make the channel redeliver.
+        try:
+            await self.db.after_erasure()
+        except Exception:
+            log.exception("could not empty the write-ahead log after an erasure")
+
+    async def _erase(self, turn: Turn) -> Handled | None:
+        """First of all: the delete word, whatever state the sender or the conversation is in."""
+        if not erase_requested(turn.given, turn.ctx):
+            return None
+        state = FlowState.from_json(turn.conv.state)
+        if state.step is Step.NEW:
+            # A fresh conversation (the last one was closed): confirm in the person's last language.
+            earlier = [
+                conv
+                for conv in await turn.uow.conversations.for_contact(turn.contact.id)
+                if conv is not turn.conv
+            ]
+            state = replace(state, lang=earlier[-1].language if earlier else turn.conv.language)
+        await self._apply(turn.uow, turn.contact, turn.conv, erase(state, turn.ctx), turn.now, turn.ctx)
+        return Handled(None, replied=True)
+
+    async def _blocked(self, turn: Turn) -> Handled | None:
+        contact, conv = turn.contact, turn.conv
+        if contact.blocked_until is None or contact.blocked_until <= turn.now:
+            return None
+        # Kept for staff, but the sender learns nothing: one neutral line, then silence.
+        if contact.block_notified:
+            return Handled(conv.id, replied=False)
+        contact.block_notified = True
+        await self._say(turn, c.BLOCKED)
+        return Handled(conv.id, replied=True)
+
+    async def _flooding(self, turn: Turn) -> Handled | None:
+        # A flood from one sender must not starve everyone else: everything is kept for staff, the
+        # person is told once per flood, and the flow waits until the pace drops.
+        if turn.recent <= self.max_per_minute:
+            return None
+        if turn.recent == self.max_per_minute + 1:
+            await self._say(turn, c.SLOW_DOWN)
+        return Handled(turn.conv.id, replied=True)
+
+    async def _flow(self, turn: Turn) -> Handled:
+        state = FlowState.from_json(turn.conv.state)
+        try:
+            result = step(state, turn.given, turn.ctx)
+        except Exception:
+            # Never text or address in logs: only where it failed.
+            log.exception("intake flow failed at step %s; handing over to staff", state.step)
+            result = error_handoff(state, turn.ctx)
+        await self._apply(turn.uow, turn.contact, turn.conv, result, turn.now, turn.ctx)
+        return Handled(turn.conv.id, replied=bool(result.replies))
+
+    async def _say(self, turn: Turn, msgid: str) -> None:
+        t = self.catalogs.texts(turn.conv.language)
+        await self.enqueue(
+            turn.uow, turn.conv, turn.contact, [Reply(text=t(msgid), lang=t.lang, rtl=t.rtl)], turn.now
+        )
 
     def _changed(self, conversation_id: str | None, pseudonyms: Sequence[str]) -> None:
         if pseudonyms and self.on_replies is not None:
@@ -229,7 +295,7 @@ class IntakeService:
     ) -> None:
         state = result.state
         if Event.DELETE in result.events:
-            refs = await self._erase(uow, contact, now)
+            refs = await self._erase_all(uow, contact, now)
             erased = [replace(r, erase_refs=tuple(refs)) if r.erase else r for r in result.replies]
             await self.enqueue(uow, None, contact, erased, now)
             # The confirmation's outbox row keeps the address it needs; the contact keeps none (its next
@@ -271,7 +337,7 @@ class IntakeService:
             )
         await self.enqueue(uow, conv, contact, replies, now)
 
-    async def _erase(self, uow: UnitOfWork, contact: ContactRow, now: datetime) -> list[str]:
+    async def _erase_all(self, uow: UnitOfWork, contact: ContactRow, now: datetime) -> list[str]:
         """The delete keyword: transcripts, stored replies and the link to the person go; the anonymous
         record stays (it never pointed at anyone). Returns the chat's ids of recent messages, which the
         channel deletes on the person's device where it can (Telegram: 48 hours)."""
@@ -328,7 +394,7 @@ class IntakeService:
                         "attachments": 0,
                         "created_at": now,
                         "outbox_id": outbox_id,
-                        "delivery": "pending",
+                        "delivery": Delivery.PENDING.value,
                     }
                     for reply, outbox_id in zip(replies, ids, strict=True)
                 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from importlib import resources
 from typing import Any
 
@@ -13,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
 from intake.storage.uow import Database, WriteTurns
+
+log = logging.getLogger(__name__)
 
 DEFAULT_URL = "sqlite+aiosqlite:///./helpline.db"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -50,6 +53,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Deleted rows are overwritten with zeros, not left in free pages: erased text must not be
+        # recoverable from the file (the WAL is emptied after an erasure, see `_checkpoint`).
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -62,9 +68,34 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 def make_database(engine: AsyncEngine) -> Database:
-    """The one way to get a Database: on SQLite its writers take turns in process (see WriteTurns)."""
-    turns = WriteTurns(SQLITE_BUSY_TIMEOUT_MS / 1000) if engine.dialect.name == "sqlite" else None
-    return Database(make_sessionmaker(engine), turns)
+    """The one way to get a Database: on SQLite its writers take turns in process (see WriteTurns), and
+    the write-ahead log is emptied after an erasure."""
+    if engine.dialect.name != "sqlite":
+        return Database(make_sessionmaker(engine))
+    turns = WriteTurns(SQLITE_BUSY_TIMEOUT_MS / 1000)
+
+    async def checkpoint() -> None:
+        await _checkpoint(engine, turns)
+
+    return Database(make_sessionmaker(engine), turns, checkpoint)
+
+
+async def _checkpoint(engine: AsyncEngine, turns: WriteTurns) -> None:
+    """Copy the write-ahead log into the file and truncate it to zero bytes. The WAL keeps every page as
+    it was written, so text deleted from the file (and zeroed there by secure_delete) would stay readable
+    in the -wal file until SQLite happens to reuse it. On the raw connection, outside a transaction: a
+    checkpoint inside one could not include that transaction's own snapshot."""
+    await turns.acquire()
+    try:
+        async with engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            cursor = await raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+            busy, _frames, _done = await cursor.fetchone()
+            await cursor.close()
+        if busy:
+            log.warning("the WAL checkpoint after an erasure was blocked by a reader; the next one retries")
+    finally:
+        turns.release()
 
 
 def alembic_config() -> AlembicConfig:

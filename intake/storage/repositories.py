@@ -12,6 +12,7 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    case,
     delete,
     false,
     func,
@@ -27,12 +28,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
+from intake.messages import Delivery
 from intake.storage.models import (
     ContactRow,
     ConversationRow,
     InboundSeenRow,
+    LoginAttemptRow,
     MessageRow,
     OutboxRow,
+    StaffSessionRow,
     StatRecordRow,
 )
 
@@ -148,6 +152,16 @@ class Contacts:
     async def delete(self, contact: ContactRow) -> None:
         await self.session.delete(contact)
 
+    async def forget_unused(self, cutoff: datetime) -> int:
+        """Contacts with no conversation left, not seen since `cutoff`: a contact is only the means to
+        answer a person."""
+        result = await self.session.execute(
+            delete(ContactRow)
+            .where(~select(ConversationRow.id).where(ConversationRow.contact_id == ContactRow.id).exists())
+            .where(ContactRow.last_seen_at < cutoff)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
 
 class Conversations:
     def __init__(self, session: AsyncSession) -> None:
@@ -167,6 +181,16 @@ class Conversations:
             .limit(1)
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def any_for_pseudonym(self, pseudonym: str) -> bool:
+        """Whether any conversation of this person is still stored, in whatever state."""
+        stmt = select(
+            select(ConversationRow.id)
+            .join(ContactRow, ContactRow.id == ConversationRow.contact_id)
+            .where(ContactRow.pseudonym == pseudonym)
+            .exists()
+        )
+        return bool((await self.session.execute(stmt)).scalar())
 
     async def for_contact(self, contact_id: int) -> Sequence[ConversationRow]:
         stmt = (
@@ -236,6 +260,26 @@ class Conversations:
     async def delete(self, conversation: ConversationRow) -> None:
         await self.session.delete(conversation)
 
+    async def abandoned_before(self, cutoff: datetime, limit: int = 500) -> Sequence[ConversationRow]:
+        """Open conversations with no change and no message in either direction (the person's, staff
+        replies, notes) since `cutoff`: abandoned intakes and forgotten queue entries."""
+        recent_message = (
+            select(MessageRow.id)
+            .where(MessageRow.conversation_id == ConversationRow.id, MessageRow.created_at >= cutoff)
+            .exists()
+        )
+        stmt = (
+            select(ConversationRow)
+            .where(
+                ConversationRow.status.in_(OPEN_STATUSES),
+                ConversationRow.updated_at < cutoff,
+                or_(ConversationRow.last_inbound_at.is_(None), ConversationRow.last_inbound_at < cutoff),
+                ~recent_message,
+            )
+            .limit(limit)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
     async def closed_before(self, cutoff: datetime, limit: int = 500) -> Sequence[ConversationRow]:
         stmt = (
             select(ConversationRow)
@@ -288,15 +332,23 @@ class Messages:
         )
         return int((await self.session.execute(stmt)).scalar_one())
 
-    async def set_delivery(self, outbox_id: int, delivery: str) -> None:
-        await self.set_delivery_many([outbox_id], delivery)
+    async def set_delivery(self, outbox_id: int, delivery: Delivery) -> None:
+        await self.advance_delivery([outbox_id], delivery)
 
-    async def set_delivery_many(self, outbox_ids: Sequence[int], delivery: str) -> None:
-        await self.session.execute(
+    async def set_delivery_many(self, outbox_ids: Sequence[int], delivery: Delivery) -> None:
+        await self.advance_delivery(outbox_ids, delivery)
+
+    async def advance_delivery(self, outbox_ids: Sequence[int], delivery: Delivery) -> int:
+        """Sets the replies' delivery state unless they already got further (see `Delivery.rank`): reports
+        and our own records arrive in any order. Returns how many messages changed."""
+        rank = case({state.value: state.rank for state in Delivery}, value=MessageRow.delivery, else_=-1)
+        result = await self.session.execute(
             update(MessageRow)
-            .where(_among_ids(self.session, MessageRow.outbox_id, outbox_ids))
-            .values(delivery=delivery)
+            .where(_among_ids(self.session, MessageRow.outbox_id, outbox_ids), rank <= delivery.rank)
+            .values(delivery=delivery.value)
+            .execution_options(synchronize_session=False)
         )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 class Outbox:
@@ -479,6 +531,13 @@ class Outbox:
         result = await self.session.execute(delete(OutboxRow).where(OutboxRow.pseudonym == pseudonym))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
+    async def forget_finished_before(self, cutoff: datetime) -> int:
+        """Replies sent or given up on before `cutoff` (the retention purge)."""
+        result = await self.session.execute(
+            delete(OutboxRow).where(OutboxRow.status.in_(("sent", "failed")), OutboxRow.created_at < cutoff)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
     async def backlog(self) -> int:
         stmt = select(func.count()).select_from(OutboxRow).where(OutboxRow.status.in_(("pending", "sending")))
         return int((await self.session.execute(stmt)).scalar_one())
@@ -513,3 +572,23 @@ class Stats:
 
     async def all(self) -> Sequence[StatRecordRow]:
         return (await self.session.execute(select(StatRecordRow))).scalars().all()
+
+
+class StaffAccess:
+    """What sign-in leaves behind: sessions and failed attempts, both useless once stale."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def forget_stale_sessions(self, now: datetime, idle_since: datetime) -> int:
+        """Sessions past their absolute time-out, or idle since `idle_since`: they can never be used again."""
+        result = await self.session.execute(
+            delete(StaffSessionRow).where(
+                or_(StaffSessionRow.expires_at <= now, StaffSessionRow.last_seen_at < idle_since)
+            )
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def forget_attempts_before(self, cutoff: datetime) -> int:
+        result = await self.session.execute(delete(LoginAttemptRow).where(LoginAttemptRow.at < cutoff))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

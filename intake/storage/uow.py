@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from intake.storage.repositories import Contacts, Conversations, InboundSeen, Messages, Outbox, Stats
+from intake.storage.repositories import (
+    Contacts,
+    Conversations,
+    InboundSeen,
+    Messages,
+    Outbox,
+    StaffAccess,
+    Stats,
+)
 
 
 class WriteTurns:
@@ -64,6 +73,7 @@ class UnitOfWork:
     outbox: Outbox
     seen: InboundSeen
     stats: Stats
+    access: StaffAccess
 
     def __init__(
         self,
@@ -87,6 +97,7 @@ class UnitOfWork:
         self.outbox = Outbox(self.session)
         self.seen = InboundSeen(self.session)
         self.stats = Stats(self.session)
+        self.access = StaffAccess(self.session)
         return self
 
     async def __aexit__(
@@ -121,9 +132,21 @@ class UnitOfWork:
 class Database:
     """Hands out units of work; the one object the service needs from storage."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], turns: WriteTurns | None = None) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        turns: WriteTurns | None = None,
+        checkpoint: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.sessions = sessions
         self.turns = turns
+        self._checkpoint = checkpoint
+
+    async def after_erasure(self) -> None:
+        """After a commit that deleted a person's data: on SQLite, empty the write-ahead log, which
+        still holds the deleted text (PostgreSQL: see the README on dead rows and backups)."""
+        if self._checkpoint is not None:
+            await self._checkpoint()
 
     def uow(self, urgent: bool = False) -> UnitOfWork:
         """`urgent`: short transactions others wait on (the outbox's claims and sends), served first."""

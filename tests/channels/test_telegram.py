@@ -491,6 +491,21 @@ async def test_delete_word_in_norwegian_works_like_the_command(line: Line) -> No
     assert len(line.fake.calls_to("deleteMessage", ok=True)) == 4  # hei, greeting, question, SLETT
 
 
+async def test_a_blocked_sender_still_erases_with_the_command_and_is_told(line: Line) -> None:
+    person = Person(line, KARI)
+    await person.says("hei")
+    async with line.wiring.db.uow() as uow:
+        [conv] = await uow.session.scalars(select(ConversationRow))
+    await StaffDesk(line.wiring.service).block(conv.id, "hanne", hours=24)
+    assert await person.says("hallo?") == [line.says("nb", c.BLOCKED)]
+    assert await person.says("hallo igjen") == []  # one neutral line, then silence
+
+    assert await person.says("/delete") == [line.says("nb", c.DELETED)]
+    assert line.fake.calls_to("deleteMessage", ok=True)
+    counts = await line.stored()
+    assert (counts["conversations"], counts["messages"]) == (0, 0)
+
+
 # ---- Sending: limits and failures ----
 
 

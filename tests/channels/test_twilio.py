@@ -546,6 +546,49 @@ async def test_signed_delivery_reports_set_the_delivery_state(start: Start) -> N
     assert await delivery(greeting.sid) == "delivered"
 
 
+async def test_a_flooding_sms_sender_still_erases_with_the_delete_word_and_is_told(start: Start) -> None:
+    tw = await start()
+    await tw.says("Hei")
+    for i in range(tw.wiring.service.max_per_minute + 2):
+        await tw.says(f"hallo {i}")
+    await tw.drain()
+    before = len(tw.fake.sent)
+
+    await tw.says("SLETT")
+    await tw.drain()
+
+    [confirmation] = tw.fake.sent[before:]
+    assert confirmation.body == tw.wiring.catalogs.texts("nb")(c.DELETED)
+    assert await rows(tw.db, ConversationRow) == []
+    assert await rows(tw.db, MessageRow) == []
+
+
+async def test_delivery_reports_out_of_order_keep_the_furthest_state(start: Start) -> None:
+    # Twilio does not promise the order of its callbacks: delivered, then a late failed, then delivered.
+    tw = await start()
+    await tw.says("Hei")
+    await tw.drain()
+    greeting, question = tw.fake.sent
+    assert greeting.sid is not None
+    assert question.sid is not None
+
+    async def state_of(sid: str) -> tuple[str | None, str | None]:
+        [row] = [r for r in await rows(tw.db, OutboxRow) if r.provider_id == sid]
+        [message] = [m for m in await rows(tw.db, MessageRow) if m.outbox_id == row.id]
+        return message.delivery, row.last_error
+
+    for status, error in (("delivered", None), ("failed", "30008"), ("sent", None), ("delivered", None)):
+        params = [("MessageSid", greeting.sid), ("MessageStatus", status)]
+        assert (await tw.post(STATUS_PATH, params + ([("ErrorCode", error)] if error else []))).status == 204
+        assert await state_of(greeting.sid) == ("delivered", None), status
+    # Failed, then delivered after all: it arrived.
+    for status in ("failed", "delivered"):
+        assert (
+            await tw.post(STATUS_PATH, [("MessageSid", question.sid), ("MessageStatus", status)])
+        ).status == 204
+    assert (await state_of(question.sid))[0] == "delivered"
+
+
 async def test_a_delivery_report_with_a_strange_error_code_is_taken_without_it(start: Start) -> None:
     # A NUL in the stored error once failed in PostgreSQL (a 500, and Twilio sends the report again).
     tw = await start()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -18,7 +18,7 @@ from bots.app import WIRING, Wiring, make_app
 from intake import content as c
 from intake.config import load_settings
 from intake.privacy import Keys
-from intake.storage.models import MessageRow
+from intake.storage.models import ConversationRow, MessageRow
 from tests.channels.raw_http import raw_exchange, status_of
 from tests.channels.webchat_tab import Chat, Client
 
@@ -207,6 +207,27 @@ async def test_a_token_of_undecodable_bytes_is_401(client: Client, request_line:
     reply = await raw_exchange(client, request_line + b"\r\n" + headers + token + length + b"\r\n" + body)
     assert status_of(reply) == 401, reply
     assert await inbound(client) == []
+
+
+async def test_an_expired_token_gets_a_clear_401_and_a_new_session_loses_nothing(client: Client) -> None:
+    keys = wiring(client).keys
+    old = keys.new_token(issued=datetime.now(UTC) - timedelta(days=31))  # retention: 30 days
+    headers = {"X-Chat-Token": old}
+    send = await client.post(
+        "/chat/api/send", json={"text": "hei", "client_id": "c-00000001"}, headers=headers
+    )
+    assert send.status == 401
+    assert await send.json() == {"error": "this chat session has expired", "expired": True}
+    poll = await client.get("/chat/api/poll", headers=headers)
+    assert (poll.status, await poll.json()) == (
+        401,
+        {"error": "this chat session has expired", "expired": True},
+    )
+    assert await inbound(client) == []
+    # What the page does on a 401: a new session, and the same message sent again.
+    chat = await Chat(client).start()
+    await chat.send("hei")
+    assert await inbound(client) == ["hei"]
 
 
 async def test_each_session_token_is_new_and_valid(client: Client) -> None:
@@ -421,6 +442,20 @@ async def test_markup_choice_and_language_are_ignored_safely(client: Client) -> 
     again = await chat.poll()
     # The same question again.
     assert [ch["id"] for ch in again[-1]["choices"]] == list(wiring(client).catalogs.languages)
+
+
+async def test_delete_keyword_works_while_held_by_staff(client: Client) -> None:
+    chat = await Chat(client, lang="nb").start()
+    await chat.says("hei")
+    async with wiring(client).db.uow() as uow:
+        [conv] = await uow.session.scalars(select(ConversationRow))
+    await wiring(client).desk.claim(conv.id, "hanne")
+    t = wiring(client).catalogs.texts("nb")
+    assert (await chat.says("SLETT"))[-1] == t(c.DELETED)
+    chat.after = 0
+    (confirmation,) = await chat.poll()
+    assert (confirmation["erase"], confirmation["text"]) == (True, t(c.DELETED))
+    assert await inbound(client) == []
 
 
 async def test_delete_keyword_returns_an_erase_message_and_forgets_the_chat(client: Client) -> None:
