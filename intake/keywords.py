@@ -1,4 +1,4 @@
-"""Keywords that work at every step, in every language, and the acute-danger signals."""
+"""Keywords that work at every step, in every language, and the danger signals by kind."""
 
 from __future__ import annotations
 
@@ -9,6 +9,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from importlib import resources
+
+
+class DangerKind(StrEnum):
+    """What a danger signal is about; each kind gets its own advice on top of the emergency numbers."""
+
+    ACUTE = "acute"  # violence, threats, being locked in, a wedding or a passport taken
+    TRAVEL = "travel"  # being taken abroad soon: the advice not to travel and UDops' number
+    SELF_HARM = "self_harm"  # wanting to die or to hurt oneself
 
 
 class Keyword(StrEnum):
@@ -44,7 +52,7 @@ def normalise(text: str) -> str:
 @dataclass(frozen=True)
 class KeywordTable:
     whole: dict[str, Keyword]
-    danger: re.Pattern[str]
+    danger: dict[DangerKind, re.Pattern[str]]
     # The word the bot teaches in each language ("write SLETT to erase"): the first one listed.
     taught: dict[Keyword, dict[str, str]]
 
@@ -55,8 +63,14 @@ class KeywordTable:
     def keyword(self, text: str) -> Keyword | None:
         return self.whole.get(normalise(text).lstrip("/"))
 
+    def danger_kinds(self, text: str) -> frozenset[DangerKind]:
+        """Every kind of danger the text signals; empty when it signals none."""
+        norm = normalise(text)
+        return frozenset(kind for kind, pattern in self.danger.items() if pattern.search(norm))
+
     def is_danger(self, text: str) -> bool:
-        return bool(self.danger.search(normalise(text)))
+        norm = normalise(text)
+        return any(pattern.search(norm) for pattern in self.danger.values())
 
 
 def _starts_word(term: str) -> bool:
@@ -73,13 +87,17 @@ def build_table(data: dict[str, dict[str, list[str]]]) -> KeywordTable:
         for words in data.get(kw.value, {}).values():
             for word in words:
                 whole.setdefault(normalise(word), kw)
+    danger = {kind: _danger_pattern(data.get(f"danger_{kind.value}", {})) for kind in DangerKind}
+    return KeywordTable(whole=whole, danger=danger, taught=taught)
+
+
+def _danger_pattern(by_lang: dict[str, list[str]]) -> re.Pattern[str]:
     parts = []
-    for words in data.get("danger", {}).values():
+    for words in by_lang.values():
         for word in words:
             term = re.escape(normalise(word))
             parts.append(rf"(?<!\w){term}" if _starts_word(normalise(word)) else term)
-    danger = re.compile("|".join(sorted(parts, key=len, reverse=True)) or r"(?!)")
-    return KeywordTable(whole=whole, danger=danger, taught=taught)
+    return re.compile("|".join(sorted(parts, key=len, reverse=True)) or r"(?!)")
 
 
 @cache
