@@ -73,6 +73,9 @@ def compile_phrase(
     out = []
     first = True
     for token in _tokens(phrase):
+        if not token.strip("[]!"):
+            # An empty word would match at every word start: every message would be danger.
+            raise PhraseError(f"{phrase!r}: an empty word")
         if token in _GAPS:
             if first:
                 raise PhraseError(f"{phrase!r}: a gap needs a word before it")
