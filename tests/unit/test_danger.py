@@ -6,10 +6,17 @@ means, so that a phrase written in it does what the comment at the top of danger
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from intake import categories
 from intake.danger import DangerKind, PhraseError, build_matcher, compile_phrase
+from intake.i18n import Catalogs
 from intake.keywords import default_table
+
+LOCALES = Path(__file__).resolve().parents[2] / "locales"
+LANGUAGES = tuple(sorted(p.parent.parent.name for p in LOCALES.glob("*/LC_MESSAGES/helpline.po")))
 
 
 def matches(phrase: str, text: str, prefixes: tuple[str, ...] = (), **words: list[str]) -> bool:
@@ -94,3 +101,22 @@ def test_accents_and_keyboard_variants_fold_on_both_sides() -> None:
 def test_a_phrase_that_cannot_be_compiled_is_refused_at_start_up(phrase: str) -> None:
     with pytest.raises(PhraseError):
         compile_phrase(phrase)
+
+
+# Menus a person answers by typing the label instead of pressing a button: the label is their answer.
+MENUS = (
+    categories.ROLES,
+    categories.TOPICS,
+    categories.AGE_GROUPS,
+    categories.GENDERS,
+    categories.SITUATIONS,
+)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_typing_a_menu_label_is_not_a_danger_signal(lang: str) -> None:
+    """Choosing the topic "Marriage against my will" by typing it is an answer, not an alarm: an alarm
+    would skip the rest of the intake. Danger phrases describe what happens to the person, not a topic."""
+    texts = Catalogs(LOCALES, (lang,)).texts(lang)
+    labels = [texts(option.label) for menu in MENUS for option in menu]
+    assert [label for label in labels if default_table().is_danger(label)] == []
