@@ -148,7 +148,7 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         engine = make_engine(settings.database_url)
         await migrate(engine)
         db = make_database(engine)
-        keys = Keys.from_secret(settings.secret_key)
+        keys = Keys.from_secrets(settings.secret_keys, settings.pseudonym_secret)
         metrics = Metrics()
         service = IntakeService(
             db=db, keys=keys, catalogs=catalogs, hours=hours, keywords=default_table(), metrics=metrics
