@@ -39,8 +39,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 
     engine = make_engine(settings.database_url)
     try:
+        db = make_database(engine, keys)
         await migrate(engine)
-        result = await rotate_all(make_database(engine), rotate, args.batch, _progress)
+        result = await rotate_all(db, rotate, args.batch, _progress)
     finally:
         await engine.dispose()
     print(

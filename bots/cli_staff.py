@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from intake.config import Settings
+from intake.privacy import Keys
 from intake.staff import StaffAccounts
 from intake.storage.db import make_database, make_engine, migrate
 
@@ -36,8 +37,9 @@ def _password() -> str:
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings.database_url)
     try:
+        db = make_database(engine, Keys.from_secrets(settings.secret_keys, settings.pseudonym_secret))
         await migrate(engine)
-        accounts = StaffAccounts(make_database(engine))
+        accounts = StaffAccounts(db)
         if args.staff_command == "add":
             try:
                 await accounts.add(args.name, _password(), "admin" if args.admin else "staff")

@@ -137,6 +137,15 @@ class Keys:
         except InvalidToken as exc:
             raise UnreadableAddress from exc
 
+    def seal(self, data: bytes) -> bytes:
+        return self.fernet.encrypt(data)
+
+    def unseal(self, token: bytes) -> bytes | None:
+        try:
+            return self.fernet.decrypt(token)
+        except InvalidToken:
+            return None
+
     def rotated(self, token: bytes) -> bytes | None:
         """The token encrypted with the newest key, or None when it already is (nothing to write).
         Raises UnreadableAddress when no configured key opens it."""

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
+from intake.storage.sealed import Cipher, cipher_for, use_cipher
 from intake.storage.uow import Database, WriteTurns
 
 DEFAULT_URL = "sqlite+aiosqlite:///./helpline.db"
@@ -61,8 +62,11 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def make_database(engine: AsyncEngine) -> Database:
-    """The one way to get a Database: on SQLite its writers take turns in process (see WriteTurns)."""
+def make_database(engine: AsyncEngine, cipher: Cipher | None = None) -> Database:
+    """The one way to get a Database: on SQLite its writers take turns in process (see WriteTurns). The
+    cipher encrypts and decrypts the sealed columns (message text, notes, outbox payloads)."""
+    if cipher is not None:
+        use_cipher(engine, cipher)
     turns = WriteTurns(SQLITE_BUSY_TIMEOUT_MS / 1000) if engine.dialect.name == "sqlite" else None
     return Database(make_sessionmaker(engine), turns)
 
@@ -79,6 +83,8 @@ async def migrate(engine: AsyncEngine) -> None:
     def upgrade(connection: Connection) -> None:
         cfg = alembic_config()
         cfg.attributes["connection"] = connection
+        # For a migration that encrypts what earlier versions stored in clear.
+        cfg.attributes["cipher"] = cipher_for(connection.dialect)
         command.upgrade(cfg, "head")
 
     async with engine.begin() as conn:

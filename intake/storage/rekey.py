@@ -9,16 +9,47 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import BigInteger, LargeBinary, bindparam, column, func, select, table, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    LargeBinary,
+    Text,
+    bindparam,
+    column,
+    func,
+    select,
+    table,
+    true,
+    update,
+)
+from sqlalchemy.types import TypeEngine
 
 from intake.storage.uow import Database
 
-# Every column holding a Fernet token: (table, column).
-ENCRYPTED_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("contacts", "address_enc"),
-    ("outbox", "address_enc"),
+
+@dataclass(frozen=True)
+class Sealed:
+    """A column holding Fernet tokens, and how it stores them."""
+
+    table: str
+    column: str
+    # bytes (LargeBinary), text (the token as TEXT) or json (a JSON string holding the token)
+    form: str = "bytes"
+
+    @property
+    def name(self) -> str:
+        return f"{self.table}.{self.column}"
+
+
+ENCRYPTED_COLUMNS: tuple[Sealed, ...] = (
+    Sealed("contacts", "address_enc"),
+    Sealed("outbox", "address_enc"),
+    Sealed("messages", "text", "text"),
+    Sealed("outbox", "payload", "json"),
 )
+_TYPES: dict[str, TypeEngine[Any]] = {"bytes": LargeBinary(), "text": Text(), "json": JSON()}
 
 
 class Unreadable(Exception):
@@ -44,34 +75,37 @@ async def rotate_all(
     db: Database, rotate: Rotate, batch: int = 500, progress: Progress | None = None
 ) -> Rotated:
     result = Rotated()
-    for table_name, column_name in ENCRYPTED_COLUMNS:
-        await _rotate_column(db, table_name, column_name, rotate, batch, progress, result)
+    for sealed in ENCRYPTED_COLUMNS:
+        await _rotate_column(db, sealed, rotate, batch, progress, result)
     return result
 
 
+def _token(value: Any) -> bytes:
+    return value.encode("ascii") if isinstance(value, str) else bytes(value)
+
+
 async def _rotate_column(
-    db: Database,
-    table_name: str,
-    column_name: str,
-    rotate: Rotate,
-    batch: int,
-    progress: Progress | None,
-    result: Rotated,
+    db: Database, sealed: Sealed, rotate: Rotate, batch: int, progress: Progress | None, result: Rotated
 ) -> None:
-    name = f"{table_name}.{column_name}"
-    # Plain types: the bytes as stored, whatever the models make of them.
-    t = table(table_name, column("id", BigInteger()), column(column_name, LargeBinary()))
-    value = t.c[column_name]
-    stored = value.is_not(None) & (func.length(value) > 0)  # an erased address is b""
+    name = sealed.name
+    kind = _TYPES[sealed.form]
+    # Plain types: the tokens as stored, not what the models' encrypting types make of them.
+    t = table(sealed.table, column("id", BigInteger()), column(sealed.column, kind))
+    value = t.c[sealed.column]
+    # An erased address is b""; a JSON column cannot be measured (and never holds an empty one).
+    stored = value.is_not(None) & (true() if sealed.form == "json" else func.length(value) > 0)
     async with db.uow() as uow:
-        total = int(
-            (await uow.session.execute(select(func.count()).select_from(t).where(stored))).scalar_one()
-        )
+        count = select(func.count()).select_from(t).where(stored)
+        total = int((await uow.session.execute(count)).scalar_one())
+    # Compare-and-set where the service may change the value (a contact's address); PostgreSQL has no
+    # equality on JSON, and payloads are never changed once written.
+    unchanged = true() if sealed.form == "json" else value == bindparam("old", type_=kind)
     compare_and_set = (
         update(t)
-        .where(t.c.id == bindparam("row_id"), value == bindparam("old", type_=LargeBinary()))
-        .values({column_name: bindparam("new", type_=LargeBinary())})
+        .where(t.c.id == bindparam("row_id"), unchanged)
+        .values({sealed.column: bindparam("new", type_=kind)})
     )
+    back: Callable[[bytes], Any] = (lambda new: new) if sealed.form == "bytes" else (lambda new: new.decode())
     rewritten = current = unreadable = seen = 0
     last = -1
     while True:
@@ -86,14 +120,14 @@ async def _rotate_column(
             changes = []
             for row_id, old in rows:
                 try:
-                    new = rotate(bytes(old))
+                    new = rotate(_token(old))
                 except Unreadable:
                     unreadable += 1
                     continue
                 if new is None:
                     current += 1
                 else:
-                    changes.append({"row_id": row_id, "old": bytes(old), "new": new})
+                    changes.append({"row_id": row_id, "old": old, "new": back(new)})
             if changes:
                 await uow.session.execute(compare_and_set, changes)
             await uow.commit()

@@ -3,9 +3,11 @@ re-encrypts everything stored (in batches, safe to re-run), and pseudonyms do no
 
 from __future__ import annotations
 
+import json
 import secrets
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -14,6 +16,7 @@ from intake.messages import Channel
 from intake.privacy import Keys, UnreadableAddress
 from intake.service import IntakeService
 from intake.storage.rekey import ENCRYPTED_COLUMNS, Rotate, Unreadable, rotate_all
+from intake.storage.sealed import use_cipher
 from tests.integration.conftest import Clock, Writer, conversations
 from tests.integration.test_cli import helpline, sqlite_url
 from tests.integration.test_outbox import FakeTelegram, worker
@@ -21,6 +24,19 @@ from tests.integration.test_outbox import FakeTelegram, worker
 OLD = secrets.token_urlsafe(32)
 NEW = secrets.token_urlsafe(32)
 ADDRESS = "4711-chat-address"
+
+
+def raw_token(value: Any) -> bytes:
+    """A token as stored: bytes, text, or a JSON string (as the driver hands JSON back: text or decoded)."""
+    if isinstance(value, str) and value.startswith('"'):
+        value = json.loads(value)
+    return value.encode("ascii") if isinstance(value, str) else bytes(value)
+
+
+def configure(service: IntakeService, engine: AsyncEngine, keys: Keys) -> None:
+    """The service restarted with these keys: addresses and the sealed columns both use them."""
+    service.keys = keys
+    use_cipher(engine, keys)
 
 
 def rotating(keys: Keys) -> Rotate:
@@ -37,22 +53,24 @@ async def stored(engine: AsyncEngine) -> dict[str, list[bytes]]:
     """Every encrypted value as the database holds it."""
     values: dict[str, list[bytes]] = {}
     async with engine.connect() as conn:
-        for table, column in ENCRYPTED_COLUMNS:
-            rows = await conn.execute(text(f"SELECT {column} FROM {table} ORDER BY id"))  # noqa: S608
-            values[f"{table}.{column}"] = [bytes(v) for (v,) in rows if v]
+        for sealed in ENCRYPTED_COLUMNS:
+            rows = await conn.execute(
+                text(f"SELECT {sealed.column} FROM {sealed.table} ORDER BY id")  # noqa: S608
+            )
+            values[sealed.name] = [raw_token(v) for (v,) in rows if v]
     return values
 
 
 async def test_rotation_reencrypts_everything_once_and_pseudonyms_stay(
     service: IntakeService, clock: Clock, engine: AsyncEngine
 ) -> None:
-    service.keys = Keys.from_secrets([OLD], OLD)
+    configure(service, engine, Keys.from_secrets([OLD], OLD))
     person = Writer(service, ADDRESS, Channel.TELEGRAM)
     await person.says("hei")
     pseudonym = person.pseudonym
 
     # The operator adds a new key in front and keeps the pseudonym key: nothing old becomes unreadable.
-    service.keys = Keys.from_secrets([NEW, OLD], OLD)
+    configure(service, engine, Keys.from_secrets([NEW, OLD], OLD))
     await person.says("nb")
     assert person.pseudonym == pseudonym
     before = await stored(engine)
@@ -76,7 +94,7 @@ async def test_rotation_reencrypts_everything_once_and_pseudonyms_stay(
     assert await stored(engine) == after
 
     # The old key dropped: the person is still the same person (one conversation), and replies still go.
-    service.keys = only_new
+    configure(service, engine, only_new)
     await person.says("3")
     assert person.pseudonym == pseudonym
     assert len(await conversations(service.db)) == 1
@@ -89,7 +107,7 @@ async def test_rotation_reencrypts_everything_once_and_pseudonyms_stay(
 async def test_values_no_key_opens_are_counted_and_left_alone(
     service: IntakeService, engine: AsyncEngine
 ) -> None:
-    service.keys = Keys.from_secrets([OLD], OLD)
+    configure(service, engine, Keys.from_secrets([OLD], OLD))
     await Writer(service, ADDRESS).says("hei")
     lost = Keys.from_secrets([NEW], OLD)  # OLD forgotten before the rotation
     result = await rotate_all(service.db, rotating(lost))
