@@ -146,7 +146,7 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         if catalogs.missing():
             log.warning("no compiled catalog for %s: texts fall back to the message ids", catalogs.missing())
         engine = make_engine(settings.database_url)
-        keys = Keys.from_secrets(settings.secret_keys, settings.pseudonym_secret)
+        keys = settings.keys()
         db = make_database(engine, keys)  # before migrating: a migration may encrypt clear rows
         await migrate(engine)
         metrics = Metrics()

@@ -17,7 +17,6 @@ from bots import cli_keys, cli_staff, logs
 from intake.config import ConfigError, Settings, load_settings
 from intake.hours import HoursConfigError, OpeningHours
 from intake.i18n import compile_catalogs, default_locales_dir
-from intake.privacy import Keys
 from intake.storage.db import make_engine, migrate
 from intake.storage.sealed import use_cipher
 
@@ -56,7 +55,7 @@ def _settings() -> Settings:
 
 async def _migrate(settings: Settings) -> None:
     engine = make_engine(settings.database_url)
-    use_cipher(engine, Keys.from_secrets(settings.secret_keys, settings.pseudonym_secret))
+    use_cipher(engine, settings.keys())
     try:
         await migrate(engine)
     except (OSError, SQLAlchemyError) as exc:

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from intake.config import Settings
-from intake.privacy import Keys, UnreadableAddress
+from intake.privacy import UnreadableAddress
 from intake.storage.db import make_database, make_engine, migrate
 from intake.storage.rekey import Unreadable, rotate_all
 
@@ -29,7 +29,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.batch < 1:
         print("helpline: --batch must be at least 1", file=sys.stderr)
         return 2
-    keys = Keys.from_secrets(settings.secret_keys, settings.pseudonym_secret)
+    keys = settings.keys()
 
     def rotate(token: bytes) -> bytes | None:
         try:

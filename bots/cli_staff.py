@@ -8,7 +8,6 @@ import sys
 from typing import Any
 
 from intake.config import Settings
-from intake.privacy import Keys
 from intake.staff import StaffAccounts
 from intake.storage.db import make_database, make_engine, migrate
 
@@ -37,7 +36,7 @@ def _password() -> str:
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings.database_url)
     try:
-        db = make_database(engine, Keys.from_secrets(settings.secret_keys, settings.pseudonym_secret))
+        db = make_database(engine, settings.keys())
         await migrate(engine)
         accounts = StaffAccounts(db)
         if args.staff_command == "add":

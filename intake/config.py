@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from intake.i18n import SOURCE_LANGUAGE
-from intake.privacy import key_problem
+from intake.privacy import Keys, key_problem
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./helpline.db"
 # A fixed key for development only: `make run` generates a real one; production refuses to start without.
@@ -54,6 +54,9 @@ class Settings:
     def secret_key(self) -> str:
         """The key new data is encrypted with."""
         return self.secret_keys[0]
+
+    def keys(self) -> Keys:
+        return Keys.from_secrets(self.secret_keys, self.pseudonym_secret)
 
 
 def _defaults() -> dict[str, Any]:

@@ -16,8 +16,8 @@ from intake.messages import Channel
 from intake.privacy import Keys, UnreadableAddress
 from intake.service import IntakeService
 from intake.storage.rekey import ENCRYPTED_COLUMNS, Rotate, Unreadable, rotate_all
-from intake.storage.sealed import use_cipher
-from tests.integration.conftest import Clock, Writer, conversations
+from intake.storage.sealed import UNREADABLE_TEXT, use_cipher
+from tests.integration.conftest import Clock, Writer, conversations, messages, outbox
 from tests.integration.test_cli import helpline, sqlite_url
 from tests.integration.test_outbox import FakeTelegram, worker
 
@@ -143,3 +143,20 @@ def test_keys_rotate_command(tmp_path: Path) -> None:
     assert [new_only.decrypt(t) for t in tokens] == ["+4791234567"] * 3
     second = helpline(tmp_path, ["keys", "rotate"], env)
     assert "re-encrypted 0 value(s) with the newest key; 3 already were" in second.stdout
+
+
+async def test_text_no_key_opens_is_shown_as_such_and_never_sent(
+    service: IntakeService, clock: Clock, engine: AsyncEngine
+) -> None:
+    """An operator dropped a key before `keys rotate` finished: staff see a marker instead of an error,
+    and a reply that cannot be read fails instead of going out empty."""
+    configure(service, engine, Keys.from_secrets([OLD], OLD))
+    await Writer(service, ADDRESS).says("hei")
+    use_cipher(engine, Keys.from_secrets([NEW], OLD))  # the payloads' key is gone; the address still opens
+    assert {m.text for m in await messages(service.db)} == {UNREADABLE_TEXT}
+    fake = FakeTelegram()
+    for _ in range(3):  # the later reply waits for the failed one, then fails the same way
+        await worker(service, clock, fake).run_once()
+        clock.advance(minutes=10)
+    assert fake.attempts == []
+    assert {row.status for row in await outbox(service.db)} == {"failed"}
