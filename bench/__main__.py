@@ -27,6 +27,7 @@ from typing import Any
 
 import aiohttp
 
+from bench import crypto
 from bench.driver import (
     Driver,
     PhaseResult,
@@ -430,6 +431,12 @@ def main(argv: list[str] | None = None) -> int:
     results = asyncio.run(run(options))
     results["wall_seconds"] = round(time.perf_counter() - started, 1)
     print(render(results))
+    results["crypto"] = crypto.measure()
+    service_ms = {
+        db: per_db.get("service", {}).get("throughput", {}).get("server_cpu_ms_per_message")
+        for db, per_db in results["databases"].items()
+    }
+    print(crypto.render(results["crypto"], service_ms, "this run"))
     if options.json_path is not None:
         options.json_path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         print(f"results written to {options.json_path}")

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from bench import reference_bare as bare
 from bench.__main__ import DEFAULT_POSTGRES
+from intake.privacy import Keys
 from intake.storage.db import make_engine, migrate
 from intake.storage.models import (
     ContactRow,
@@ -36,6 +37,7 @@ from intake.storage.models import (
     MessageRow,
     OutboxRow,
 )
+from intake.storage.sealed import use_cipher
 
 CONTACTS = cast(Table, ContactRow.__table__)
 CONVERSATIONS = cast(Table, ConversationRow.__table__)
@@ -241,6 +243,7 @@ async def bare_store(conn: AsyncConnection, user: int, n: int, now: datetime) ->
 
 async def measure_db(url: str, messages: int) -> tuple[Floor, Floor]:
     engine = make_engine(url)  # the service's pragmas and pool
+    use_cipher(engine, Keys.from_secret(secrets.token_urlsafe(32)))  # its text and payloads encrypted
     await migrate(engine)  # and its schema, indexes included
     try:
         service = await measure(engine, messages, one_message, send_batch)

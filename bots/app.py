@@ -153,9 +153,9 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         if catalogs.missing():
             log.warning("no compiled catalog for %s: texts fall back to the message ids", catalogs.missing())
         engine = make_engine(settings.database_url)
+        keys = settings.keys()
+        db = make_database(engine, keys)  # before migrating: a migration may encrypt clear rows
         await migrate(engine)
-        db = make_database(engine)
-        keys = Keys.from_secret(settings.secret_key)
         metrics = Metrics()
         service = IntakeService(
             db=db, keys=keys, catalogs=catalogs, hours=hours, keywords=default_table(), metrics=metrics

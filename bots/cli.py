@@ -1,4 +1,4 @@
-"""`helpline serve | migrate | staff | compile-catalogs`: the service's command line."""
+"""`helpline serve | migrate | staff | keys | compile-catalogs`: the service's command line."""
 
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from bots import cli_staff, logs
+from bots import cli_keys, cli_staff, logs
 from bots.access_log import access_log_options
 from intake.config import ConfigError, Settings, load_settings
 from intake.hours import HoursConfigError, OpeningHours
 from intake.i18n import compile_catalogs, default_locales_dir
 from intake.storage.db import make_engine, migrate
+from intake.storage.sealed import use_cipher
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="bring the database schema up to date")
     commands.add_parser("compile-catalogs", help="compile the translation catalogs (.po -> .mo)")
     cli_staff.add_parser(commands)
+    cli_keys.add_parser(commands)
     telegram = commands.add_parser("telegram", help="the Telegram channel")
     telegram_commands = telegram.add_subparsers(dest="telegram_command", required=True)
     telegram_commands.add_parser(
@@ -54,6 +56,7 @@ def _settings() -> Settings:
 
 async def _migrate(settings: Settings) -> None:
     engine = make_engine(settings.database_url)
+    use_cipher(engine, settings.keys())
     try:
         await migrate(engine)
     except (OSError, SQLAlchemyError) as exc:
@@ -85,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _settings()
         if args.command == "staff":
             return asyncio.run(cli_staff.run(args, settings))
+        if args.command == "keys":
+            return asyncio.run(cli_keys.run(args, settings))
         if args.command == "migrate":
             asyncio.run(_migrate(settings))
             print("database is up to date")

@@ -36,8 +36,9 @@ def _password() -> str:
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings.database_url)
     try:
+        db = make_database(engine, settings.keys())
         await migrate(engine)
-        accounts = StaffAccounts(make_database(engine))
+        accounts = StaffAccounts(db)
         if args.staff_command == "add":
             try:
                 await accounts.add(args.name, _password(), "admin" if args.admin else "staff")

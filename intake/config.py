@@ -15,11 +15,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from intake.i18n import SOURCE_LANGUAGE
-from intake.privacy import MIN_SECRET_LENGTH
+from intake.privacy import Keys, key_problem
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./helpline.db"
 # A fixed key for development only: `make run` generates a real one; production refuses to start without.
 DEVELOPMENT_SECRET = "development-only-secret-not-for-production"  # noqa: S105
+# Where the development key may be used: a public URL elsewhere means others can reach the service.
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 class ConfigError(Exception):
@@ -30,7 +32,10 @@ class ConfigError(Exception):
 class Settings:
     environment: str
     database_url: str
-    secret_key: str
+    # Encryption keys, newest first: the first encrypts, all decrypt (see intake.privacy.Keys).
+    secret_keys: tuple[str, ...]
+    # Keys the pseudonyms, web chat tokens and message ids; it does not rotate with the others.
+    pseudonym_secret: str
     public_url: str | None
     config_path: Path | None
     languages: tuple[str, ...]
@@ -45,6 +50,14 @@ class Settings:
     def development(self) -> bool:
         return self.environment == "development"
 
+    @property
+    def secret_key(self) -> str:
+        """The key new data is encrypted with."""
+        return self.secret_keys[0]
+
+    def keys(self) -> Keys:
+        return Keys.from_secrets(self.secret_keys, self.pseudonym_secret)
+
 
 def _defaults() -> dict[str, Any]:
     return tomllib.loads(resources.files("intake").joinpath("defaults.toml").read_text(encoding="utf-8"))
@@ -58,6 +71,51 @@ def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
         else:
             merged[key] = value
     return merged
+
+
+def _keys(env: Mapping[str, str], development: bool, public: bool) -> tuple[tuple[str, ...], str]:
+    """The encryption keys (newest first) and the pseudonym key, each checked by `key_problem`."""
+    single = env.get("HELPLINE_SECRET_KEY", "").strip()
+    listed = env.get("HELPLINE_SECRET_KEYS", "").strip()
+    pseudonym = env.get("HELPLINE_PSEUDONYM_KEY", "").strip()
+    if single and listed:
+        raise ConfigError("set HELPLINE_SECRET_KEY or HELPLINE_SECRET_KEYS, not both")
+    if listed:
+        keys = tuple(key for key in listed.replace(",", " ").split() if key)
+        if not pseudonym:
+            # Falling back to one of the list would change every pseudonym the day it is dropped.
+            raise ConfigError(
+                "HELPLINE_PSEUDONYM_KEY is required with HELPLINE_SECRET_KEYS "
+                "(the key the pseudonyms were made with, usually the first HELPLINE_SECRET_KEY; see README)"
+            )
+    elif single:
+        keys = (single,)
+    elif public:
+        raise ConfigError(
+            "HELPLINE_SECRET_KEY is required (a long random string; see README)"
+            if not development
+            else "HELPLINE_SECRET_KEY is required: the development key is public and "
+            "HELPLINE_PUBLIC_URL is not localhost"
+        )
+    else:
+        keys = (DEVELOPMENT_SECRET,)
+    pseudonym = pseudonym or keys[0]
+    name = "HELPLINE_SECRET_KEYS" if listed else "HELPLINE_SECRET_KEY"
+    named = [(f"{name}: key {n}" if listed else name, key) for n, key in enumerate(keys, 1)]
+    for setting, key in [*named, ("HELPLINE_PSEUDONYM_KEY", pseudonym)]:
+        if key == DEVELOPMENT_SECRET:
+            if public:
+                raise ConfigError(
+                    f"{setting} is the development key from the repository, refused outside development "
+                    "on localhost"
+                )
+            continue
+        problem = key_problem(key)
+        if problem is not None:
+            raise ConfigError(f"{setting} {problem}")
+    if len(set(keys)) != len(keys):
+        raise ConfigError(f"{name} lists the same key twice")
+    return keys, pseudonym
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -79,19 +137,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             f"not {url.drivername}://"
         )
 
-    secret = env.get("HELPLINE_SECRET_KEY", "")
-    if not secret:
-        if environment != "development":
-            raise ConfigError("HELPLINE_SECRET_KEY is required (a long random string; see README)")
-        secret = DEVELOPMENT_SECRET
-    if len(secret) < MIN_SECRET_LENGTH:
-        raise ConfigError(f"HELPLINE_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters")
-
     public_url = env.get("HELPLINE_PUBLIC_URL", "").strip().rstrip("/") or None
     if public_url is not None:
         parts = urlsplit(public_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigError(f"HELPLINE_PUBLIC_URL must be an http(s) URL, not {public_url!r}")
+    # The key in this repository is public: it may only protect a service nobody else can reach.
+    public = environment != "development" or (
+        public_url is not None and urlsplit(public_url).hostname not in LOCAL_HOSTS
+    )
+    secret_keys, pseudonym_secret = _keys(env, environment == "development", public)
 
     config_path = Path(env["HELPLINE_CONFIG"]) if env.get("HELPLINE_CONFIG") else None
     file_data: dict[str, Any] = {}
@@ -121,7 +176,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         environment=environment,
         database_url=database_url,
-        secret_key=secret,
+        secret_keys=secret_keys,
+        pseudonym_secret=pseudonym_secret,
         public_url=public_url,
         config_path=config_path,
         languages=tuple(languages),

@@ -22,6 +22,7 @@ from intake.metrics import Metrics
 from intake.privacy import Keys, UnreadableAddress
 from intake.service import reply_from_payload
 from intake.storage.models import OutboxRow
+from intake.storage.sealed import UNREADABLE
 from intake.storage.uow import Database
 
 log = logging.getLogger(__name__)
@@ -200,6 +201,8 @@ class OutboxWorker:
         now = self.clock()
         try:
             contact = Contact(Channel(row.channel), self.keys.decrypt(row.address_enc))
+            if row.payload.get(UNREADABLE):
+                raise UnreadableAddress("the reply opens with no configured key")
             extra = {str(k): str(v) for k, v in dict(row.payload.get("extra") or {}).items()}
             message = OutboundMessage(row.id, contact, reply_from_payload(row.payload), row.attempts, extra)
             async with asyncio.timeout(self.send_timeout):

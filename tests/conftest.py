@@ -18,12 +18,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from intake.flow import FlowContext
 from intake.i18n import Catalogs, compile_catalogs, default_locales_dir
 from intake.keywords import default_table
+from intake.privacy import Keys
 from intake.storage.db import make_engine, migrate
+from intake.storage.sealed import use_cipher
 
 OSLO = ZoneInfo("Europe/Oslo")
 LANGUAGES = ("nb", "en")
 # A Tuesday morning in November 2026: open by the default hours (not for the web chat).
 TUESDAY_10 = datetime(2026, 11, 24, 10, 0, tzinfo=OSLO)
+# A key as an operator would generate it (`secrets.token_urlsafe(32)`).
+TEST_SECRET_KEY = "mJ1uYV6h3sQ0xk9LrZ4pWc2TnE8bDfGa7o5Ki-_HqRw"
 REPO = Path(__file__).resolve().parents[1]
 # The `helpline` command as an operator runs it: the console script of this venv (`python -m bots.cli`
 # where the script is missing).
@@ -105,6 +109,8 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     eng = make_engine(database_url)
+    # Message text is stored encrypted: a test that builds its Database without keys still has one.
+    use_cipher(eng, Keys.from_secret(TEST_SECRET_KEY))
     await migrate(eng)
     try:
         yield eng

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
+from intake.storage.sealed import Cipher, cipher_for, use_cipher
 from intake.storage.uow import Database, WriteTurns
 
 log = logging.getLogger(__name__)
@@ -67,9 +68,12 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def make_database(engine: AsyncEngine) -> Database:
+def make_database(engine: AsyncEngine, cipher: Cipher | None = None) -> Database:
     """The one way to get a Database: on SQLite its writers take turns in process (see WriteTurns), and
-    the write-ahead log is emptied after an erasure."""
+    the write-ahead log is emptied after an erasure. The cipher encrypts and decrypts the sealed columns
+    (message text, notes, outbox payloads)."""
+    if cipher is not None:
+        use_cipher(engine, cipher)
     if engine.dialect.name != "sqlite":
         return Database(make_sessionmaker(engine))
     turns = WriteTurns(SQLITE_BUSY_TIMEOUT_MS / 1000)
@@ -110,6 +114,8 @@ async def migrate(engine: AsyncEngine) -> None:
     def upgrade(connection: Connection) -> None:
         cfg = alembic_config()
         cfg.attributes["connection"] = connection
+        # For a migration that encrypts what earlier versions stored in clear.
+        cfg.attributes["cipher"] = cipher_for(connection.dialect)
         command.upgrade(cfg, "head")
 
     async with engine.begin() as conn:

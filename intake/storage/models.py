@@ -1,7 +1,7 @@
 """Tables. The only module besides the repositories that knows SQLAlchemy's ORM.
 
-What is stored is the least the work needs: a pseudonym instead of an address, the address itself only
-encrypted, and statistics in a table with no link to anyone.
+What is stored is the least the work needs: a pseudonym instead of an address, the address, the messages
+and the replies only encrypted, and statistics in a table with no link to anyone.
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
-    Text,
     UniqueConstraint,
     text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
+
+from intake.storage.sealed import SealedJSON, SealedText
 
 # Stable constraint names so Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING = {
@@ -130,7 +131,8 @@ class MessageRow(Base):
     # in (from the person) | out (to the person) | note (staff only) | system
     direction: Mapped[str] = mapped_column(String(8))
     sender: Mapped[str] = mapped_column(String(16), default="person")
-    text: Mapped[str] = mapped_column(Text)
+    # Encrypted (the transcript and staff notes); see sealed.py.
+    text: Mapped[str] = mapped_column(SealedText)
     attachments: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(aware())
     # Indexed: every recorded send and delivery report updates the message of an outbox row.
@@ -185,7 +187,8 @@ class OutboxRow(Base):
     channel: Mapped[str] = mapped_column(String(16))
     pseudonym: Mapped[str] = mapped_column(String(64))
     address_enc: Mapped[bytes] = mapped_column(LargeBinary)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Encrypted: the reply's text and menu.
+    payload: Mapped[dict[str, Any]] = mapped_column(SealedJSON)
     # pending -> sending -> sent | failed | held
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -182,7 +182,7 @@ async def fake(aiohttp_server: AiohttpServer) -> FakeTelegram:
 def env(fake: FakeTelegram, tmp_path: Path) -> dict[str, str]:
     return {
         "HELPLINE_ENV": "development",
-        "HELPLINE_SECRET_KEY": "a-test-secret-key-that-is-long-enough",
+        "HELPLINE_SECRET_KEY": "UuOwfbovqYLX2JeZh2k7RNBwjSg5FVHB-rPjK2F1jpk",
         "HELPLINE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'telegram.db'}",
         "HELPLINE_CONFIG": str(REPO / "deploy" / "config" / "always-open.toml"),
         "HELPLINE_TELEGRAM_TOKEN": TOKEN,

@@ -103,7 +103,7 @@ class FakeTime:
 def base_env(database_url: str, api_url: str) -> dict[str, str]:
     return {
         "HELPLINE_ENV": "production",
-        "HELPLINE_SECRET_KEY": "test-secret-" + "k" * 32,
+        "HELPLINE_SECRET_KEY": "MDAqrmsoswGljZORB45t9X3L2oVVDt7TGFiZ3gfOf3w",
         "HELPLINE_DATABASE_URL": database_url,
         "HELPLINE_CONFIG": str(ALWAYS_OPEN),
         "HELPLINE_PUBLIC_URL": PUBLIC_URL,

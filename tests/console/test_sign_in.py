@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from bots.console.auth import BACKGROUND_HEADER
 from intake.storage.models import AuditRow, StaffSessionRow
+from tests.conftest import TEST_SECRET_KEY
 from tests.console.conftest import Console, MakeConsole
 from tests.console.staff_client import Staff, session_cookie
 from tests.integration.conftest import fetch
@@ -34,7 +35,9 @@ async def test_sign_in_sets_a_strict_http_only_cookie_and_leads_to_the_console(c
 
 
 async def test_with_an_https_public_url_the_cookie_is_secure_and_host_only(make_console: MakeConsole) -> None:
-    console = await make_console(HELPLINE_PUBLIC_URL="https://helpline.example")
+    console = await make_console(
+        HELPLINE_PUBLIC_URL="https://helpline.example", HELPLINE_SECRET_KEY=TEST_SECRET_KEY
+    )
     anna = await console.staff("anna")
     response = await anna.login()
     assert response.status == 303

@@ -108,7 +108,7 @@ async def services(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[Ser
         "HOME": str(tmp_path),
         "LANG": "C.UTF-8",
         "HELPLINE_ENV": "production",
-        "HELPLINE_SECRET_KEY": "two-processes-share-this-secret-key",
+        "HELPLINE_SECRET_KEY": "3dzPH90a56_NxHYpCahYvXqqI3TxbeOhYnloXIDcf5A",
         "HELPLINE_DATABASE_URL": database_url,
         "HELPLINE_CONFIG": str(ALWAYS_OPEN),
     }

@@ -56,7 +56,7 @@ async def service(
     twilio = await aiohttp_server(FakeTwilio().app)
     env = {
         "HELPLINE_ENV": "development",
-        "HELPLINE_SECRET_KEY": "a-fuzz-secret-key-that-is-long-enough",
+        "HELPLINE_SECRET_KEY": "fdVIkQ9iOX84gXkehlAyULvGcYE0J1zQa_-5V9H5ZOA",
         "HELPLINE_DATABASE_URL": fuzz_database_url,
         "HELPLINE_CONFIG": str(REPO / "deploy" / "config" / "always-open.toml"),
         "HELPLINE_PUBLIC_URL": PUBLIC_URL,

@@ -54,9 +54,10 @@ def build_service(
     engine: AsyncEngine, clock: Clock, hours: OpeningHours | None = None, secret: str = SECRET
 ) -> IntakeService:
     """Wired as bots/app.py wires it, with the test's clock."""
+    keys = Keys.from_secret(secret)
     return IntakeService(
-        db=make_database(engine),
-        keys=Keys.from_secret(secret),
+        db=make_database(engine, keys),
+        keys=keys,
         catalogs=Catalogs(default_locales_dir(), LANGUAGES),
         hours=hours or default_hours(),
         keywords=default_table(),

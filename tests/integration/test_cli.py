@@ -12,7 +12,7 @@ from alembic.script import ScriptDirectory
 from intake.storage.db import alembic_config
 from tests.conftest import HELPLINE_COMMAND
 
-SECRET = "s" * 32
+SECRET = "sAJ7OV5aIspMkMyOpCC-50VaNDNyjMJ1_Bcz1JLppDM"
 
 
 def helpline(tmp_path: Path, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -81,6 +81,21 @@ def test_development_needs_no_secret_key(tmp_path: Path) -> None:
         tmp_path, ["migrate"], {"HELPLINE_ENV": "development", "HELPLINE_DATABASE_URL": sqlite_url(tmp_path)}
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_development_key_behind_a_public_url_is_one_line(tmp_path: Path, command: str) -> None:
+    result = helpline(
+        tmp_path,
+        [command, "--port", "0"] if command == "serve" else [command],
+        {
+            "HELPLINE_ENV": "development",
+            "HELPLINE_PUBLIC_URL": "https://hjelp.example.no",
+            "HELPLINE_DATABASE_URL": sqlite_url(tmp_path),
+        },
+    )
+    assert_one_line_naming(result, "HELPLINE_SECRET_KEY", "HELPLINE_PUBLIC_URL")
+    assert not (tmp_path / "helpline.db").exists()
 
 
 def test_unknown_environment(tmp_path: Path) -> None:

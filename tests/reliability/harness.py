@@ -36,7 +36,7 @@ from tests.channels.fake_telegram import FakeTelegram, User
 from tests.conftest import HELPLINE_COMMAND, REPO
 from tests.integration.conftest import fetch
 
-SECRET_KEY = "reliability-test-secret-key-0123456789"
+SECRET_KEY = "1v89Mwq2feBfMuiwPzaIL8QiBLmOS3NaQybK0VraWzc"
 WEBHOOK_SECRET = "reliability-Webhook_secret-42"
 UNFINISHED = ("pending", "sending")
 # Telegram waits before re-sending an update that got no 2xx; much shorter here to keep the test short.

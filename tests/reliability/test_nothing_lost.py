@@ -123,7 +123,7 @@ async def rig(fake: FakeTelegram, service: Service, database_url: str) -> AsyncI
         yield Rig(
             fake=fake,
             service=service,
-            db=make_database(engine),
+            db=make_database(engine, Keys.from_secret(SECRET_KEY)),
             database="sqlite" if database_url.startswith("sqlite") else "postgresql",
             crowd=Crowd(fake, service, users, SCRIPT, SEED),
             started=asyncio.get_running_loop().time(),
