@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -30,9 +29,11 @@ from intake.outbox import OutboxWorker, Sender
 from intake.privacy import Keys
 from intake.queue import StaffDesk
 from intake.retention import purge
+from intake.scheduler import Job, run_jobs
 from intake.service import IntakeService
 from intake.staff import StaffAccounts
 from intake.storage.db import make_database, make_engine, migrate, ping
+from intake.storage.leader import Leadership
 from intake.storage.uow import Database
 
 log = logging.getLogger(__name__)
@@ -113,17 +114,15 @@ def channel_setups(settings: Settings) -> list[ChannelSetup]:
     return setups
 
 
-async def _purge_periodically(db: Database, retention_days: int, stop: asyncio.Event) -> None:
-    """Deletes transcripts past the retention period, once at start and then every hour."""
-    while not stop.is_set():
-        try:
-            purged = await purge(db, datetime.now(UTC), retention_days)
-            if purged.conversations:
-                log.info("retention: deleted %d closed conversations", purged.conversations)
-        except Exception:
-            log.exception("retention pass failed; trying again later")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=3600)
+def scheduled_jobs(db: Database, retention_days: int) -> list[Job]:
+    """The periodic work; one copy at a time runs it (intake/scheduler.py)."""
+
+    async def retention() -> None:
+        purged = await purge(db, datetime.now(UTC), retention_days)
+        if purged.conversations:
+            log.info("retention: deleted %d closed conversations", purged.conversations)
+
+    return [Job("retention", 3600.0, retention)]
 
 
 def invite_channels(settings: Settings) -> frozenset[str]:
@@ -190,7 +189,9 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
             senders=senders,
         )
         stop = asyncio.Event()
-        janitor = asyncio.create_task(_purge_periodically(db, settings.retention_days, stop))
+        janitor = asyncio.create_task(
+            run_jobs(scheduled_jobs(db, settings.retention_days), Leadership(engine), stop, metrics=metrics)
+        )
         try:
             yield
         finally:
