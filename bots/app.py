@@ -32,7 +32,7 @@ from intake.retention import purge
 from intake.scheduler import Job, run_jobs
 from intake.service import IntakeService
 from intake.staff import StaffAccounts
-from intake.storage.db import make_database, make_engine, migrate, ping
+from intake.storage.db import make_database, make_engine, migrate, schema_ready
 from intake.storage.leader import Leadership
 from intake.storage.uow import Database
 
@@ -214,9 +214,9 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         return web.json_response({"status": "ok"})
 
     async def readyz(request: web.Request) -> web.Response:
-        ok = await ping(request.app[WIRING].engine)
+        ok = await schema_ready(request.app[WIRING].engine)
         return web.json_response(
-            {"status": "ok" if ok else "database unavailable"}, status=200 if ok else 503
+            {"status": "ok" if ok else "database unavailable or not migrated"}, status=200 if ok else 503
         )
 
     async def metrics(request: web.Request) -> web.Response:

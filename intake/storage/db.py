@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from importlib import resources
 from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -88,6 +90,25 @@ async def migrate(engine: AsyncEngine) -> None:
             # transaction's, so it is let go at commit or when a copy dies.
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         await conn.run_sync(upgrade)
+
+
+@functools.cache
+def _revisions_behind_head() -> frozenset[str]:
+    scripts = ScriptDirectory.from_config(alembic_config())
+    heads = set(scripts.get_heads())
+    return frozenset(rev.revision for rev in scripts.walk_revisions() if rev.revision not in heads)
+
+
+async def schema_ready(engine: AsyncEngine) -> bool:
+    """The database answers and its schema is at least this code's: at our head, or at a revision we do
+    not know (a newer copy migrated it during a rolling upgrade; migrations only add until every copy runs
+    the new code, so an older copy stays ready). Behind our head, or not migrated at all: not ready."""
+    try:
+        async with engine.connect() as conn:
+            current = set((await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars())
+    except Exception:
+        return False
+    return bool(current) and not current & _revisions_behind_head()
 
 
 async def ping(engine: AsyncEngine) -> bool:
