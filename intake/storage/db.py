@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import functools
+import logging
 from importlib import resources
 from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
@@ -15,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
 from intake.storage.uow import Database, WriteTurns
+
+log = logging.getLogger(__name__)
 
 DEFAULT_URL = "sqlite+aiosqlite:///./helpline.db"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -80,6 +84,12 @@ async def migrate(engine: AsyncEngine) -> None:
 
     def upgrade(connection: Connection) -> None:
         cfg = alembic_config()
+        current = set(MigrationContext.configure(connection).get_current_heads())
+        if newer := current - _known_revisions():
+            # A newer release migrated this database (a rolling upgrade, or a rollback of the code): this
+            # copy still runs on it, as /readyz says, and must not fail to start on a revision it lacks.
+            log.warning("the database schema (%s) is newer than this release; not migrating", sorted(newer))
+            return
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
 
@@ -93,10 +103,14 @@ async def migrate(engine: AsyncEngine) -> None:
 
 
 @functools.cache
+def _known_revisions() -> frozenset[str]:
+    return frozenset(rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions())
+
+
+@functools.cache
 def _revisions_behind_head() -> frozenset[str]:
-    scripts = ScriptDirectory.from_config(alembic_config())
-    heads = set(scripts.get_heads())
-    return frozenset(rev.revision for rev in scripts.walk_revisions() if rev.revision not in heads)
+    heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    return _known_revisions() - heads
 
 
 async def schema_ready(engine: AsyncEngine) -> bool:
