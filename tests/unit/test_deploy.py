@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from intake.config import load_settings
 from tests.conftest import REPO
 
 DEPLOY = REPO / "deploy"
@@ -257,3 +258,17 @@ def test_the_haproxy_example_passes_haproxys_own_check(tmp_path: Path) -> None:
     broken.write_text(local.read_text(encoding="utf-8").replace("balance roundrobin", "balance sideways"))
     refused = subprocess.run([haproxy, "-c", "-f", str(broken)], capture_output=True, check=False)  # noqa: S603
     assert refused.returncode != 0
+
+
+def test_the_configmaps_toml_is_a_configuration_the_service_accepts(tmp_path: Path) -> None:
+    [config] = of_kind("ConfigMap")
+    path = tmp_path / "helpline.toml"
+    path.write_text(config["data"]["helpline.toml"], encoding="utf-8")
+    settings = load_settings(
+        {"HELPLINE_ENV": "production", "HELPLINE_SECRET_KEY": "k" * 32, "HELPLINE_CONFIG": str(path)}
+    )
+    assert len(settings.languages) == 14
+    [deployment] = of_kind("Deployment")
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert config["data"]["HELPLINE_CONFIG"] == mounts["config"] + "/helpline.toml"
