@@ -19,7 +19,7 @@ from bots.app import make_app
 from intake.config import load_settings
 from intake.scheduler import Job, run_jobs
 from intake.storage.db import make_engine
-from intake.storage.leader import Leadership
+from intake.storage.leader import JOBS_LOCK, Leadership
 from tests.conftest import REPO
 from tests.reliability.harness import until
 
@@ -62,9 +62,12 @@ async def test_a_leader_whose_connection_dies_loses_the_lead(engines: Callable[[
     async with engines().connect() as admin:
         await admin.execute(
             text(
-                "SELECT pg_terminate_backend(pid) FROM pg_locks "
-                "WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()"
-            )
+                # Only the holder of this lock in this test's own database: the server may be shared.
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND objid = :key "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            ),
+            {"key": JOBS_LOCK},
         )
         await admin.commit()
     assert await second.held()
