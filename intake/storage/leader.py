@@ -7,6 +7,7 @@ copy takes it at its next try. On SQLite one process is the supported shape, and
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from sqlalchemy import text
@@ -67,4 +68,5 @@ class Leadership:
             try:
                 await conn.close()
             except Exception:
-                await conn.invalidate()
+                with contextlib.suppress(Exception):
+                    await conn.invalidate()
