@@ -50,8 +50,9 @@ extract: $(STAMP)
 	$(BIN)/pybabel extract -F locales/console.cfg --no-location --sort-output --project helpline-intake --version 0.1.0 -o locales/console.pot bots/console
 	for lang in nb en; do $(BIN)/pybabel update -i locales/console.pot -d locales -D console -l $$lang --no-fuzzy-matching --ignore-obsolete; done
 
+# Options go in BENCH_ARGS, e.g. make bench BENCH_ARGS='--copies 1,2,3 --users 200' (bench/README.md).
 bench: $(STAMP) catalogs
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

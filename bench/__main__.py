@@ -28,6 +28,7 @@ from typing import Any
 import aiohttp
 
 from bench import crypto
+from bench.copies import render_copies, run_copies
 from bench.driver import (
     Driver,
     PhaseResult,
@@ -73,6 +74,7 @@ class Options:
     timeout: float
     telegram_limits: bool
     profile: Path | None
+    copies: list[int] = field(default_factory=list)
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -87,7 +89,13 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument("--connections", type=int, default=40, help="webhook connections (Telegram: 40)")
     parser.add_argument("--active-users", type=int, default=200, help="users writing at once in the soak")
     parser.add_argument(
-        "--targets", default="service,bare,ptb", help="comma-separated subset of service,bare,ptb"
+        "--targets",
+        help="comma-separated subset of service,bare,ptb (all three; none with --copies)",
+    )
+    parser.add_argument(
+        "--copies",
+        default="",
+        help="also run the service on PostgreSQL as N copies behind HAProxy, for each N: e.g. 1,2,3",
     )
     parser.add_argument(
         "--postgres-url",
@@ -110,7 +118,13 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "(summary: python -m bench.sampler FILE), else cProfile",
     )
     args = parser.parse_args(argv)
-    targets = {t.strip() for t in args.targets.split(",") if t.strip()}
+    copies = [int(n) for n in args.copies.split(",") if n.strip()]
+    if any(n < 1 for n in copies):
+        parser.error("--copies: whole numbers from 1")
+    default_targets = "" if copies else "service,bare,ptb"
+    if copies and not args.targets and args.db == "both":
+        args.db = "postgres"  # the copies run on PostgreSQL; nothing else unless asked
+    targets = {t.strip() for t in (args.targets or default_targets).split(",") if t.strip()}
     if not targets <= {"service", "bare", "ptb"}:
         parser.error("--targets: choose from service, bare, ptb")
     return Options(
@@ -129,6 +143,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         timeout=args.timeout,
         telegram_limits=args.telegram_limits,
         profile=args.profile,
+        copies=copies,
     )
 
 
@@ -286,14 +301,11 @@ class Bench:
         finally:
             await server.stop()
 
-    async def run_service(self, db: str) -> dict[str, Any]:
-        url, scratch = await self.scratch_db(db, "service")
-        port = free_port()
-        secret = secrets.token_urlsafe(24)
+    def service_env(self, database_url: str, secret: str) -> dict[str, str]:
         env = self.base_env()
         env.update(
             HELPLINE_ENV="development",
-            HELPLINE_DATABASE_URL=url,
+            HELPLINE_DATABASE_URL=database_url,
             HELPLINE_CONFIG=str(REPO / "deploy" / "config" / "always-open.toml"),
             HELPLINE_TELEGRAM_TOKEN=TOKEN,
             HELPLINE_TELEGRAM_WEBHOOK_SECRET=secret,
@@ -301,6 +313,13 @@ class Bench:
         )
         if self.options.telegram_limits:
             env["HELPLINE_BENCH_TELEGRAM_LIMITS"] = "1"
+        return env
+
+    async def run_service(self, db: str) -> dict[str, Any]:
+        url, scratch = await self.scratch_db(db, "service")
+        port = free_port()
+        secret = secrets.token_urlsafe(24)
+        env = self.service_env(url, secret)
         if self.options.profile is not None:
             kind = "SAMPLE" if self.options.profile.suffix == ".stacks" else "PROFILE"
             env[f"HELPLINE_BENCH_{kind}"] = f"{self.options.profile.resolve()}.{db}"
@@ -363,7 +382,7 @@ class Bench:
 
 async def run(options: Options) -> dict[str, Any]:
     pg_version: str | None = None
-    if "postgres" in options.dbs:
+    if "postgres" in options.dbs or options.copies:
         if not await postgres_available(options.postgres_url):
             print("PostgreSQL is not answering (--postgres-url): running on SQLite only", file=sys.stderr)
             options.dbs = [d for d in options.dbs if d != "postgres"]
@@ -418,6 +437,10 @@ async def run(options: Options) -> dict[str, Any]:
                         if "service" in options.targets:
                             print(f"service on {db}", file=sys.stderr)
                             per_db["service"] = await bench.run_service(db)
+                    if options.copies:
+                        if pg_version is None:
+                            raise RuntimeError("--copies needs PostgreSQL (--postgres-url)")
+                        results["copies"] = await run_copies(bench, options.copies, SERVICE_PATH, phase_dict)
                 finally:
                     await counter.stop()
         finally:
@@ -430,13 +453,17 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     results = asyncio.run(run(options))
     results["wall_seconds"] = round(time.perf_counter() - started, 1)
-    print(render(results))
-    results["crypto"] = crypto.measure()
-    service_ms = {
-        db: per_db.get("service", {}).get("throughput", {}).get("server_cpu_ms_per_message")
-        for db, per_db in results["databases"].items()
-    }
-    print(crypto.render(results["crypto"], service_ms, "this run"))
+    # With --copies alone, the references' table would be all dashes: only its machine lines.
+    print(render(results) if options.targets else render(results).split("\n\n")[0])
+    if "copies" in results:
+        print(render_copies(results["copies"]))
+    if options.targets:
+        results["crypto"] = crypto.measure()
+        service_ms = {
+            db: per_db.get("service", {}).get("throughput", {}).get("server_cpu_ms_per_message")
+            for db, per_db in results["databases"].items()
+        }
+        print(crypto.render(results["crypto"], service_ms, "this run"))
     if options.json_path is not None:
         options.json_path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         print(f"results written to {options.json_path}")

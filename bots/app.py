@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -31,9 +30,11 @@ from intake.outbox import OutboxWorker, Sender
 from intake.privacy import Keys
 from intake.queue import StaffDesk
 from intake.retention import purge
+from intake.scheduler import Job, run_jobs
 from intake.service import IntakeService
 from intake.staff import StaffAccounts
-from intake.storage.db import make_database, make_engine, migrate, ping
+from intake.storage.db import make_database, make_engine, migrate, schema_ready
+from intake.storage.leader import Leadership
 from intake.storage.uow import Database
 
 log = logging.getLogger(__name__)
@@ -114,23 +115,19 @@ def channel_setups(settings: Settings) -> list[ChannelSetup]:
     return setups
 
 
-async def _purge_periodically(
-    db: Database, retention_days: int, session_idle: timedelta, stop: asyncio.Event
-) -> None:
-    """Deletes transcripts past the retention period, once at start and then every hour."""
-    while not stop.is_set():
-        try:
-            purged = await purge(db, datetime.now(UTC), retention_days, session_idle)
-            if purged.conversations:
-                log.info(
-                    "retention: deleted %d conversations (%d never closed, inactive)",
-                    purged.conversations,
-                    purged.abandoned,
-                )
-        except Exception:
-            log.exception("retention pass failed; trying again later")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=3600)
+def scheduled_jobs(db: Database, retention_days: int, session_idle: timedelta) -> list[Job]:
+    """The periodic work; one copy at a time runs it (intake/scheduler.py)."""
+
+    async def retention() -> None:
+        purged = await purge(db, datetime.now(UTC), retention_days, session_idle)
+        if purged.conversations:
+            log.info(
+                "retention: deleted %d conversations (%d never closed, inactive)",
+                purged.conversations,
+                purged.abandoned,
+            )
+
+    return [Job("retention", 3600.0, retention)]
 
 
 def invite_channels(settings: Settings) -> frozenset[str]:
@@ -200,7 +197,12 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         )
         stop = asyncio.Event()
         janitor = asyncio.create_task(
-            _purge_periodically(db, settings.retention_days, accounts.idle_timeout, stop)
+            run_jobs(
+                scheduled_jobs(db, settings.retention_days, accounts.idle_timeout),
+                Leadership(engine),
+                stop,
+                metrics=metrics,
+            )
         )
         try:
             yield
@@ -224,9 +226,9 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         return web.json_response({"status": "ok"})
 
     async def readyz(request: web.Request) -> web.Response:
-        ok = await ping(request.app[WIRING].engine)
+        ok = await schema_ready(request.app[WIRING].engine)
         return web.json_response(
-            {"status": "ok" if ok else "database unavailable"}, status=200 if ok else 503
+            {"status": "ok" if ok else "database unavailable or not migrated"}, status=200 if ok else 503
         )
 
     async def metrics(request: web.Request) -> web.Response:

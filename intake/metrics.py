@@ -36,4 +36,10 @@ class Metrics:
             "How long the longest-waiting conversation has waited",
             registry=r,
         )
+        self.scheduled_runs = Counter(
+            "helpline_scheduled_runs",
+            "Runs of the scheduled jobs by this copy (one copy at a time leads)",
+            ["job", "outcome"],
+            registry=r,
+        )
         self.outbox_backlog = Gauge("helpline_outbox_backlog", "Replies not yet delivered", registry=r)

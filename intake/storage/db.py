@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from importlib import resources
 from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -113,6 +116,12 @@ async def migrate(engine: AsyncEngine) -> None:
 
     def upgrade(connection: Connection) -> None:
         cfg = alembic_config()
+        current = set(MigrationContext.configure(connection).get_current_heads())
+        if newer := current - _known_revisions():
+            # A newer release migrated this database (a rolling upgrade, or a rollback of the code): this
+            # copy still runs on it, as /readyz says, and must not fail to start on a revision it lacks.
+            log.warning("the database schema (%s) is newer than this release; not migrating", sorted(newer))
+            return
         cfg.attributes["connection"] = connection
         # For a migration that encrypts what earlier versions stored in clear.
         cfg.attributes["cipher"] = cipher_for(connection.dialect)
@@ -125,6 +134,29 @@ async def migrate(engine: AsyncEngine) -> None:
             # transaction's, so it is let go at commit or when a copy dies.
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         await conn.run_sync(upgrade)
+
+
+@functools.cache
+def _known_revisions() -> frozenset[str]:
+    return frozenset(rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions())
+
+
+@functools.cache
+def _revisions_behind_head() -> frozenset[str]:
+    heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    return _known_revisions() - heads
+
+
+async def schema_ready(engine: AsyncEngine) -> bool:
+    """The database answers and its schema is at least this code's: at our head, or at a revision we do
+    not know (a newer copy migrated it during a rolling upgrade; migrations only add until every copy runs
+    the new code, so an older copy stays ready). Behind our head, or not migrated at all: not ready."""
+    try:
+        async with engine.connect() as conn:
+            current = set((await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars())
+    except Exception:
+        return False
+    return bool(current) and not current & _revisions_behind_head()
 
 
 async def ping(engine: AsyncEngine) -> bool:

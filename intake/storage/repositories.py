@@ -41,6 +41,8 @@ from intake.storage.models import (
 )
 
 OPEN_STATUSES = ("intake", "queued", "claimed")
+# Any fixed number, the same in every copy (see db.MIGRATION_LOCK and leader.JOBS_LOCK).
+OUTBOX_CLAIM_LOCK = 0x68656C72
 
 # The tables behind the mapped classes, for the hot path's Core statements.
 _MESSAGES = cast(Table, MessageRow.__table__)
@@ -411,6 +413,13 @@ class Outbox:
         # pending on SQLite, and slower the further the sender fell behind.) On SQLite the unit of work
         # already holds the write lock (BEGIN IMMEDIATE); on PostgreSQL SKIP LOCKED keeps two senders
         # from taking the same row.
+        if _dialect(self.session) == "postgresql":
+            # Copies claim one after another. Two claims at once each saw a person's earlier reply as
+            # merely due (the other's claim not yet committed), skipped it as locked, and took the later
+            # one: two copies then sent one person's replies in either order (seen with three copies).
+            # Waiting here, the later claim's statements see the earlier one's lease. Claims take
+            # milliseconds; the lock is the transaction's and ends with it.
+            await self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": OUTBOX_CLAIM_LOCK})
         ids: list[int] = []
         for condition in (
             and_(OutboxRow.status == literal_column("'pending'"), OutboxRow.next_attempt_at <= now),
