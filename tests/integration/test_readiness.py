@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bots.app import WIRING, make_app
 from intake.config import load_settings
 from intake.storage.db import make_engine, migrate, schema_ready
-from tests.conftest import REPO
+from tests.conftest import REPO, TEST_SECRET_KEY
 
 
 async def set_revision(engine: AsyncEngine, revision: str) -> None:
@@ -52,7 +52,7 @@ async def test_readyz_answers_503_when_the_schema_is_behind(database_url: str, t
     settings = load_settings(
         {
             "HELPLINE_ENV": "development",
-            "HELPLINE_SECRET_KEY": "readiness-test-secret-0123456789",
+            "HELPLINE_SECRET_KEY": TEST_SECRET_KEY,
             "HELPLINE_DATABASE_URL": database_url,
             "HELPLINE_CONFIG": str(REPO / "deploy" / "config" / "always-open.toml"),
         }

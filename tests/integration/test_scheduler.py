@@ -20,7 +20,7 @@ from intake.config import load_settings
 from intake.scheduler import Job, run_jobs
 from intake.storage.db import make_engine
 from intake.storage.leader import JOBS_LOCK, Leadership
-from tests.conftest import REPO
+from tests.conftest import REPO, TEST_SECRET_KEY
 from tests.reliability.harness import until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.parametrize("database_url", ["postgres"], indirect=True)]
@@ -111,7 +111,7 @@ async def test_two_services_on_one_database_purge_once(database_url: str) -> Non
     """Two apps as `helpline serve` builds them: the retention purge at start runs in one of them only."""
     env = {
         "HELPLINE_ENV": "development",
-        "HELPLINE_SECRET_KEY": "scheduler-test-secret-0123456789",
+        "HELPLINE_SECRET_KEY": TEST_SECRET_KEY,
         "HELPLINE_DATABASE_URL": database_url,
         "HELPLINE_CONFIG": str(REPO / "deploy" / "config" / "always-open.toml"),
     }

@@ -160,7 +160,7 @@ async def copies(
             check=False,
         )
         assert staff_add.returncode == 0, staff_add.stderr
-        yield Copies(services, env, make_database(engine))
+        yield Copies(services, env, make_database(engine, Keys.from_secret(SECRET_KEY)))
     finally:
         for service in services.values():
             service.stop_now()

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from intake.config import load_settings
-from tests.conftest import REPO
+from tests.conftest import REPO, TEST_SECRET_KEY
 
 DEPLOY = REPO / "deploy"
 # The oldest and the newest Kubernetes a line is likely to run on.
@@ -265,7 +265,7 @@ def test_the_configmaps_toml_is_a_configuration_the_service_accepts(tmp_path: Pa
     path = tmp_path / "helpline.toml"
     path.write_text(config["data"]["helpline.toml"], encoding="utf-8")
     settings = load_settings(
-        {"HELPLINE_ENV": "production", "HELPLINE_SECRET_KEY": "k" * 32, "HELPLINE_CONFIG": str(path)}
+        {"HELPLINE_ENV": "production", "HELPLINE_SECRET_KEY": TEST_SECRET_KEY, "HELPLINE_CONFIG": str(path)}
     )
     assert len(settings.languages) == 14
     [deployment] = of_kind("Deployment")
