@@ -8,9 +8,21 @@ from __future__ import annotations
 
 from intake.categories import N_, Nn_, Role, Situation, Topic
 
-GREETING = N_(
-    "Hi, thank you for writing. If you are in danger right now, call 112 (police) or 113 (ambulance)."
-)
+# Neutral first lines. A lock screen shows a message's first line to whoever holds the phone, so a text that
+# names violence, the police, an emergency number or erasing is sent after one of these and a line break
+# (LEADS below; tests/unit/test_lock_screen.py walks every message the bot can send).
+LEAD_HELLO = N_("Hi,")
+LEAD_INFO = N_("Here is some information for you.")
+
+# The first reply, one line each: a neutral hello, 112, and whether anyone reads messages now (before the
+# first question, so nobody answers seven questions to learn that the line is closed).
+HELLO = N_("Hi, thank you for writing.")
+EMERGENCY = N_("If you are in danger right now, call 112 (police) or 113 (ambulance).")
+OPEN_NOW = N_("We are open now.")
+CLOSED_UNTIL = N_("We are closed now and open {time}. Nobody reads messages before then.")
+CLOSED_NOW = N_("We are closed now. Nobody reads messages until we open again.")
+# The second line of every answer given while the line is closed.
+CALL_112 = N_("In danger: call 112.")
 ASK_LANGUAGE = N_("Which language do you want to write in?")
 ASK_SAFE = N_(
     "Is it safe for you to write here now? If someone may read your phone, write {delete} at any time "
@@ -41,6 +53,14 @@ HELP = N_(
 DANGER = N_(
     "If you are in danger now, call 112 (police) or 113 (ambulance). Children and young people can call "
     "116 111 day and night. We have marked your message as urgent."
+)
+# A wish to die or to self-harm: the health emergency number and a line that answers day and night.
+SELF_HARM = N_(
+    "If you think of hurting yourself, call 113 now, or talk to Mental Helse day and night: 116 123."
+)
+# Out of hours "urgent" would be a false promise: nobody reads it before the opening.
+DANGER_CLOSED = N_(
+    "Nobody reads messages here now. If you are in danger, call 112 (police) or 113 (ambulance) now."
 )
 DELETED = N_("Done. The conversation is erased.")
 ATTACHMENT = N_("Staff can only read text here. Please write what you wanted to show in words.")
@@ -136,16 +156,53 @@ INFORMATION = N_("Information or a talk")
 
 STAFF_JOINED = N_("A staff member is here now and reads your messages.")
 # What a blocked sender gets, once: neutral, since the sender may be the person's persecutor.
-BLOCKED = N_("Thank you for your message.")
+BLOCKED = N_("Thank you for your message.")  # followed by CALL_112: a blocked person may be in danger too
 WHATSAPP_INVITE = N_("We have answered your message. Write to us here to read the answer.")
 
 # Canned replies staff can send in the person's language (the console offers them).
 CANNED: dict[str, str] = {
     "reading": N_("Thank you for writing. I am reading your messages now."),
     "tell_more": N_("Can you tell me a little more about what is happening?"),
-    "safe_now": N_("Are you safe right now? If you are in danger, call 112."),
-    "erase": N_("You can write {delete} at any time to erase this chat."),
+    "safe_now": N_("Are you safe right now?\nIf you are in danger, call 112."),
+    "erase": N_("Hi,\nYou can write {delete} at any time to erase this chat."),
     "closing": N_("We are ending this chat now. You can write to us again at any time."),
 }
 # A flood from one sender (or a stuck phone): everything is kept, the bot waits.
 SLOW_DOWN = N_("You are writing very fast. We keep every message; please wait a little for an answer.")
+
+_HELLO_FIRST = (
+    DANGER,
+    DANGER_CLOSED,
+    SELF_HARM,
+    DELETED,
+    HELP,
+    SAFE_NO,
+    SAFE_UNSURE,
+    ASK_SAFE,
+    ERROR_HANDOFF,
+)
+_INFO_FIRST = (
+    PLAIN_MESSAGES,
+    UNDER_18_INFO,
+    ALWAYS_OPEN,
+    *SITUATION_INFO.values(),
+    *TOPIC_INFO.values(),
+    *ROLE_INFO.values(),
+)
+# The neutral line each sensitive text is sent after; every other text starts neutral by itself.
+LEADS: dict[str, str] = {msgid: LEAD_HELLO for msgid in _HELLO_FIRST} | {
+    msgid: LEAD_INFO for msgid in _INFO_FIRST
+}
+# The line each text ends with: every answer given while the line is closed names 112 (on a line of its own,
+# so the first line stays neutral).
+TAILS: dict[str, str] = {
+    msgid: CALL_112 for msgid in (HANDOFF_CLOSED, HANDOFF_CLOSED_UNKNOWN, LEFT_MESSAGE, BLOCKED)
+}
+# The first reply on every channel: these lines, the last one saying whether anyone reads messages now.
+FIRST_REPLY = (HELLO, EMERGENCY)
+HOURS_NOW = (OPEN_NOW, CLOSED_UNTIL, CLOSED_NOW)
+
+
+def erased_text(channel: str | None) -> str:
+    """The erase confirmation for a channel."""
+    return DELETED

@@ -22,6 +22,7 @@ from intake.flow import (
     FlowInput,
     FlowState,
     StepResult,
+    compose,
     error_handoff,
     queue_ahead_reply,
     step,
@@ -117,6 +118,9 @@ class IntakeService:
             texts=self.catalogs.texts,
             keywords=self.keywords,
             opt_out=channel in OPT_OUT_CHANNELS,
+            # The phone keeps the line's general hours; a channel (the web chat) may close earlier.
+            phone_open=self.hours.is_open(now),
+            channel=channel,
         )
 
     async def handle(self, msg: InboundMessage) -> Outcome:
@@ -176,9 +180,8 @@ class IntakeService:
                 if not contact.block_notified:
                     contact.block_notified = True
                     t = self.catalogs.texts(conv.language)
-                    await self.enqueue(
-                        uow, conv, contact, [Reply(text=t(c.BLOCKED), lang=t.lang, rtl=t.rtl)], now
-                    )
+                    blocked = compose(t, c.BLOCKED, self.keywords)
+                    await self.enqueue(uow, conv, contact, [Reply(text=blocked, lang=t.lang, rtl=t.rtl)], now)
                 await uow.commit()
                 self._changed(conv.id, [pseudonym] if contact.block_notified else [])
                 return Outcome.ACCEPTED
