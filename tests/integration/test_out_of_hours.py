@@ -36,7 +36,7 @@ async def test_in_hours_the_first_reply_says_open_and_112_before_the_first_quest
     engine: AsyncEngine,
 ) -> None:
     service = build_service(engine, Clock(TUESDAY_10))
-    person, seen = Writer(service), []
+    person, seen = Writer(service), list[str]()
     first, question = await new_replies(service, person, "hei", seen)
     t = nb(service)
     assert first.split("\n") == [t(c.HELLO), t(c.EMERGENCY), t(c.OPEN_NOW)]
@@ -46,7 +46,7 @@ async def test_in_hours_the_first_reply_says_open_and_112_before_the_first_quest
 
 async def test_out_of_hours_the_first_reply_says_closed_until_when_and_112(engine: AsyncEngine) -> None:
     service = build_service(engine, Clock(SATURDAY_EVENING))
-    person, seen = Writer(service), []
+    person, seen = Writer(service), list[str]()
     first, question = await new_replies(service, person, "hei", seen)
     lines = first.split("\n")
     assert lines[1] == nb(service)(c.EMERGENCY)
@@ -56,7 +56,7 @@ async def test_out_of_hours_the_first_reply_says_closed_until_when_and_112(engin
 
 async def test_in_hours_danger_is_marked_urgent(engine: AsyncEngine) -> None:
     service = build_service(engine, Clock(TUESDAY_10))
-    person, seen = Writer(service), []
+    person, seen = Writer(service), list[str]()
     await new_replies(service, person, "hei", seen)
     replies = await new_replies(service, person, "de skal drepe meg", seen)
     assert replies[0] == said(nb(service), c.DANGER)
@@ -67,7 +67,7 @@ async def test_out_of_hours_danger_says_nobody_reads_now_call_112_and_names_the_
     engine: AsyncEngine,
 ) -> None:
     service = build_service(engine, Clock(SATURDAY_EVENING))
-    person, seen = Writer(service), []
+    person, seen = Writer(service), list[str]()
     await new_replies(service, person, "hei", seen)
     replies = await new_replies(service, person, "de skal drepe meg", seen)
     t = nb(service)
@@ -86,7 +86,7 @@ async def test_out_of_hours_danger_says_nobody_reads_now_call_112_and_names_the_
 async def test_the_chat_closed_while_the_phone_is_open_names_the_lines_phone(engine: AsyncEngine) -> None:
     # Tuesday 10:00: the web chat is closed (Monday and Friday only), the phone is open (weekdays 09-16).
     service = build_service(engine, Clock(TUESDAY_10))
-    person, seen = Writer(service, channel=Channel.WEBCHAT), []
+    person, seen = Writer(service, channel=Channel.WEBCHAT), list[str]()
     await new_replies(service, person, "hei", seen)
     replies = await new_replies(service, person, "han slår meg", seen)
     assert replies[0] == said(nb(service), c.DANGER_CLOSED)
@@ -98,7 +98,7 @@ async def test_out_of_hours_later_messages_get_a_neutral_acknowledgement_at_most
 ) -> None:
     clock = Clock(SATURDAY_EVENING)
     service = build_service(engine, clock)
-    person, seen = Writer(service), []
+    person, seen = Writer(service), list[str]()
     await new_replies(service, person, "hei", seen)
     await new_replies(service, person, "de skal drepe meg", seen)  # handed over at once
     ack = said(nb(service), c.LEFT_MESSAGE)
@@ -118,7 +118,7 @@ async def test_out_of_hours_later_messages_get_a_neutral_acknowledgement_at_most
 async def test_held_by_staff_danger_is_urgent_in_hours_and_unread_after_hours(engine: AsyncEngine) -> None:
     clock = Clock(TUESDAY_10)
     service = build_service(engine, clock)
-    person, seen = Writer(service), []
+    person, seen = Writer(service), list[str]()
     await new_replies(service, person, "hei", seen)
     await new_replies(service, person, "han slår meg", seen)
     (conv,) = await conversations(service.db)
@@ -132,7 +132,7 @@ async def test_held_by_staff_danger_is_urgent_in_hours_and_unread_after_hours(en
 
 async def test_a_blocked_sender_is_told_112_once_and_nothing_else(engine: AsyncEngine) -> None:
     service = build_service(engine, Clock(TUESDAY_10))
-    person, seen = Writer(service), []
+    person, seen = Writer(service), list[str]()
     await new_replies(service, person, "hei", seen)
     (conv,) = await conversations(service.db)
     await StaffDesk(service).block(conv.id, "anna", hours=24)
