@@ -7,6 +7,7 @@ line of every text is neutral, because a notification preview may be read by som
 from __future__ import annotations
 
 from intake.categories import N_, Nn_, Role, Situation, Topic
+from intake.messages import Channel
 
 # Neutral first lines. A lock screen shows a message's first line to whoever holds the phone, so a text that
 # names violence, the police, an emergency number or erasing is sent after one of these and a line break
@@ -62,7 +63,32 @@ SELF_HARM = N_(
 DANGER_CLOSED = N_(
     "Nobody reads messages here now. If you are in danger, call 112 (police) or 113 (ambulance) now."
 )
-DELETED = N_("Done. The conversation is erased.")
+# The erase confirmation says what we deleted (our copy) and what stays on the person's device, which differs
+# by channel: Twilio cannot delete an SMS or WhatsApp message on a phone; Telegram lets a bot delete messages
+# of the last 48 hours; the web chat page forgets the chat in its tab, but not the browser's history.
+ERASED: dict[str, str] = {
+    Channel.SMS: N_(
+        "We have deleted our copy of this conversation. The text messages stay on your phone: "
+        "delete them yourself, this one too."
+    ),
+    Channel.WHATSAPP: N_(
+        "We have deleted our copy of this conversation. The messages stay in WhatsApp on your phone: "
+        "delete the chat there yourself, this message too."
+    ),
+    Channel.TELEGRAM: N_(
+        "We have deleted our copy of this conversation, and from this chat "
+        "the messages of the last 48 hours. Delete older messages and this one yourself, "
+        "or delete the whole chat."
+    ),
+    Channel.WEBCHAT: N_(
+        "We have deleted our copy of this conversation, and this page has removed it from this tab. "
+        "Your browser history may still show this page: delete it there if someone may check."
+    ),
+}
+# A channel not listed above: only what is certain.
+ERASED_ELSEWHERE = N_(
+    "We have deleted our copy of this conversation. Delete what is left on your device yourself."
+)
 ATTACHMENT = N_("Staff can only read text here. Please write what you wanted to show in words.")
 ERROR_HANDOFF = N_(
     "Sorry, something went wrong on our side. A staff member will take over this conversation. "
@@ -174,7 +200,8 @@ _HELLO_FIRST = (
     DANGER,
     DANGER_CLOSED,
     SELF_HARM,
-    DELETED,
+    *ERASED.values(),
+    ERASED_ELSEWHERE,
     HELP,
     SAFE_NO,
     SAFE_UNSURE,
@@ -205,4 +232,4 @@ HOURS_NOW = (OPEN_NOW, CLOSED_UNTIL, CLOSED_NOW)
 
 def erased_text(channel: str | None) -> str:
     """The erase confirmation for a channel."""
-    return DELETED
+    return ERASED.get(channel or "", ERASED_ELSEWHERE)

@@ -472,7 +472,7 @@ async def test_delete_removes_the_messages_on_the_phone_and_confirms_once(line: 
     deleted = [call.message_id for call in line.fake.calls_to("deleteMessage")]
     assert sorted(deleted) == sorted([gone_already, *earlier])
     assert all(call.chat_id == KARI.id for call in line.fake.calls_to("deleteMessage"))
-    assert person.new_texts() == [line.says("nb", c.DELETED)]
+    assert person.new_texts() == [line.says("nb", c.ERASED[Channel.TELEGRAM])]
     [confirmation] = line.fake.bot_messages(KARI.id)
     assert line.fake.message_ids(KARI.id) == [confirmation["message_id"]]
     counts = await line.stored()
@@ -482,7 +482,7 @@ async def test_delete_removes_the_messages_on_the_phone_and_confirms_once(line: 
 async def test_delete_word_in_norwegian_works_like_the_command(line: Line) -> None:
     person = Person(line, KARI)
     await person.says("hei")
-    assert await person.says("SLETT") == [line.says("nb", c.DELETED)]
+    assert await person.says("SLETT") == [line.says("nb", c.ERASED[Channel.TELEGRAM])]
     assert len(line.fake.calls_to("deleteMessage", ok=True)) == 4  # hei, greeting, question, SLETT
 
 

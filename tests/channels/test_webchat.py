@@ -17,6 +17,7 @@ from bots import webchat as webchat_module
 from bots.app import WIRING, Wiring, make_app
 from intake import content as c
 from intake.config import load_settings
+from intake.messages import Channel
 from intake.privacy import Keys
 from intake.storage.models import MessageRow
 from tests.channels.raw_http import raw_exchange, status_of
@@ -430,9 +431,9 @@ async def test_delete_keyword_returns_an_erase_message_and_forgets_the_chat(clie
     await chat.says("1")
     replies = await chat.says("SLETT")
     t = wiring(client).catalogs.texts("nb")
-    assert replies == [said(t, c.DELETED)]
+    assert replies == [said(t, c.ERASED[Channel.WEBCHAT])]
     chat.after = 0
     (confirmation,) = await chat.poll()
     assert confirmation["erase"] is True
-    assert confirmation["text"] == said(t, c.DELETED)
+    assert confirmation["text"] == said(t, c.ERASED[Channel.WEBCHAT])
     assert await inbound(client) == []

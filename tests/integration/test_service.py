@@ -266,7 +266,7 @@ async def test_delete_keyword_erases_the_persons_data_but_keeps_the_anonymous_re
         assert not any(contains(value, secret) for _, _, value in everything), secret
     # The one stored reply to the person is the confirmation, which asks the device to erase too.
     (confirmation,) = await outbox(db, person.pseudonym)
-    assert confirmation.payload["text"] == shown(service.catalogs.texts("en"), c.DELETED)
+    assert confirmation.payload["text"] == shown(service.catalogs.texts("en"), c.ERASED[Channel.TELEGRAM])
     assert confirmation.payload["erase"] is True
     assert confirmation.conversation_id is None
     # The address is readable (decryptable) only in that confirmation, and stored in plain text nowhere.
@@ -295,7 +295,9 @@ async def test_after_delete_the_person_starts_afresh(service: IntakeService, db:
     await person.says(choice="en")
     await person.says("slett")
     (confirmation,) = await outbox(db, person.pseudonym)
-    assert confirmation.payload["text"] == shown(service.catalogs.texts("en"), c.DELETED)  # in their language
+    assert confirmation.payload["text"] == shown(
+        service.catalogs.texts("en"), c.ERASED[Channel.TELEGRAM]
+    )  # in their language
     await person.says("hello again")
     (conv,) = await conversations(db)
     assert FlowState.from_json(conv.state).step is Step.LANGUAGE

@@ -14,7 +14,8 @@ The budgets, in segments, for the text as sent (placeholders filled with their l
 | the language question, listing every shipped language             | 3     | 3     |
 | another short bot message (greeting, notices, hand-off)           | 2     | 2     |
 | safety information, the danger and help texts, the first reply,   | 3     | 4     |
-| and every answer out of hours (they end with a 112 line)          |       |       |
+| and every answer out of hours (they end with a 112 line), and the |       |       |
+| erase confirmations (what stays on the phone)                     |       |       |
 | anything else in a catalog (web chat page, staff-side texts)      | 4     | 4     |
 
 Why a question gets one segment more in UCS-2 (and only a question): its numbered menu is a fixed cost no
@@ -116,6 +117,9 @@ SAFETY_TEXTS = frozenset(
         *c.TAILS,
         c.DANGER_CLOSED,
         c.SELF_HARM,
+        # What stays on the person's phone after erasing is safety information too.
+        *c.ERASED.values(),
+        c.ERASED_ELSEWHERE,
     }
 )
 # Every other text of intake/content.py is something the bot sends: a short message.
