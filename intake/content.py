@@ -137,6 +137,18 @@ TOPIC_INFO: dict[str, str] = {
         "Nobody can see on the body whether someone is a virgin. "
         "Health services answer questions in confidence."
     ),
+    Topic.HONOUR_VIOLENCE: N_(
+        "Violence, threats or being locked in over the family's honour are crimes in Norway. The police "
+        "can protect you, for example with an alarm, also if you do not report anyone."
+    ),
+    Topic.CLOSE_VIOLENCE: N_(
+        "Violence at home or from a partner is never your fault, and it is a crime in Norway. A crisis "
+        "centre (krisesenter) helps day and night, for women and for men: dinutvei.no shows the nearest."
+    ),
+    Topic.OTHER: N_(
+        "Whatever it is, you can write about it here. dinutvei.no shows help near you for violence, "
+        "threats and control of every kind."
+    ),
     Topic.SOCIAL_CONTROL: N_(
         "Strict control of who you meet, what you wear or what you do can be negative social control. "
         "You have the right to make your own choices."
@@ -156,6 +168,34 @@ ROLE_INFO: dict[str, str] = {
         "Ask directly and alone, never with family as interpreter. Remember the duty to avert and to report "
         "to child welfare. Kompetanseteamet (478 09 050) advises professionals."
     ),
+}
+
+# More advice for a situation, from the advisers' guide (seeds/003): a lawyer for someone who wants to get
+# away, and what violence does to children for someone who needs time.
+SITUATION_MORE: dict[str, str] = {
+    Situation.WANTS_OUT: N_(
+        "A lawyer for victims (bistandsadvokat) can advise you on reporting, divorce, ending a marriage "
+        "and compensation. We can help you find one."
+    ),
+    Situation.NEEDS_TIME: N_(
+        "If there are children at home: violence harms children, also when they only see or hear it."
+    ),
+}
+# A service whose hours are not confirmed is named without a word about when it answers.
+ALSO_FOR_UNDER_18 = N_("Under 18, you can also talk to {service}.")
+# What each help service is, in the person's language (the names and numbers live in resources.toml).
+SERVICE_LABELS: dict[str, str] = {
+    "police": N_("Police"),
+    "ambulance": N_("Ambulance"),
+    "fire": N_("Fire"),
+    "police_non_emergency": N_("Police (not urgent)"),
+    "alarmtelefonen": N_("Alarmtelefonen for children and young people"),
+    "helpline": N_("Our phone"),
+    "expert_team": N_("Kompetanseteamet (for professionals and adults)"),
+    "udops": N_("Foreign Ministry, for people abroad"),
+    "kors_pa_halsen": N_("Kors på halsen (under 18)"),
+    "vo_linjen": N_("VO-linjen (violence and abuse, 18+)"),
+    "mental_helse": N_("Mental Helse"),
 }
 
 UNDER_18_INFO = N_("Under 18? Alarmtelefonen, 116 111, answers day and night by phone, SMS and chat.")
@@ -213,6 +253,8 @@ _INFO_FIRST = (
     UNDER_18_INFO,
     ALWAYS_OPEN,
     *SITUATION_INFO.values(),
+    *SITUATION_MORE.values(),
+    ALSO_FOR_UNDER_18,
     *TOPIC_INFO.values(),
     *ROLE_INFO.values(),
 )

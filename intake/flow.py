@@ -29,7 +29,7 @@ from intake.categories import (
 from intake.i18n import Texts, language_name
 from intake.keywords import DangerKind, Keyword, KeywordTable, normalise
 from intake.messages import Choice, Reply
-from intake.resources import around_the_clock, by_id, scheduled_for
+from intake.resources import Resource, around_the_clock_groups, by_id, scheduled_for, unconfirmed_hours
 
 SKIP = "skip"
 DONE = "done"
@@ -463,6 +463,8 @@ def _hand_off(turn: _Turn) -> None:
         turn.say(c.PLAIN_MESSAGES)
     if st.situation in c.SITUATION_INFO:
         turn.say(c.SITUATION_INFO[st.situation])
+    if st.situation in c.SITUATION_MORE:
+        turn.say(c.SITUATION_MORE[st.situation])
     for topic in st.topics:
         if topic in c.TOPIC_INFO:
             turn.say(c.TOPIC_INFO[topic])
@@ -470,6 +472,8 @@ def _hand_off(turn: _Turn) -> None:
         turn.say(c.ROLE_INFO[st.role])
     if st.under_18:
         turn.say(c.UNDER_18_INFO)
+        for r in unconfirmed_hours(under_18=True):
+            turn.say(c.ALSO_FOR_UNDER_18, service=service_line(turn.t, r))
     _scheduled_services(turn)
     turn.state = replace(st, step=Step.HANDED_OFF, intake_done=True, resume=None)
     turn.events.update({Event.HANDOFF, Event.INTAKE_COMPLETE})
@@ -489,12 +493,18 @@ def _scheduled_services(turn: _Turn) -> None:
         if status is None:
             continue
         if status.open:
-            lines.append(t(c.SERVICE_OPEN, service=r.line()))
+            lines.append(t(c.SERVICE_OPEN, service=service_line(t, r)))
         elif status.next_opening is not None:
             when = t.moment(status.next_opening, ctx.now, ctx.timezone)
-            lines.append(t(c.SERVICE_OPENS, service=r.line(), time=when))
+            lines.append(t(c.SERVICE_OPENS, service=service_line(t, r), time=when))
     if lines:
         turn.say_lines(t(c.LEAD_INFO), *lines)
+
+
+def service_line(t: Texts, r: Resource) -> str:
+    """A service as the person reads it: what it is, in their language, and its number (or its site)."""
+    label = c.SERVICE_LABELS.get(r.id)
+    return f"{t(label)} {r.contact}" if label and not r.web else r.line()
 
 
 def queue_ahead_reply(lang: str, ahead: int, ctx: FlowContext) -> Reply:
@@ -511,11 +521,14 @@ def _closed_notice(turn: _Turn) -> None:
     else:
         turn.say(c.HANDOFF_CLOSED_UNKNOWN)
     t = turn.t
-    services = ", ".join(r.line() for r in around_the_clock(turn.state.under_18))
-    lines = [compose(t, c.ALWAYS_OPEN, ctx.keywords, services=services)]
+    emergency, help_lines = around_the_clock_groups(turn.state.under_18)
+    turn.say(c.ALWAYS_OPEN, services=", ".join(service_line(t, r) for r in emergency))
+    lines = [
+        compose(t, c.ALWAYS_OPEN, ctx.keywords, services=", ".join(service_line(t, r) for r in help_lines))
+    ]
     if ctx.phone_open:
         # The chat may close before the phone does (DOMAIN.md): the line's own number answers now.
-        lines.append(t(c.SERVICE_OPEN, service=by_id("helpline").line()))
+        lines.append(t(c.SERVICE_OPEN, service=service_line(t, by_id("helpline"))))
     turn.say_lines(*lines)
 
 

@@ -250,7 +250,8 @@ def test_closed_line_gives_next_opening_in_the_persons_language_and_24_7_service
         if person.state.step is not Step.HANDED_OFF:
             person.says("hopp over")
     texts = person.texts()
-    assert "mandag 09:00" in texts[-2]
+    assert "mandag 09:00" in texts[-3]
+    assert "112" in texts[-2]
     assert "116 111" in texts[-1] or "116 006" in texts[-1]
     # A message left while closed is acknowledged once, not after every line.
     first = person.says("Jeg vil snakke med noen")
@@ -266,7 +267,7 @@ def test_closed_in_english_formats_the_time_the_english_way(make_ctx: Ctx) -> No
     for _ in range(6):
         if person.state.step is not Step.HANDED_OFF:
             person.says("skip")
-    assert "Monday 9:00" in person.texts()[-2] or "Monday 09:00" in person.texts()[-2]
+    assert "Monday 9:00" in person.texts()[-3] or "Monday 09:00" in person.texts()[-3]
 
 
 def test_closed_with_no_known_opening_still_names_the_services(make_ctx: Ctx) -> None:
@@ -274,7 +275,7 @@ def test_closed_with_no_known_opening_still_names_the_services(make_ctx: Ctx) ->
     for _ in range(6):
         if person.state.step is not Step.HANDED_OFF:
             person.says("skip")
-    assert person.texts()[-2] == shown(c.HANDOFF_CLOSED_UNKNOWN)
+    assert person.texts()[-3] == shown(c.HANDOFF_CLOSED_UNKNOWN)
     assert "\nOpen day and night:" in person.texts()[-1]
 
 
@@ -520,7 +521,9 @@ def _professional_hand_off(person: Person) -> list[str]:
 
 def test_hand_off_names_scheduled_services_open_now_from_the_data_file(make_ctx: Ctx) -> None:
     texts = _professional_hand_off(en(Person(make_ctx())))  # Tuesday 10:00
-    assert c.SERVICE_OPEN.format(service="Kompetanseteamet 478 09 050") in "\n".join(texts)
+    assert c.SERVICE_OPEN.format(
+        service="Kompetanseteamet (for professionals and adults) 478 09 050"
+    ) in "\n".join(texts)
 
 
 def test_hand_off_says_when_a_closed_service_opens_in_the_persons_language(make_ctx: Ctx) -> None:
@@ -529,7 +532,7 @@ def test_hand_off_says_when_a_closed_service_opens_in_the_persons_language(make_
     person.says("hei")
     person.says(choice="nb")
     texts = _professional_hand_off(person)
-    assert "Kompetanseteamet 478 09 050: åpner mandag 09:00." in "\n".join(texts)
+    assert "Kompetanseteamet (for fagfolk og voksne) 478 09 050: åpner mandag 09:00." in "\n".join(texts)
 
 
 def test_no_adult_service_is_named_to_a_young_person(make_ctx: Ctx) -> None:

@@ -63,11 +63,11 @@ from intake.categories import (
     InquiryKind,
     Option,
 )
-from intake.flow import DONE, SKIP, FlowContext, FlowInput, FlowState, compose, step
+from intake.flow import DONE, SKIP, FlowContext, FlowInput, FlowState, compose, service_line, step
 from intake.i18n import DOMAIN, Catalogs, Texts, compile_catalogs, default_locales_dir, language_name
 from intake.keywords import Keyword, default_table
 from intake.messages import Choice, Reply
-from intake.resources import all_resources, around_the_clock
+from intake.resources import all_resources, around_the_clock_groups
 
 LOCALES = default_locales_dir()
 # Discovered, not listed: every language someone ships is measured.
@@ -117,6 +117,8 @@ SAFETY_TEXTS = frozenset(
         *c.TAILS,
         c.DANGER_CLOSED,
         c.SELF_HARM,
+        c.ALSO_FOR_UNDER_18,
+        *c.SITUATION_MORE.values(),
         # What stays on the person's phone after erasing is safety information too.
         *c.ERASED.values(),
         c.ERASED_ELSEWHERE,
@@ -160,8 +162,10 @@ def placeholder_values(t: Texts) -> dict[str, str]:
         "delete": KEYWORDS.word(Keyword.DELETE, t.lang),
         "language": KEYWORDS.word(Keyword.LANGUAGE, t.lang),
         "time": _longest(moments),
-        "services": ", ".join(r.line() for r in around_the_clock(None)),
-        "service": _longest(r.line() for r in all_resources()),
+        "services": _longest(
+            ", ".join(service_line(t, r) for r in group) for group in around_the_clock_groups(None)
+        ),
+        "service": _longest(service_line(t, r) for r in all_resources()),
     }
 
 
