@@ -26,7 +26,7 @@ from intake.categories import (
     Role,
     Topic,
 )
-from intake.i18n import Texts, language_name
+from intake.i18n import Texts, language_name, upper
 from intake.keywords import DangerKind, Keyword, KeywordTable, normalise
 from intake.messages import Choice, Reply
 from intake.resources import Resource, around_the_clock_groups, by_id, scheduled_for, unconfirmed_hours
@@ -135,12 +135,18 @@ def compose(t: Texts, msgid: str, keywords: KeywordTable, **fields: str) -> str:
     """A text as the phone shows it: its neutral lead line when it has one (content.LEADS), the text, and
     its tail line (content.TAILS: 112 out of hours), each translated; the taught keywords filled in."""
     words = {
-        "delete": keywords.word(Keyword.DELETE, t.lang),
-        "language": keywords.word(Keyword.LANGUAGE, t.lang),
+        "delete": taught(keywords, Keyword.DELETE, t.lang),
+        "language": taught(keywords, Keyword.LANGUAGE, t.lang),
     }
     text = t(msgid, **{k: v for k, v in words.items() if "{" + k + "}" in msgid}, **fields)
     lead, tail = c.LEADS.get(msgid), c.TAILS.get(msgid)
     return "\n".join(part for part in (t(lead) if lead else "", text, t(tail) if tail else "") if part)
+
+
+def taught(keywords: KeywordTable, keyword: Keyword, lang: str) -> str:
+    """The word the bot teaches for a keyword, in the language's own capitals (Turkish SİL, not SIL)."""
+    words = keywords.taught.get(keyword, {})
+    return upper(words.get(lang) or words.get("en") or keyword.value, lang)
 
 
 class _StaleChoice(Exception):
