@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import re
 import tomllib
-import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from importlib import resources
 
-
-class DangerKind(StrEnum):
-    """What a danger signal is about; each kind gets its own advice on top of the emergency numbers."""
-
-    ACUTE = "acute"  # violence, threats, being locked in, a wedding or a passport taken
-    TRAVEL = "travel"  # being taken abroad soon: the advice not to travel and UDops' number
-    SELF_HARM = "self_harm"  # wanting to die or to hurt oneself
+from intake.danger import DangerKind as DangerKind
+from intake.danger import DangerMatcher, default_matcher
+from intake.folding import normalise as normalise
 
 
 class Keyword(StrEnum):
@@ -27,32 +21,10 @@ class Keyword(StrEnum):
     STOP = "stop"
 
 
-# Quotes people put around a word they were told to write ("write «SLETT»").
-_QUOTES = "\"'«»“”„‘’‹›「」"
-
-
-_ARABIC_FOLD = str.maketrans(
-    {"ي": "ی", "ى": "ی", "ك": "ک", "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "\u200c": None, "\u200d": None}
-    | {chr(c): None for c in range(0x064B, 0x0660)}
-    | {"\u0670": None}
-)
-
-
-def normalise(text: str) -> str:
-    """Casefolded, NFKC, apostrophes unified, quotes and surrounding punctuation removed; Turkish dotted
-    capitals (SİL casefolds to "si̇l") and Russian ё (often typed as е) folded so both spellings match."""
-    text = unicodedata.normalize("NFKC", text).casefold().replace("’", "'").replace("ʼ", "'")
-    text = text.replace("\u0307", "").replace("ё", "е")
-    # Arabic-script spellings differ by keyboard: Persian ی/ک vs Arabic ي/ك, hamza forms, vowel marks and
-    # the zero-width non-joiner are often typed or not. Fold them so either spelling matches.
-    text = text.translate(_ARABIC_FOLD)
-    return " ".join(text.strip(" \t\r\n.!?،؟。" + _QUOTES).split())
-
-
 @dataclass(frozen=True)
 class KeywordTable:
     whole: dict[str, Keyword]
-    danger: dict[DangerKind, re.Pattern[str]]
+    danger: DangerMatcher
     # The word the bot teaches in each language ("write SLETT to erase"): the first one listed.
     taught: dict[Keyword, dict[str, str]]
 
@@ -65,21 +37,13 @@ class KeywordTable:
 
     def danger_kinds(self, text: str) -> frozenset[DangerKind]:
         """Every kind of danger the text signals; empty when it signals none."""
-        norm = normalise(text)
-        return frozenset(kind for kind, pattern in self.danger.items() if pattern.search(norm))
+        return self.danger.kinds(text)
 
     def is_danger(self, text: str) -> bool:
-        norm = normalise(text)
-        return any(pattern.search(norm) for pattern in self.danger.values())
+        return bool(self.danger.kinds(text))
 
 
-def _starts_word(term: str) -> bool:
-    # Latin and Cyrillic words take a leading word boundary; scripts where prefixes attach do not.
-    first = term[0]
-    return first.isascii() or "\u00c0" <= first <= "\u024f" or "\u0400" <= first <= "\u04ff"
-
-
-def build_table(data: dict[str, dict[str, list[str]]]) -> KeywordTable:
+def build_table(data: dict[str, dict[str, list[str]]], danger: DangerMatcher | None = None) -> KeywordTable:
     whole: dict[str, Keyword] = {}
     taught: dict[Keyword, dict[str, str]] = {}
     for kw in Keyword:
@@ -87,17 +51,7 @@ def build_table(data: dict[str, dict[str, list[str]]]) -> KeywordTable:
         for words in data.get(kw.value, {}).values():
             for word in words:
                 whole.setdefault(normalise(word), kw)
-    danger = {kind: _danger_pattern(data.get(f"danger_{kind.value}", {})) for kind in DangerKind}
-    return KeywordTable(whole=whole, danger=danger, taught=taught)
-
-
-def _danger_pattern(by_lang: dict[str, list[str]]) -> re.Pattern[str]:
-    parts = []
-    for words in by_lang.values():
-        for word in words:
-            term = re.escape(normalise(word))
-            parts.append(rf"(?<!\w){term}" if _starts_word(normalise(word)) else term)
-    return re.compile("|".join(sorted(parts, key=len, reverse=True)) or r"(?!)")
+    return KeywordTable(whole=whole, danger=danger or default_matcher(), taught=taught)
 
 
 @cache

@@ -501,7 +501,7 @@ def test_language_change_after_the_hand_off_confirms_in_the_new_language(make_ct
     """Found by the property test: choosing a language after the hand-off used to answer nothing."""
     person = Person(make_ctx())
     person.says("hei")
-    person.says("kill")  # danger: straight to a human
+    person.says("they will kill me")  # danger: straight to a human
     person.says("language")
     result = person.says(choice="en")
     assert [r.text for r in result.replies] == [c.HANDOFF_OPEN]
