@@ -10,9 +10,9 @@ import pytest
 
 from intake import content as c
 from intake.i18n import DOMAIN, Catalogs, compile_catalogs, default_locales_dir
-from intake.keywords import normalise
+from intake.keywords import DangerKind, normalise
 from intake.messages import Channel
-from tests.unit.pushed import walk
+from tests.unit.pushed import DANGER_SIGNALS, KEYWORDS, walk
 
 LOCALES = default_locales_dir()
 LANGUAGES = tuple(sorted(p.parent.parent.name for p in LOCALES.glob(f"*/LC_MESSAGES/{DOMAIN}.po")))
@@ -63,6 +63,13 @@ def test_the_neutral_lines_are_themselves_neutral(catalogs: Catalogs, lang: str)
         assert line.strip()
         assert "\n" not in line
         assert not [w for w in forbidden(lang) if w in normalise(line)], line
+
+
+def test_the_walk_meets_every_kind_of_danger() -> None:
+    """The danger replies are walked only if the signals still are signals."""
+    kinds = [KEYWORDS.danger_kinds(signal) for signal in DANGER_SIGNALS]
+    assert all(kinds)
+    assert frozenset().union(*kinds) == frozenset(DangerKind)
 
 
 def test_the_word_list_catches_the_old_first_lines(catalogs: Catalogs) -> None:
