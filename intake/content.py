@@ -265,7 +265,7 @@ LEADS: dict[str, str] = {msgid: LEAD_HELLO for msgid in _HELLO_FIRST} | {
 # The line each text ends with: every answer given while the line is closed names 112 (on a line of its own,
 # so the first line stays neutral).
 TAILS: dict[str, str] = {
-    msgid: CALL_112 for msgid in (HANDOFF_CLOSED, HANDOFF_CLOSED_UNKNOWN, LEFT_MESSAGE, BLOCKED)
+    msgid: CALL_112 for msgid in (HANDOFF_CLOSED, HANDOFF_CLOSED_UNKNOWN, LEFT_MESSAGE, BLOCKED, SLOW_DOWN)
 }
 # The first reply on every channel: these lines, the last one saying whether anyone reads messages now.
 FIRST_REPLY = (HELLO, EMERGENCY)

@@ -190,9 +190,8 @@ class IntakeService:
                 # the person is told once per flood, and the flow waits until the pace drops.
                 if recent == self.max_per_minute + 1:
                     t = self.catalogs.texts(conv.language)
-                    await self.enqueue(
-                        uow, conv, contact, [Reply(text=t(c.SLOW_DOWN), lang=t.lang, rtl=t.rtl)], now
-                    )
+                    slow = compose(t, c.SLOW_DOWN, self.keywords)
+                    await self.enqueue(uow, conv, contact, [Reply(text=slow, lang=t.lang, rtl=t.rtl)], now)
                 await uow.commit()
                 self._changed(conv.id, [pseudonym])
                 return Outcome.ACCEPTED

@@ -141,3 +141,14 @@ async def test_a_blocked_sender_is_told_112_once_and_nothing_else(engine: AsyncE
     assert first_lines([reply]) == [nb(service)(c.BLOCKED)]
     assert reply.endswith("112.")
     assert await new_replies(service, person, "hallo", seen) == []
+
+
+async def test_a_flood_is_told_once_to_slow_down_with_112_on_its_second_line(engine: AsyncEngine) -> None:
+    service = build_service(engine, Clock(SATURDAY_EVENING))
+    service.max_per_minute = 2
+    person, seen = Writer(service), list[str]()
+    await new_replies(service, person, "hei", seen)
+    await new_replies(service, person, "1", seen)
+    (slow,) = await new_replies(service, person, "hallo", seen)
+    assert slow.split("\n") == [nb(service)(c.SLOW_DOWN), nb(service)(c.CALL_112)]
+    assert await new_replies(service, person, "hallo?", seen) == []
