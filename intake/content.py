@@ -7,10 +7,23 @@ line of every text is neutral, because a notification preview may be read by som
 from __future__ import annotations
 
 from intake.categories import N_, Nn_, Role, Situation, Topic
+from intake.messages import Channel
 
-GREETING = N_(
-    "Hi, thank you for writing. If you are in danger right now, call 112 (police) or 113 (ambulance)."
-)
+# Neutral first lines. A lock screen shows a message's first line to whoever holds the phone, so a text that
+# names violence, the police, an emergency number or erasing is sent after one of these and a line break
+# (LEADS below; tests/unit/test_lock_screen.py walks every message the bot can send).
+LEAD_HELLO = N_("Hi,")
+LEAD_INFO = N_("Here is some information for you.")
+
+# The first reply, one line each: a neutral hello, 112, and whether anyone reads messages now (before the
+# first question, so nobody answers seven questions to learn that the line is closed).
+HELLO = N_("Hi, thank you for writing.")
+EMERGENCY = N_("If you are in danger right now, call 112 (police) or 113 (ambulance).")
+OPEN_NOW = N_("We are open now.")
+CLOSED_UNTIL = N_("We are closed now and open {time}. Nobody reads messages before then.")
+CLOSED_NOW = N_("We are closed now. Nobody reads messages until we open again.")
+# The second line of every answer given while the line is closed.
+CALL_112 = N_("In danger: call 112.")
 ASK_LANGUAGE = N_("Which language do you want to write in?")
 ASK_SAFE = N_(
     "Is it safe for you to write here now? If someone may read your phone, write {delete} at any time "
@@ -42,7 +55,40 @@ DANGER = N_(
     "If you are in danger now, call 112 (police) or 113 (ambulance). Children and young people can call "
     "116 111 day and night. We have marked your message as urgent."
 )
-DELETED = N_("Done. The conversation is erased.")
+# A wish to die or to self-harm: the health emergency number and a line that answers day and night.
+SELF_HARM = N_(
+    "If you think of hurting yourself, call 113 now, or talk to Mental Helse day and night: 116 123."
+)
+# Out of hours "urgent" would be a false promise: nobody reads it before the opening.
+DANGER_CLOSED = N_(
+    "Nobody reads messages here now. If you are in danger, call 112 (police) or 113 (ambulance) now."
+)
+# The erase confirmation says what we deleted (our copy) and what stays on the person's device, which differs
+# by channel: Twilio cannot delete an SMS or WhatsApp message on a phone; Telegram lets a bot delete messages
+# of the last 48 hours; the web chat page forgets the chat in its tab, but not the browser's history.
+ERASED: dict[str, str] = {
+    Channel.SMS: N_(
+        "We have deleted our copy of this conversation. The text messages stay on your phone: "
+        "delete them yourself, this one too."
+    ),
+    Channel.WHATSAPP: N_(
+        "We have deleted our copy of this conversation. The messages stay in WhatsApp on your phone: "
+        "delete the chat there yourself, this message too."
+    ),
+    Channel.TELEGRAM: N_(
+        "We have deleted our copy of this conversation, and from this chat "
+        "the messages of the last 48 hours. Delete older messages and this one yourself, "
+        "or delete the whole chat."
+    ),
+    Channel.WEBCHAT: N_(
+        "We have deleted our copy of this conversation, and this page has removed it from this tab. "
+        "Your browser history may still show this page: delete it there if someone may check."
+    ),
+}
+# A channel not listed above: only what is certain.
+ERASED_ELSEWHERE = N_(
+    "We have deleted our copy of this conversation. Delete what is left on your device yourself."
+)
 ATTACHMENT = N_("Staff can only read text here. Please write what you wanted to show in words.")
 ERROR_HANDOFF = N_(
     "Sorry, something went wrong on our side. A staff member will take over this conversation. "
@@ -91,6 +137,18 @@ TOPIC_INFO: dict[str, str] = {
         "Nobody can see on the body whether someone is a virgin. "
         "Health services answer questions in confidence."
     ),
+    Topic.HONOUR_VIOLENCE: N_(
+        "Violence, threats or being locked in over the family's honour are crimes in Norway. The police "
+        "can protect you, for example with an alarm, also if you do not report anyone."
+    ),
+    Topic.CLOSE_VIOLENCE: N_(
+        "Violence at home or from a partner is never your fault, and it is a crime in Norway. A crisis "
+        "centre (krisesenter) helps day and night, for women and for men: dinutvei.no shows the nearest."
+    ),
+    Topic.OTHER: N_(
+        "Whatever it is, you can write about it here. dinutvei.no shows help near you for violence, "
+        "threats and control of every kind."
+    ),
     Topic.SOCIAL_CONTROL: N_(
         "Strict control of who you meet, what you wear or what you do can be negative social control. "
         "You have the right to make your own choices."
@@ -110,6 +168,34 @@ ROLE_INFO: dict[str, str] = {
         "Ask directly and alone, never with family as interpreter. Remember the duty to avert and to report "
         "to child welfare. Kompetanseteamet (478 09 050) advises professionals."
     ),
+}
+
+# More advice for a situation, from the advisers' guide (seeds/003): a lawyer for someone who wants to get
+# away, and what violence does to children for someone who needs time.
+SITUATION_MORE: dict[str, str] = {
+    Situation.WANTS_OUT: N_(
+        "A lawyer for victims (bistandsadvokat) can advise you on reporting, divorce, ending a marriage "
+        "and compensation. We can help you find one."
+    ),
+    Situation.NEEDS_TIME: N_(
+        "If there are children at home: violence harms children, also when they only see or hear it."
+    ),
+}
+# A service whose hours are not confirmed is named without a word about when it answers.
+ALSO_FOR_UNDER_18 = N_("Under 18, you can also talk to {service}.")
+# What each help service is, in the person's language (the names and numbers live in resources.toml).
+SERVICE_LABELS: dict[str, str] = {
+    "police": N_("Police"),
+    "ambulance": N_("Ambulance"),
+    "fire": N_("Fire"),
+    "police_non_emergency": N_("Police (not urgent)"),
+    "alarmtelefonen": N_("Alarmtelefonen for children and young people"),
+    "helpline": N_("Our phone"),
+    "expert_team": N_("Kompetanseteamet (for professionals and adults)"),
+    "udops": N_("Foreign Ministry, for people abroad"),
+    "kors_pa_halsen": N_("Kors på halsen (under 18)"),
+    "vo_linjen": N_("VO-linjen (violence and abuse, 18+)"),
+    "mental_helse": N_("Mental Helse"),
 }
 
 UNDER_18_INFO = N_("Under 18? Alarmtelefonen, 116 111, answers day and night by phone, SMS and chat.")
@@ -136,16 +222,56 @@ INFORMATION = N_("Information or a talk")
 
 STAFF_JOINED = N_("A staff member is here now and reads your messages.")
 # What a blocked sender gets, once: neutral, since the sender may be the person's persecutor.
-BLOCKED = N_("Thank you for your message.")
+BLOCKED = N_("Thank you for your message.")  # followed by CALL_112: a blocked person may be in danger too
 WHATSAPP_INVITE = N_("We have answered your message. Write to us here to read the answer.")
 
 # Canned replies staff can send in the person's language (the console offers them).
 CANNED: dict[str, str] = {
     "reading": N_("Thank you for writing. I am reading your messages now."),
     "tell_more": N_("Can you tell me a little more about what is happening?"),
-    "safe_now": N_("Are you safe right now? If you are in danger, call 112."),
-    "erase": N_("You can write {delete} at any time to erase this chat."),
+    "safe_now": N_("Are you safe right now?\nIf you are in danger, call 112."),
+    "erase": N_("Hi,\nYou can write {delete} at any time to erase this chat."),
     "closing": N_("We are ending this chat now. You can write to us again at any time."),
 }
 # A flood from one sender (or a stuck phone): everything is kept, the bot waits.
 SLOW_DOWN = N_("You are writing very fast. We keep every message; please wait a little for an answer.")
+
+_HELLO_FIRST = (
+    DANGER,
+    DANGER_CLOSED,
+    SELF_HARM,
+    *ERASED.values(),
+    ERASED_ELSEWHERE,
+    HELP,
+    SAFE_NO,
+    SAFE_UNSURE,
+    ASK_SAFE,
+    ERROR_HANDOFF,
+)
+_INFO_FIRST = (
+    PLAIN_MESSAGES,
+    UNDER_18_INFO,
+    ALWAYS_OPEN,
+    *SITUATION_INFO.values(),
+    *SITUATION_MORE.values(),
+    ALSO_FOR_UNDER_18,
+    *TOPIC_INFO.values(),
+    *ROLE_INFO.values(),
+)
+# The neutral line each sensitive text is sent after; every other text starts neutral by itself.
+LEADS: dict[str, str] = {msgid: LEAD_HELLO for msgid in _HELLO_FIRST} | {
+    msgid: LEAD_INFO for msgid in _INFO_FIRST
+}
+# The line each text ends with: every answer given while the line is closed names 112 (on a line of its own,
+# so the first line stays neutral).
+TAILS: dict[str, str] = {
+    msgid: CALL_112 for msgid in (HANDOFF_CLOSED, HANDOFF_CLOSED_UNKNOWN, LEFT_MESSAGE, BLOCKED, SLOW_DOWN)
+}
+# The first reply on every channel: these lines, the last one saying whether anyone reads messages now.
+FIRST_REPLY = (HELLO, EMERGENCY)
+HOURS_NOW = (OPEN_NOW, CLOSED_UNTIL, CLOSED_NOW)
+
+
+def erased_text(channel: str | None) -> str:
+    """The erase confirmation for a channel."""
+    return ERASED.get(channel or "", ERASED_ELSEWHERE)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,14 +24,17 @@ from intake.categories import (
     InquiryKind,
     Option,
     Role,
+    Topic,
 )
-from intake.i18n import Texts, language_name
-from intake.keywords import Keyword, KeywordTable, normalise
+from intake.i18n import Texts, language_name, upper
+from intake.keywords import DangerKind, Keyword, KeywordTable, normalise
 from intake.messages import Choice, Reply
-from intake.resources import around_the_clock, scheduled_for
+from intake.resources import Resource, around_the_clock_groups, by_id, scheduled_for, unconfirmed_hours
 
 SKIP = "skip"
 DONE = "done"
+# Out of hours, later messages are acknowledged at most this often: enough to know they arrive, never a flood.
+ACK_INTERVAL = timedelta(hours=1)
 
 
 class Step(StrEnum):
@@ -68,7 +71,8 @@ class FlowState:
     situation: str | None = None
     danger: bool = False
     intake_done: bool = False
-    left_message_ack: bool = False
+    # When a later message out of hours was last acknowledged (ISO time), so the next one waits an hour.
+    left_message_ack_at: str | None = None
     # Where a "language" keyword interrupted the intake, so it can pick up again afterwards.
     resume: Step | None = None
 
@@ -114,6 +118,10 @@ class FlowContext:
     keywords: KeywordTable
     # SMS and WhatsApp know opt-out words; elsewhere "stop" is just text.
     opt_out: bool = False
+    # Whether the line's phone is open (its general hours) while this channel may be closed.
+    phone_open: bool = False
+    # The channel the person writes on (an intake.messages.Channel value): what erasing can reach differs.
+    channel: str | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +129,24 @@ class StepResult:
     state: FlowState
     replies: tuple[Reply, ...] = ()
     events: frozenset[Event] = field(default_factory=frozenset)
+
+
+def compose(t: Texts, msgid: str, keywords: KeywordTable, **fields: str) -> str:
+    """A text as the phone shows it: its neutral lead line when it has one (content.LEADS), the text, and
+    its tail line (content.TAILS: 112 out of hours), each translated; the taught keywords filled in."""
+    words = {
+        "delete": taught(keywords, Keyword.DELETE, t.lang),
+        "language": taught(keywords, Keyword.LANGUAGE, t.lang),
+    }
+    text = t(msgid, **{k: v for k, v in words.items() if "{" + k + "}" in msgid}, **fields)
+    lead, tail = c.LEADS.get(msgid), c.TAILS.get(msgid)
+    return "\n".join(part for part in (t(lead) if lead else "", text, t(tail) if tail else "") if part)
+
+
+def taught(keywords: KeywordTable, keyword: Keyword, lang: str) -> str:
+    """The word the bot teaches for a keyword, in the language's own capitals (Turkish SİL, not SIL)."""
+    words = keywords.taught.get(keyword, {})
+    return upper(words.get(lang) or words.get("en") or keyword.value, lang)
 
 
 class _StaleChoice(Exception):
@@ -140,14 +166,23 @@ class _Turn:
     def t(self) -> Texts:
         return self.ctx.texts(self.state.lang)
 
-    def say(self, msgid: str, choices: tuple[Choice, ...] = (), multi: bool = False, **fields: str) -> None:
+    def say(
+        self,
+        msgid: str,
+        choices: tuple[Choice, ...] = (),
+        multi: bool = False,
+        **fields: str,
+    ) -> None:
         t = self.t
-        words = {
-            "delete": self.ctx.keywords.word(Keyword.DELETE, t.lang),
-            "language": self.ctx.keywords.word(Keyword.LANGUAGE, t.lang),
-        }
-        text = t(msgid, **{k: v for k, v in words.items() if "{" + k + "}" in msgid}, **fields)
+        text = compose(t, msgid, self.ctx.keywords, **fields)
+        if any(r.text == text for r in self.replies):
+            return  # the same advice twice in one turn (a travel danger and the abroad topic)
         self.replies.append(Reply(text=text, choices=choices, multi=multi, lang=t.lang, rtl=t.rtl))
+
+    def say_lines(self, *lines: str) -> None:
+        """One reply of several texts, one per line (already translated)."""
+        t = self.t
+        self.replies.append(Reply(text="\n".join(lines), lang=t.lang, rtl=t.rtl))
 
     def menu(self, options: tuple[Option, ...], *extra: Option) -> tuple[Choice, ...]:
         return tuple(Choice(o.id, self.t(o.label)) for o in (*options, *extra))
@@ -167,7 +202,7 @@ def erase(state: FlowState, ctx: FlowContext) -> StepResult:
     lang = state.lang if state.lang in ctx.languages else ctx.languages[0]
     turn = _Turn(FlowState(lang=lang), ctx)
     turn.events.add(Event.DELETE)
-    turn.say(c.DELETED)
+    turn.say(c.erased_text(ctx.channel))
     turn.replies[-1] = replace(turn.replies[-1], erase=True)
     return turn.result()
 
@@ -188,13 +223,11 @@ def step(state: FlowState, given: FlowInput, ctx: FlowContext) -> StepResult:
     if given.attachments:
         turn.say(c.ATTACHMENT)
 
-    if ctx.keywords.is_danger(given.text) and not given.choice:
-        turn.state = replace(turn.state, danger=True)
-        turn.events.add(Event.DANGER)
-        turn.say(c.DANGER)
-        if not turn.state.intake_done:
-            # A person in acute danger needs a human, not four more questions.
-            _hand_off(turn)
+    kinds = frozenset() if given.choice else ctx.keywords.danger_kinds(given.text)
+    if kinds:
+        intake_done = turn.state.intake_done
+        _danger(turn, kinds)
+        if not intake_done:
             return turn.result()
 
     if keyword is Keyword.HELP:
@@ -219,17 +252,46 @@ def step(state: FlowState, given: FlowInput, ctx: FlowContext) -> StepResult:
 def _first_contact(turn: _Turn, given: FlowInput) -> StepResult:
     hint = _hinted_language(given.locale_hint, turn.ctx.languages)
     turn.state = replace(turn.state, lang=hint or turn.ctx.languages[0], step=Step.LANGUAGE)
-    turn.say(c.GREETING)
-    if turn.ctx.keywords.is_danger(given.text):
-        turn.state = replace(turn.state, danger=True)
-        turn.events.add(Event.DANGER)
-        turn.say(c.DANGER)
-        _hand_off(turn)
+    t, ctx = turn.t, turn.ctx
+    turn.say_lines(greeting(t, ctx))
+    kinds = ctx.keywords.danger_kinds(given.text)
+    if kinds:
+        _danger(turn, kinds)
         return turn.result()
     if given.attachments:
         turn.say(c.ATTACHMENT)
     _ask(turn, Step.LANGUAGE)
     return turn.result()
+
+
+def greeting(t: Texts, ctx: FlowContext) -> str:
+    """The first reply: hello, 112, and whether anyone reads messages now (one line each)."""
+    return "\n".join((*(t(msgid) for msgid in c.FIRST_REPLY), _hours_now(t, ctx)))
+
+
+def _hours_now(t: Texts, ctx: FlowContext) -> str:
+    """Whether anyone reads messages now, and if not, when the line opens."""
+    if ctx.is_open:
+        return t(c.OPEN_NOW)
+    if ctx.next_opening is not None:
+        return t(c.CLOSED_UNTIL, time=t.moment(ctx.next_opening, ctx.now, ctx.timezone))
+    return t(c.CLOSED_NOW)
+
+
+def _danger(turn: _Turn, kinds: frozenset[DangerKind]) -> None:
+    """The emergency numbers at once, true to the hour: "urgent" only when someone reads it now. Before the
+    intake is done a person in danger needs a human, not four more questions: the hand-off follows."""
+    turn.state = replace(turn.state, danger=True)
+    turn.events.add(Event.DANGER)
+    turn.say(c.DANGER if turn.ctx.is_open else c.DANGER_CLOSED)
+    if DangerKind.SELF_HARM in kinds:
+        turn.say(c.SELF_HARM)
+    if DangerKind.TRAVEL in kinds:
+        turn.say(c.TOPIC_INFO[Topic.ABROAD])
+    if not turn.state.intake_done:
+        _hand_off(turn)
+    elif not turn.ctx.is_open:
+        _closed_notice(turn)
 
 
 def _hinted_language(hint: str | None, languages: tuple[str, ...]) -> str | None:
@@ -309,8 +371,8 @@ def _answer(turn: _Turn, text: str, choice: str | None) -> None:
     at = st.step
     skip = Option(SKIP, c.SKIP)
     if at is Step.HANDED_OFF:
-        if not turn.ctx.is_open and not st.left_message_ack:
-            turn.state = replace(st, left_message_ack=True)
+        if not turn.ctx.is_open and _ack_due(st, turn.ctx.now):
+            turn.state = replace(st, left_message_ack_at=turn.ctx.now.isoformat())
             turn.say(c.LEFT_MESSAGE)
         return
     if at is Step.PAUSED:
@@ -397,6 +459,16 @@ def _answer(turn: _Turn, text: str, choice: str | None) -> None:
     raise ValueError(f"no step {at!r}")
 
 
+def _ack_due(st: FlowState, now: datetime) -> bool:
+    if st.left_message_ack_at is None:
+        return True
+    try:
+        last = datetime.fromisoformat(st.left_message_ack_at)
+    except ValueError:
+        return True
+    return now - last >= ACK_INTERVAL
+
+
 def _go(turn: _Turn, to: Step) -> None:
     turn.state = replace(turn.state, step=to)
     _ask(turn, to)
@@ -409,6 +481,8 @@ def _hand_off(turn: _Turn) -> None:
         turn.say(c.PLAIN_MESSAGES)
     if st.situation in c.SITUATION_INFO:
         turn.say(c.SITUATION_INFO[st.situation])
+    if st.situation in c.SITUATION_MORE:
+        turn.say(c.SITUATION_MORE[st.situation])
     for topic in st.topics:
         if topic in c.TOPIC_INFO:
             turn.say(c.TOPIC_INFO[topic])
@@ -416,6 +490,8 @@ def _hand_off(turn: _Turn) -> None:
         turn.say(c.ROLE_INFO[st.role])
     if st.under_18:
         turn.say(c.UNDER_18_INFO)
+        for r in unconfirmed_hours(under_18=True):
+            turn.say(c.ALSO_FOR_UNDER_18, service=service_line(turn.t, r))
     _scheduled_services(turn)
     turn.state = replace(st, step=Step.HANDED_OFF, intake_done=True, resume=None)
     turn.events.update({Event.HANDOFF, Event.INTAKE_COMPLETE})
@@ -435,12 +511,18 @@ def _scheduled_services(turn: _Turn) -> None:
         if status is None:
             continue
         if status.open:
-            lines.append(t(c.SERVICE_OPEN, service=r.line()))
+            lines.append(t(c.SERVICE_OPEN, service=service_line(t, r)))
         elif status.next_opening is not None:
             when = t.moment(status.next_opening, ctx.now, ctx.timezone)
-            lines.append(t(c.SERVICE_OPENS, service=r.line(), time=when))
+            lines.append(t(c.SERVICE_OPENS, service=service_line(t, r), time=when))
     if lines:
-        turn.replies.append(Reply(text="\n".join(lines), lang=t.lang, rtl=t.rtl))
+        turn.say_lines(t(c.LEAD_INFO), *lines)
+
+
+def service_line(t: Texts, r: Resource) -> str:
+    """A service as the person reads it: what it is, in their language, and its number (or its site)."""
+    label = c.SERVICE_LABELS.get(r.id)
+    return f"{t(label)} {r.contact}" if label and not r.web else r.line()
 
 
 def queue_ahead_reply(lang: str, ahead: int, ctx: FlowContext) -> Reply:
@@ -452,17 +534,26 @@ def queue_ahead_reply(lang: str, ahead: int, ctx: FlowContext) -> Reply:
 def _closed_notice(turn: _Turn) -> None:
     ctx = turn.ctx
     if ctx.next_opening is not None:
-        turn.say(c.HANDOFF_CLOSED, time=turn.t.moment(ctx.next_opening, ctx.now, ctx.timezone))
+        moment = turn.t.moment(ctx.next_opening, ctx.now, ctx.timezone)
+        turn.say(c.HANDOFF_CLOSED, time=moment)
     else:
         turn.say(c.HANDOFF_CLOSED_UNKNOWN)
-    services = ", ".join(r.line() for r in around_the_clock(turn.state.under_18))
-    turn.say(c.ALWAYS_OPEN, services=services)
+    t = turn.t
+    emergency, help_lines = around_the_clock_groups(turn.state.under_18)
+    turn.say(c.ALWAYS_OPEN, services=", ".join(service_line(t, r) for r in emergency))
+    lines = [
+        compose(t, c.ALWAYS_OPEN, ctx.keywords, services=", ".join(service_line(t, r) for r in help_lines))
+    ]
+    if ctx.phone_open:
+        # The chat may close before the phone does (DOMAIN.md): the line's own number answers now.
+        lines.append(t(c.SERVICE_OPEN, service=service_line(t, by_id("helpline"))))
+    turn.say_lines(*lines)
 
 
 def error_handoff(state: FlowState, ctx: FlowContext) -> StepResult:
     """What the person gets when the flow itself failed: a human takes over with what is known."""
     lang = state.lang if state.lang in ctx.languages else ctx.languages[0]
     t = ctx.texts(lang)
-    reply = Reply(text=t(c.ERROR_HANDOFF), lang=t.lang, rtl=t.rtl)
+    reply = Reply(text=compose(t, c.ERROR_HANDOFF, ctx.keywords), lang=t.lang, rtl=t.rtl)
     new_state = replace(state, lang=lang, step=Step.HANDED_OFF, resume=None)
     return StepResult(new_state, (reply,), frozenset({Event.HANDOFF}))

@@ -32,6 +32,23 @@ def language_name(lang: str) -> str:
     return name[:1].upper() + name[1:]
 
 
+def upper(text: str, lang: str) -> str:
+    """Capitals as the language writes them: Turkish and Azerbaijani keep the dot on a capital i (SİL, DİL),
+    which str.upper() drops (it gives SIL, a different word)."""
+    if lang.split("_")[0] in ("tr", "az"):
+        text = text.replace("i", "İ")
+    return text.upper()
+
+
+def _latin_day_period(lang: str) -> bool:
+    """Whether the locale's short time shows a Latin AM/PM in a language not written in Latin script (Urdu:
+    "9:00 AM"); such a language gets CLDR's day period in its own script instead ("9:00 صبح")."""
+    loc = Locale.parse(lang)
+    am = str(loc.day_periods["format"]["abbreviated"].get("am", ""))
+    own_script_latin = any(ch.isascii() and ch.isalpha() for ch in loc.display_name or "")
+    return " a" in str(loc.time_formats["short"].pattern) and am.isascii() and not own_script_latin
+
+
 def is_rtl(lang: str) -> bool:
     return Locale.parse(lang).text_direction == "rtl"
 
@@ -71,7 +88,10 @@ class Texts:
 
     def moment(self, when: datetime, now: datetime, tz: ZoneInfo) -> str:
         """'Monday 09:00' within a week, 'Mon, 4 Jan 09:00' beyond, in this language's own format."""
-        clock = format_time(when, "short", tzinfo=tz, locale=self.lang)
+        if _latin_day_period(self.lang):
+            clock = format_skeleton("Bhm", when, tzinfo=tz, locale=self.lang)
+        else:
+            clock = format_time(when, "short", tzinfo=tz, locale=self.lang)
         if when - now < timedelta(days=6):
             day = format_date(when.astimezone(tz), "EEEE", locale=self.lang)
         else:

@@ -41,6 +41,7 @@ class Resource:
     hours_note: str = ""
     languages: tuple[str, ...] = ()
     emergency: bool = False
+    police: bool = False
     abroad: bool = False
     web: bool = False
     for_professionals: bool = False
@@ -97,6 +98,7 @@ def _parse(entry: Mapping[str, object]) -> Resource:
         hours_note=str(entry.get("hours_note", "")),
         languages=tuple(str(x) for x in languages) if isinstance(languages, list) else (),
         emergency=entry.get("emergency") is True,
+        police=entry.get("police") is True,
         abroad=entry.get("abroad") is True,
         web=entry.get("web") is True,
         for_professionals=entry.get("for_professionals") is True,
@@ -119,12 +121,22 @@ def by_id(resource_id: str) -> Resource:
 
 
 def around_the_clock(under_18: bool | None) -> tuple[Resource, ...]:
-    """Services open day and night that fit the person's age (unknown age: all of them)."""
-    return tuple(
-        r
-        for r in all_resources()
-        if r.always_open and not r.emergency and not r.abroad and r.fits_age(under_18)
-    )
+    """Services open day and night that fit the person's age (unknown age: all of them), the emergency
+    numbers first: every list a closed line gives repeats 112, 113 and 110 (DOMAIN.md)."""
+    return tuple(r for r in all_resources() if r.always_open and r.fits_age(under_18))
+
+
+def around_the_clock_groups(under_18: bool | None) -> tuple[tuple[Resource, ...], tuple[Resource, ...]]:
+    """The 24/7 services in two lists, each short enough for one message: the emergency numbers, the police
+    and the foreign ministry; then the help lines and sites."""
+    services = around_the_clock(under_18)
+    first = tuple(r for r in services if r.emergency or r.police or r.abroad)
+    return first, tuple(r for r in services if r not in first)
+
+
+def unconfirmed_hours(under_18: bool | None) -> tuple[Resource, ...]:
+    """Services named without any claim about when they answer (their hours are not confirmed)."""
+    return tuple(r for r in all_resources() if r.hours is Hours.UNKNOWN and r.fits_age(under_18))
 
 
 def scheduled_for(professional: bool, under_18: bool | None) -> tuple[Resource, ...]:

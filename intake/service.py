@@ -23,6 +23,7 @@ from intake.flow import (
     FlowState,
     Step,
     StepResult,
+    compose,
     erase,
     erase_requested,
     error_handoff,
@@ -142,6 +143,9 @@ class IntakeService:
             texts=self.catalogs.texts,
             keywords=self.keywords,
             opt_out=channel in OPT_OUT_CHANNELS,
+            # The phone keeps the line's general hours; a channel (the web chat) may close earlier.
+            phone_open=self.hours.is_open(now),
+            channel=channel,
         )
 
     async def handle(self, msg: InboundMessage) -> Outcome:
@@ -274,8 +278,9 @@ class IntakeService:
 
     async def _say(self, turn: Turn, msgid: str) -> None:
         t = self.catalogs.texts(turn.conv.language)
+        text = compose(t, msgid, self.keywords)
         await self.enqueue(
-            turn.uow, turn.conv, turn.contact, [Reply(text=t(msgid), lang=t.lang, rtl=t.rtl)], turn.now
+            turn.uow, turn.conv, turn.contact, [Reply(text=text, lang=t.lang, rtl=t.rtl)], turn.now
         )
 
     def _changed(self, conversation_id: str | None, pseudonyms: Sequence[str]) -> None:

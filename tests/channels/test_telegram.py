@@ -35,6 +35,7 @@ from intake.queue import StaffDesk
 from intake.storage.models import ContactRow, ConversationRow, InboundSeenRow, MessageRow, OutboxRow
 from tests.channels.fake_telegram import TOKEN, FakeTelegram, User, serve
 from tests.conftest import HELPLINE_COMMAND, OSLO, REPO
+from tests.said import first_lines, said
 
 SECRET = "webhook-Secret_0123456789"
 Client = TestClient[web.Request, web.Application]
@@ -122,13 +123,7 @@ class Line:
 
     def says(self, lang: str, msgid: str, **fields: str) -> str:
         """What the bot says in `lang`, with the keywords filled in as the flow fills them."""
-        keywords = default_table()
-        words = {
-            "delete": keywords.word(Keyword.DELETE, lang),
-            "language": keywords.word(Keyword.LANGUAGE, lang),
-        }
-        words = {k: v for k, v in words.items() if "{" + k + "}" in msgid}
-        return self.wiring.catalogs.texts(lang)(msgid, **words, **fields)
+        return said(self.wiring.catalogs.texts(lang), msgid, **fields)
 
 
 class Person:
@@ -228,7 +223,7 @@ def sends(fake: FakeTelegram) -> list[str]:
 async def test_whole_intake_by_buttons_ends_in_the_queue(line: Line, lang: str) -> None:
     person = Person(line, KARI if lang == "nb" else SAM)
     first = await person.says("Hei" if lang == "nb" else "Hi")
-    assert first[0] == line.says(lang, c.GREETING)  # the phone's language_code picks the language
+    assert first_lines(first)[0] == line.says(lang, c.HELLO)  # the phone's language_code picks the language
     assert "112" in first[0]
     message_id, buttons = person.menu()
     assert buttons[:2] == [("1. Norsk bokmål", "nb"), ("2. English", "en")]
@@ -263,7 +258,7 @@ async def test_whole_intake_by_buttons_ends_in_the_queue(line: Line, lang: str) 
 @pytest.mark.parametrize("lang", ["nb", "en"])
 async def test_whole_intake_by_typed_text_ends_in_the_queue(line: Line, lang: str) -> None:
     person = Person(line, User(5_123_456_799, "Ali", language_code=None))  # no hint: the first language
-    assert (await person.says("hei"))[0] == line.says("nb", c.GREETING)
+    assert first_lines(await person.says("hei"))[0] == line.says("nb", c.HELLO)
     assert await person.types_number_of(lang) == [line.says(lang, c.ASK_SAFE)]
     t = line.wiring.catalogs.texts(lang)
     assert await person.says(t(c.YES).lower()) == [line.says(lang, c.ASK_ROLE)]
@@ -390,7 +385,7 @@ async def test_repeated_update_id_is_processed_once(line: Line) -> None:
         response = await line.post(update)
         assert response.status == 200
     await line.deliver()
-    assert person.new_texts() == [line.says("nb", c.GREETING), line.says("nb", c.ASK_LANGUAGE)]
+    assert first_lines(person.new_texts()) == [line.says("nb", c.HELLO), line.says("nb", c.ASK_LANGUAGE)]
     assert await line.inbound() == [("hei", 0)]
 
 
@@ -477,7 +472,7 @@ async def test_delete_removes_the_messages_on_the_phone_and_confirms_once(line: 
     deleted = [call.message_id for call in line.fake.calls_to("deleteMessage")]
     assert sorted(deleted) == sorted([gone_already, *earlier])
     assert all(call.chat_id == KARI.id for call in line.fake.calls_to("deleteMessage"))
-    assert person.new_texts() == [line.says("nb", c.DELETED)]
+    assert person.new_texts() == [line.says("nb", c.ERASED[Channel.TELEGRAM])]
     [confirmation] = line.fake.bot_messages(KARI.id)
     assert line.fake.message_ids(KARI.id) == [confirmation["message_id"]]
     counts = await line.stored()
@@ -487,7 +482,7 @@ async def test_delete_removes_the_messages_on_the_phone_and_confirms_once(line: 
 async def test_delete_word_in_norwegian_works_like_the_command(line: Line) -> None:
     person = Person(line, KARI)
     await person.says("hei")
-    assert await person.says("SLETT") == [line.says("nb", c.DELETED)]
+    assert await person.says("SLETT") == [line.says("nb", c.ERASED[Channel.TELEGRAM])]
     assert len(line.fake.calls_to("deleteMessage", ok=True)) == 4  # hei, greeting, question, SLETT
 
 
@@ -500,7 +495,7 @@ async def test_a_blocked_sender_still_erases_with_the_command_and_is_told(line: 
     assert await person.says("hallo?") == [line.says("nb", c.BLOCKED)]
     assert await person.says("hallo igjen") == []  # one neutral line, then silence
 
-    assert await person.says("/delete") == [line.says("nb", c.DELETED)]
+    assert await person.says("/delete") == [line.says("nb", c.ERASED[Channel.TELEGRAM])]
     assert line.fake.calls_to("deleteMessage", ok=True)
     counts = await line.stored()
     assert (counts["conversations"], counts["messages"]) == (0, 0)
@@ -520,7 +515,7 @@ async def test_rate_limit_is_retried_after_retry_after_and_delivered_once(line: 
     assert await line.deliver() == 0  # not before retry_after
     line.clock.advance(2)
     await line.deliver()
-    assert person.new_texts() == [line.says("en", c.GREETING), line.says("en", c.ASK_LANGUAGE)]
+    assert first_lines(person.new_texts()) == [line.says("en", c.HELLO), line.says("en", c.ASK_LANGUAGE)]
     assert [call.status for call in line.fake.calls_to("sendMessage")] == [429, 200, 200]
     line.clock.advance(600)
     assert await line.deliver() == 0
@@ -713,7 +708,10 @@ async def test_polling_feeds_the_same_handler(start: StartLine, fake: FakeTelegr
     methods = [call.method for call in fake.calls]
     assert methods.index("deleteWebhook") < methods.index("getUpdates")
     await line.deliver()
-    assert Person(line, SAM).new_texts() == [line.says("en", c.GREETING), line.says("en", c.ASK_LANGUAGE)]
+    assert first_lines(Person(line, SAM).new_texts()) == [
+        line.says("en", c.HELLO),
+        line.says("en", c.ASK_LANGUAGE),
+    ]
     assert await line.inbound() == [("hello", 0)]
 
 

@@ -222,7 +222,7 @@ class Service:
         assert await chat.send("hello") == "accepted"
         replies = await chat.poll()
         assert replies
-        assert replies[0]["text"] == c.GREETING
+        assert replies[0]["text"].split("\n", 1)[0] == c.HELLO
 
     async def conversation_in_hand(self) -> str:
         """The id of a conversation the signed-in staff member holds: the last one if it still is, or a

@@ -38,6 +38,7 @@ from tests.integration.conftest import (
     outbox,
     texts,
 )
+from tests.said import said as shown
 
 ADDRESS = "4711-chat-address"
 # A typed intake in Norwegian: hello, bokmål, safe, about me, two topics, under 18, woman, wants out.
@@ -172,7 +173,7 @@ async def test_whole_intake_by_buttons_in_english(service: IntakeService, db: Da
     )
     rows = await outbox(db)
     assert texts(rows)[-1] == c.HANDOFF_OPEN
-    assert c.SITUATION_INFO["needs_time"] in texts(rows)
+    assert shown(service.catalogs.texts("en"), c.SITUATION_INFO["needs_time"]) in texts(rows)
     # The person's answers by button are stored as what they were: empty texts, one row each.
     assert len(await messages(db, "in")) == len(BUTTON_INTAKE)
 
@@ -265,7 +266,7 @@ async def test_delete_keyword_erases_the_persons_data_but_keeps_the_anonymous_re
         assert not any(contains(value, secret) for _, _, value in everything), secret
     # The one stored reply to the person is the confirmation, which asks the device to erase too.
     (confirmation,) = await outbox(db, person.pseudonym)
-    assert confirmation.payload["text"] == c.DELETED
+    assert confirmation.payload["text"] == shown(service.catalogs.texts("en"), c.ERASED[Channel.TELEGRAM])
     assert confirmation.payload["erase"] is True
     assert confirmation.conversation_id is None
     # The address is readable (decryptable) only in that confirmation, and stored in plain text nowhere.
@@ -294,7 +295,9 @@ async def test_after_delete_the_person_starts_afresh(service: IntakeService, db:
     await person.says(choice="en")
     await person.says("slett")
     (confirmation,) = await outbox(db, person.pseudonym)
-    assert confirmation.payload["text"] == c.DELETED  # in the language the person chose
+    assert confirmation.payload["text"] == shown(
+        service.catalogs.texts("en"), c.ERASED[Channel.TELEGRAM]
+    )  # in their language
     await person.says("hello again")
     (conv,) = await conversations(db)
     assert FlowState.from_json(conv.state).step is Step.LANGUAGE
@@ -324,7 +327,7 @@ async def test_danger_word_marks_the_conversation_and_puts_it_first_in_the_queue
     assert queue[0] == (urgent_id, True)
     assert queue[1][1] is False
     replies = texts(await outbox(db, urgent.pseudonym))
-    assert service.catalogs.texts("nb")(c.DANGER) in replies
+    assert shown(service.catalogs.texts("nb"), c.DANGER) in replies
     (urgent_conv,) = [conv for conv in await conversations(db) if conv.contact_id == urgent_id]
     assert (urgent_conv.status, urgent_conv.queued_at) == ("queued", clock())
 
@@ -344,17 +347,17 @@ async def test_out_of_hours_queues_with_outside_hours_and_names_the_next_opening
     opening = datetime(2026, 11, 30, 9, 0, tzinfo=OSLO)  # Monday morning
     assert service.hours.next_opening(clock(), "telegram") == opening
     t = service.catalogs.texts("en")
-    closed = t(c.HANDOFF_CLOSED, time=t.moment(opening, clock(), OSLO))
+    closed = shown(t, c.HANDOFF_CLOSED, time=t.moment(opening, clock(), OSLO))
     replies = texts(await outbox(service.db))
     assert closed in replies
     assert "Monday" in closed
     assert "9:00" in closed
-    assert any(reply.startswith("Open day and night") for reply in replies)
+    assert any("\nOpen day and night" in reply for reply in replies)
     # A message left afterwards is kept and acknowledged once.
     before = len(replies)
     await person.says("please call me back")
     await person.says("and tomorrow?")
-    assert texts(await outbox(service.db))[before:] == [c.LEFT_MESSAGE]
+    assert texts(await outbox(service.db))[before:] == [shown(service.catalogs.texts("en"), c.LEFT_MESSAGE)]
     assert [m.text for m in await messages(service.db, "in")][-2:] == ["please call me back", "and tomorrow?"]
 
 
@@ -367,7 +370,7 @@ async def test_line_that_never_opens_says_so_and_queues_outside_hours(engine: As
     assert (conv.status, conv.outside_hours, conv.danger) == ("queued", True, True)
     t = service.catalogs.texts("nb")
     replies = texts(await outbox(service.db))
-    assert t(c.HANDOFF_CLOSED_UNKNOWN) in replies
+    assert shown(t, c.HANDOFF_CLOSED_UNKNOWN) in replies
 
 
 async def test_open_hours_without_staff_signed_in_promise_no_opening_time(engine: AsyncEngine) -> None:
@@ -386,7 +389,7 @@ async def test_open_hours_without_staff_signed_in_promise_no_opening_time(engine
     t = service.catalogs.texts("nb")
     replies = texts(await outbox(service.db))
     # "Closed now and open <now>" would be a broken promise: say when nobody knows instead.
-    assert t(c.HANDOFF_CLOSED_UNKNOWN) in replies
+    assert shown(t, c.HANDOFF_CLOSED_UNKNOWN) in replies
     assert t(c.HANDOFF_OPEN) not in replies
     assert not any(t(c.HANDOFF_CLOSED).split("{time}")[0] in reply for reply in replies)
 
@@ -447,7 +450,7 @@ async def test_flow_that_raises_still_stores_queues_and_hands_over(
     assert [m.text for m in await messages(db, "in")] == ["I need help"]
     (conv,) = await conversations(db)
     assert (conv.status, conv.queued_at) == ("queued", service.clock())
-    assert texts(await outbox(db)) == [service.catalogs.texts("nb")(c.ERROR_HANDOFF)]
+    assert texts(await outbox(db)) == [shown(service.catalogs.texts("nb"), c.ERROR_HANDOFF)]
     assert FlowState.from_json(conv.state).step is Step.HANDED_OFF
     # The next message is stored too, and the person stays with staff.
     assert await person.says("hello?") == Outcome.ACCEPTED
@@ -467,7 +470,7 @@ async def test_flow_failure_mid_intake_keeps_the_language(
 
     monkeypatch.setattr("intake.service.step", broken)
     await person.says(choice="yes")
-    assert texts(await outbox(db))[-1] == c.ERROR_HANDOFF
+    assert texts(await outbox(db))[-1] == shown(service.catalogs.texts("en"), c.ERROR_HANDOFF)
     (conv,) = await conversations(db)
     assert conv.status == "queued"
 
