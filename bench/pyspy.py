@@ -72,7 +72,8 @@ def summarize(collapsed: str, top: int = TOP) -> dict[str, Any]:
             total[name] += count
 
     def ranked(counts: Counter[str]) -> list[list[Any]]:
-        return [[name, round(n / samples, 4)] for name, n in counts.most_common(top)] if samples else []
+        best = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:top]  # ties: by name
+        return [[name, round(n / samples, 4)] for name, n in best] if samples else []
 
     return {"samples": samples, "own": ranked(own), "total": ranked(total)}
 
