@@ -316,7 +316,7 @@ class Bench:
             else:
                 crossed = rate if crossed is None else min(crossed, rate)
             if held is not None and crossed is not None:
-                if crossed - held <= max(10.0, 0.1 * held):
+                if crossed - held <= max(2.0, 0.1 * held):  # 10 %: finer than the noise
                     break
                 rate = round((held + crossed) / 2)
             else:

@@ -5,7 +5,9 @@ py-spy samples the process from outside (no change to its code, no tracing overh
 stacks (one line per distinct stack, `frame;frame;... count`; speedscope.app opens them as they are).
 `--gil` keeps only samples in which a thread held the GIL: where the process's Python time goes, the
 figure that matters for a CPU-bound single process. The summary kept in the results is the ten functions
-with the most samples on top of the stack ("own") and in the stack at all ("total"), as `py-spy top` shows.
+with the most samples on top of the stack ("own") and in the stack at all ("total", as `py-spy top` shows,
+leaving out frames in more than half the stacks with under a tenth of that on top: the entry chain and the
+event loop), and the own shares summed by top-level package ("packages": sqlalchemy, aiohttp, intake...).
 `python -m bench.pyspy FILE` prints that summary for a file written before.
 """
 
@@ -51,10 +53,18 @@ def short(frame: str) -> str:
     return f"{match['name']} ({path.rsplit('/helpline-intake/', 1)[-1]})"
 
 
+def package(frame: str) -> str:
+    """The top-level package of a shortened frame: "sqlalchemy", "aiohttp", "intake", "asyncio"..."""
+    match = FRAME.match(frame)
+    path = match["file"] if match is not None else frame
+    return path.split("/", 1)[0] if "/" in path else path.removesuffix(".py")
+
+
 def summarize(collapsed: str, top: int = TOP) -> dict[str, Any]:
     """The `top` functions by own and by total share of the samples in a collapsed-stacks text."""
     own: Counter[str] = Counter()
     total: Counter[str] = Counter()
+    packages: Counter[str] = Counter()
     samples = 0
     for line in collapsed.splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -68,6 +78,7 @@ def summarize(collapsed: str, top: int = TOP) -> dict[str, Any]:
             continue
         samples += count
         own[frames[-1]] += count
+        packages[package(frames[-1])] += count
         for name in set(frames):
             total[name] += count
 
@@ -75,7 +86,15 @@ def summarize(collapsed: str, top: int = TOP) -> dict[str, Any]:
         best = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:top]  # ties: by name
         return [[name, round(n / samples, 4)] for name, n in best] if samples else []
 
-    return {"samples": samples, "own": ranked(own), "total": ranked(total)}
+    # The entry chain and the event loop are in nearly every stack and spend almost none of it themselves:
+    # their total share says nothing about where the time goes, so the total ranking leaves them out.
+    inner = Counter({name: n for name, n in total.items() if n < samples / 2 or own[name] * 10 > n})
+    return {
+        "samples": samples,
+        "own": ranked(own),
+        "total": ranked(inner),
+        "packages": ranked(packages),
+    }
 
 
 @dataclass
@@ -115,7 +134,7 @@ class PySpy:
 
 def render(summary: dict[str, Any]) -> str:
     lines = [f"{summary['samples']} samples with the GIL held"]
-    for kind in ("own", "total"):
+    for kind in ("own", "total", "packages"):
         lines.append(f"  top {len(summary[kind])} by {kind} share:")
         lines += [f"    {share * 100:5.1f} %  {name}" for name, share in summary[kind]]
     return "\n".join(lines)
