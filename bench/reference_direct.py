@@ -85,7 +85,7 @@ class PostgresStore:
 
     @classmethod
     async def open(cls, dsn: str) -> PostgresStore:
-        pool = await asyncpg.create_pool(dsn, min_size=10, max_size=20)
+        pool = await asyncpg.create_pool(dsn, min_size=10, max_size=30)  # as many as the bare reference
         await pool.execute(POSTGRES_SCHEMA)
         return cls(pool)
 
