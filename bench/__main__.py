@@ -1,12 +1,13 @@
-"""`python -m bench`: the end-to-end benchmark of the service's Telegram webhook, with two references.
+"""`python -m bench`: the end-to-end benchmark of the service's Telegram webhook, with three references.
 
 Per database (SQLite, PostgreSQL) it starts, each in its own process: a fake Bot API that counts replies;
-(a) the bare reference (store the update, send one reply); the service itself (`bots.cli serve`, a fresh
-database); and once per run (b) the python-telegram-bot reference (ConversationHandler + PicklePersistence,
-no database). For each it measures throughput (messages per second from the first post until every
-expected reply was counted) and webhook latency under that load; for the service (and the bare reference)
-also the latency in an open loop at a fixed rate, and for the service the memory over a long soak.
-See bench/README.md for what each figure means.
+the direct reference (the headline: store the update once, send one reply, on `sqlite3` / asyncpg), the
+bare reference (the same through SQLAlchemy's async layer); the service itself (`bots.cli serve`, a fresh
+database); and once per run the python-telegram-bot reference (ConversationHandler + PicklePersistence, no
+database). For each it measures throughput (messages per second from the first post until every expected
+reply was counted) and webhook latency under that load; for the service and the database references also
+the latency in an open loop at a fixed rate and the rate at which the webhook's p99 crosses a limit (a
+stepped search), and for the service the memory over a long soak. See bench/README.md for each figure.
 """
 
 from __future__ import annotations
@@ -50,11 +51,15 @@ from bench.procs import (
     postgres_available,
     slope_per,
 )
+from bench.pyspy import PySpy
 from bench.report import render
 
 TOKEN = "123456:TEST"  # noqa: S105 - the fake Bot API's token
 SERVICE_PATH = "/webhooks/telegram"
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+TARGETS = ("service", "direct", "bare", "ptb")
+# The database references: name -> module (both run with the same command line, bench/reference_cli.py).
+REFERENCES = {"direct": "bench.reference_direct", "bare": "bench.reference_bare"}
 
 
 @dataclass
@@ -74,6 +79,11 @@ class Options:
     timeout: float
     telegram_limits: bool
     profile: Path | None
+    knee_p99_ms: float
+    knee_steps: int
+    knee_seconds: float
+    py_spy: Path | None
+    py_spy_targets: set[str]
     copies: list[int] = field(default_factory=list)
 
 
@@ -83,19 +93,35 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument("--messages-per-user", type=int, default=len(service_script(10)), metavar="M")
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--quick", action="store_true", help="a short run: fewer users, a shorter soak")
-    parser.add_argument("--rate", type=float, default=1000.0, help="open-loop rate, msg/s (1000)")
+    parser.add_argument("--rate", type=float, default=300.0, help="open-loop rate, msg/s (300)")
     parser.add_argument("--duration", type=float, help="open-loop seconds (10; quick 5)")
     parser.add_argument("--soak", type=int, help="messages in the memory soak (100000; quick 10000; 0: none)")
     parser.add_argument("--connections", type=int, default=40, help="webhook connections (Telegram: 40)")
     parser.add_argument("--active-users", type=int, default=200, help="users writing at once in the soak")
     parser.add_argument(
         "--targets",
-        help="comma-separated subset of service,bare,ptb (all three; none with --copies)",
+        help=f"comma-separated subset of {','.join(TARGETS)} (all; none with --copies)",
     )
     parser.add_argument(
         "--copies",
         default="",
         help="also run the service on PostgreSQL as N copies behind HAProxy, for each N: e.g. 1,2,3",
+    )
+    parser.add_argument(
+        "--knee-p99", type=float, default=250.0, metavar="MS", help="the p99 whose crossing rate is sought"
+    )
+    parser.add_argument(
+        "--knee-steps", type=int, default=8, help="most open-loop steps in that search (8; 0: no search)"
+    )
+    parser.add_argument("--knee-seconds", type=float, help="seconds per search step (4; quick 2)")
+    parser.add_argument(
+        "--py-spy",
+        type=Path,
+        metavar="DIR",
+        help="record the throughput phase with py-spy --gil into DIR; the top ten go into the results",
+    )
+    parser.add_argument(
+        "--py-spy-targets", default="service", help="which servers --py-spy records (service)"
     )
     parser.add_argument(
         "--postgres-url",
@@ -121,12 +147,13 @@ def parse_args(argv: list[str] | None = None) -> Options:
     copies = [int(n) for n in args.copies.split(",") if n.strip()]
     if any(n < 1 for n in copies):
         parser.error("--copies: whole numbers from 1")
-    default_targets = "" if copies else "service,bare,ptb"
+    default_targets = "" if copies else ",".join(TARGETS)
     if copies and not args.targets and args.db == "both":
         args.db = "postgres"  # the copies run on PostgreSQL; nothing else unless asked
     targets = {t.strip() for t in (args.targets or default_targets).split(",") if t.strip()}
-    if not targets <= {"service", "bare", "ptb"}:
-        parser.error("--targets: choose from service, bare, ptb")
+    spied = {t.strip() for t in args.py_spy_targets.split(",") if t.strip()}
+    if not targets | spied <= set(TARGETS):
+        parser.error(f"--targets, --py-spy-targets: choose from {', '.join(TARGETS)}")
     return Options(
         users=args.users or (200 if args.quick else 1000),
         messages_per_user=args.messages_per_user,
@@ -143,6 +170,11 @@ def parse_args(argv: list[str] | None = None) -> Options:
         timeout=args.timeout,
         telegram_limits=args.telegram_limits,
         profile=args.profile,
+        knee_p99_ms=args.knee_p99,
+        knee_steps=args.knee_steps,
+        knee_seconds=args.knee_seconds or (2.0 if args.quick else 4.0),
+        py_spy=args.py_spy,
+        py_spy_targets=spied,
         copies=copies,
     )
 
@@ -170,16 +202,23 @@ def phase_dict(result: PhaseResult) -> dict[str, Any]:
         "server_cpu_seconds": round(result.server_cpu_seconds, 2),
         "server_cpu_ms_per_message": round(result.cpu_ms_per_message, 3),
         "machine_idle": round(result.machine_idle, 3),
+        **({"py_spy": result.profile} if result.profile is not None else {}),
     }
 
 
-async def measured(server: Server, phase: Awaitable[PhaseResult]) -> PhaseResult:
-    """Runs a phase and adds the server's CPU time and the machine's idle share to its result."""
+async def measured(server: Server, phase: Awaitable[PhaseResult], spy: Path | None = None) -> PhaseResult:
+    """Runs a phase and adds the server's CPU time and the machine's idle share to its result; with `spy`,
+    py-spy records the server during the phase into that file and its summary goes into the result."""
+    recorder = await PySpy(server.pid, spy).start() if spy is not None else None
     window = CpuWindow(server.pid).start()
-    result = await phase
+    try:
+        result = await phase
+    finally:
+        profile = await recorder.stop() if recorder is not None else None
     window.stop()
     result.server_cpu_seconds = window.server_seconds
     result.machine_idle = window.machine_idle
+    result.profile = profile
     return result
 
 
@@ -250,28 +289,87 @@ class Bench:
         env["PYTHONPATH"] = str(REPO)
         return env
 
-    async def run_bare(self, db: str) -> dict[str, Any]:
-        url, scratch = await self.scratch_db(db, "bare")
+    def spy(self, name: str, db: str | None) -> Path | None:
+        """Where py-spy records this server's throughput phase (None: not recorded)."""
+        if self.options.py_spy is None or name not in self.options.py_spy_targets:
+            return None
+        return self.options.py_spy.resolve() / (f"{name}-{db}.txt" if db else f"{name}.txt")
+
+    async def knee(self, driver: Driver, target: Target, server: Server, start: float) -> dict[str, Any]:
+        """The highest open-loop rate at which the webhook's p99 stays at or under the limit: from half the
+        closed-loop throughput, up by half again while it holds, down by half while it does not, then
+        halving the interval between the last rate that held and the first that did not. At most
+        --knee-steps short open loops; the answer is a bracket (held, crossed), not a point."""
+        limit, held, crossed = self.options.knee_p99_ms, None, None
+        steps: list[dict[str, Any]] = []
+        rate = max(10.0, round(start / 2))
+        for _ in range(self.options.knee_steps):
+            result = await measured(
+                server,
+                driver.open_loop(
+                    lambda: self.new_user(target),
+                    rate,
+                    self.options.knee_seconds,
+                    min(self.options.timeout, 120.0),
+                    f"{target.name} p99 search at {rate:.0f} msg/s",
+                ),
+            )
+            await self.counter.wait_quiet()
+            p99 = result.latency_ms(99)
+            # A load generator starved of CPU (the machine is shared) posts slower than asked: that step
+            # does not show the server holding the rate, so it does not count as held.
+            posted = result.posting_rate >= 0.9 * rate
+            ok = p99 <= limit and posted and not result.overloaded and result.complete and not result.errors
+            steps.append(
+                {"rate": rate, "p99_ms": round(p99, 1), "posting_rate": round(result.posting_rate, 1),
+                 "answered_rate": round(result.answered_rate, 1), "overloaded": result.overloaded,
+                 "errors": result.errors, "held": ok}
+            )  # fmt: skip
+            if ok:
+                held = rate if held is None else max(held, rate)
+            else:
+                crossed = rate if crossed is None else min(crossed, rate)
+            if held is not None and crossed is not None:
+                if crossed - held <= max(2.0, 0.1 * held):  # 10 %: finer than the noise
+                    break
+                rate = round((held + crossed) / 2)
+            else:
+                rate = round(rate * 1.5) if crossed is None else max(5.0, round(rate / 2))
+        return {"p99_limit_ms": limit, "held": held, "crossed": crossed, "steps": steps}
+
+    async def open_phases(
+        self, driver: Driver, target: Target, server: Server, closed: PhaseResult
+    ) -> dict[str, Any]:
+        """The open loop at the fixed rate and the p99 search, after the closed-loop throughput phase."""
+        out: dict[str, Any] = {
+            "open_loop": phase_dict(await measured(server, self.open_loop(driver, target)))
+        }
+        if self.options.knee_steps > 0:
+            out["p99_knee"] = await self.knee(driver, target, server, closed.per_second)
+        return out
+
+    async def run_reference(self, name: str, db: str) -> dict[str, Any]:
+        """One database reference (bench/reference_direct.py, bench/reference_bare.py) on a fresh database."""
+        url, scratch = await self.scratch_db(db, name)
         port = free_port()
         secret = secrets.token_urlsafe(24)
         server = Server(
-            "bare reference",
-            [sys.executable, "-m", "bench.reference_bare", "--port", str(port), "--db-url", url,
+            f"{name} reference",
+            [sys.executable, "-m", REFERENCES[name], "--port", str(port), "--db-url", url,
              "--api-url", f"{self.api_base}/bot", "--token", TOKEN, "--secret", secret],
             self.base_env(),
             f"http://127.0.0.1:{port}/healthz",
-            self.workdir / f"bare-{db}.log",
+            self.workdir / f"{name}-{db}.log",
         )  # fmt: skip
-        target = Target("bare", f"http://127.0.0.1:{port}/webhook", secret, service_script)
+        target = Target(name, f"http://127.0.0.1:{port}/webhook", secret, service_script)
         try:
             await server.start()
             driver = self.driver(target)
             await self.prepare(driver, target)
-            result = await measured(server, self.throughput(driver, target))
-            opened = await measured(server, self.open_loop(driver, target))
+            result = await measured(server, self.throughput(driver, target), self.spy(name, db))
             return {
                 "throughput": phase_dict(result),
-                "open_loop": phase_dict(opened),
+                **await self.open_phases(driver, target, server, result),
                 "peak_rss_mb": round(server.peak_kb() / 1024, 1),
             }
         finally:
@@ -296,7 +394,7 @@ class Bench:
             await server.start()
             driver = self.driver(target)
             await self.prepare(driver, target)
-            result = await measured(server, self.throughput(driver, target))
+            result = await measured(server, self.throughput(driver, target), self.spy("ptb", None))
             return {"throughput": phase_dict(result), "peak_rss_mb": round(server.peak_kb() / 1024, 1)}
         finally:
             await server.stop()
@@ -340,11 +438,10 @@ class Bench:
             driver = self.driver(target)
             await self.prepare(driver, target)
             started_kb = server.rss_kb()
-            result = await measured(server, self.throughput(driver, target))
-            opened = await measured(server, self.open_loop(driver, target))
+            result = await measured(server, self.throughput(driver, target), self.spy("service", db))
             out: dict[str, Any] = {
                 "throughput": phase_dict(result),
-                "open_loop": phase_dict(opened),
+                **await self.open_phases(driver, target, server, result),
                 "rss_after_warm_up_mb": round(started_kb / 1024, 1),
             }
             if self.options.soak > 0:
@@ -399,6 +496,9 @@ async def run(options: Options) -> dict[str, Any]:
             "soak_messages": options.soak,
             "soak_active_users": options.active_users,
             "service_telegram_limits": options.telegram_limits,
+            "p99_search_limit_ms": options.knee_p99_ms,
+            "p99_search_steps": options.knee_steps,
+            "p99_search_step_seconds": options.knee_seconds,
         },
         "databases": {},
     }
@@ -431,9 +531,10 @@ async def run(options: Options) -> dict[str, Any]:
                     for db in options.dbs:
                         per_db: dict[str, Any] = {}
                         results["databases"][db] = per_db
-                        if "bare" in options.targets:
-                            print(f"bare reference on {db}", file=sys.stderr)
-                            per_db["bare"] = await bench.run_bare(db)
+                        for name in REFERENCES:
+                            if name in options.targets:
+                                print(f"{name} reference on {db}", file=sys.stderr)
+                                per_db[name] = await bench.run_reference(name, db)
                         if "service" in options.targets:
                             print(f"service on {db}", file=sys.stderr)
                             per_db["service"] = await bench.run_service(db)

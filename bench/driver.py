@@ -234,6 +234,7 @@ class PhaseResult:
     machine_idle: float = 0.0  # fraction of all cores' time idle in the phase (others' load shows here)
     overloaded: bool = False  # open loop: stopped early, more than a second's worth of posts unanswered
     error_kinds: dict[str, int] = field(default_factory=dict)  # "HTTP 503", "TimeoutError", ... -> count
+    profile: dict[str, Any] | None = None  # py-spy's summary of the server in the phase (bench/pyspy.py)
 
     @property
     def per_second(self) -> float:

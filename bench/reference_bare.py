@@ -7,7 +7,6 @@ SQLite in WAL mode like the service, or PostgreSQL), sends one `sendMessage` to 
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,7 +16,7 @@ from aiohttp import web
 from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, Text, event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
+from bench.reference_cli import SECRET_HEADER, reference_app, run_reference, send_reply
 
 metadata = MetaData()
 updates = Table(
@@ -53,7 +52,6 @@ def make_engine(url: str) -> AsyncEngine:
 
 
 def make_app(db_url: str, api_url: str, token: str, secret: str) -> web.Application:
-    app = web.Application()
     send_url = f"{api_url}{token}/sendMessage"
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -78,34 +76,12 @@ def make_app(db_url: str, api_url: str, token: str, secret: str) -> web.Applicat
                     update_id=int(update["update_id"]), chat_id=chat_id, payload=raw.decode("utf-8")
                 )
             )
-        form = {"chat_id": str(chat_id), "text": "Thank you, your message is stored."}
-        async with request.app[HTTP].post(send_url, data=form) as response:
-            await response.read()
-            if response.status != 200:
-                raise web.HTTPBadGateway()
+        if not await send_reply(request.app[HTTP], send_url, chat_id):
+            raise web.HTTPBadGateway()
         return web.Response(text="ok")
 
-    async def healthz(request: web.Request) -> web.Response:
-        return web.Response(text="ok")
-
-    app.cleanup_ctx.append(lifecycle)
-    app.router.add_post("/webhook", webhook)
-    app.router.add_get("/healthz", healthz)
-    return app
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--db-url", required=True)
-    parser.add_argument("--api-url", required=True, help="the Bot API base URL, e.g. http://127.0.0.1:1/bot")
-    parser.add_argument("--token", required=True)
-    parser.add_argument("--secret", required=True)
-    args = parser.parse_args()
-    app = make_app(args.db_url, args.api_url, args.token, args.secret)
-    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
+    return reference_app(lifecycle, webhook)
 
 
 if __name__ == "__main__":
-    main()
+    run_reference(make_app, __doc__.splitlines()[0])

@@ -1,4 +1,5 @@
-"""The results as a table on stdout (and the targets of issue 7 checked)."""
+"""The results as a table on stdout (and the targets of issue 19 checked: the service against the direct
+reference, the open loop at 300 msg/s)."""
 
 from __future__ import annotations
 
@@ -38,9 +39,42 @@ def _verdict(ok: bool | None) -> str:
 def ratios(results: dict[str, Any], db: str) -> dict[str, float | None]:
     per_db = results["databases"].get(db, {})
     service = _get(per_db, "service", "throughput", "messages_per_second")
+    direct = _get(per_db, "direct", "throughput", "messages_per_second")
     bare = _get(per_db, "bare", "throughput", "messages_per_second")
     ptb = _get(results, "ptb", "throughput", "messages_per_second")
-    return {"service_over_bare": _ratio(service, bare), "service_over_ptb": _ratio(service, ptb)}
+    return {
+        "service_over_direct": _ratio(service, direct),
+        "service_over_bare": _ratio(service, bare),
+        "service_over_ptb": _ratio(service, ptb),
+    }
+
+
+def _knee(data: Any) -> str:
+    """The p99 search's bracket: "300-450" (held at 300, crossed at 450), ">= 900" (never crossed)."""
+    if not isinstance(data, dict):
+        return "-"
+    held, crossed = data.get("held"), data.get("crossed")
+    if crossed is None:
+        return f">= {held:.0f}" if held is not None else "-"
+    return f"{held:.0f}-{crossed:.0f}" if held is not None else f"< {crossed:.0f}"
+
+
+def profiles(results: dict[str, Any]) -> list[str]:
+    """py-spy's top ten (own share) of every server recorded with --py-spy."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    ptb = _get(results, "ptb", "throughput", "py_spy")
+    if isinstance(ptb, dict):
+        found.append(("python-telegram-bot reference", ptb))
+    for db, per_db in results["databases"].items():
+        for name, data in per_db.items():
+            spy = _get(data, "throughput", "py_spy")
+            if isinstance(spy, dict):
+                found.append((f"{name} on {NAMES.get(db, db)}", spy))
+    lines: list[str] = []
+    for label, spy in found:
+        lines += ["", f"py-spy --gil, throughput phase, {label}: {spy['samples']} samples ({spy['file']})"]
+        lines += [f"  {share * 100:5.1f} %  {name}" for name, share in spy["own"]]
+    return lines
 
 
 def render(results: dict[str, Any]) -> str:
@@ -58,12 +92,12 @@ def render(results: dict[str, Any]) -> str:
     ]
     dbs = list(results["databases"])
     width = 26
-    header = f"{'':44}" + "".join(f"{NAMES.get(db, db):>{width}}" for db in dbs) + f"{'target':>14}"
+    header = f"{'':48}" + "".join(f"{NAMES.get(db, db):>{width}}" for db in dbs) + f"{'target':>14}"
     lines.append(header)
     lines.append("-" * len(header))
 
     def row(label: str, cells: list[str], target: str = "") -> None:
-        lines.append(f"{label:44}" + "".join(f"{c:>{width}}" for c in cells) + f"{target:>14}")
+        lines.append(f"{label:48}" + "".join(f"{c:>{width}}" for c in cells) + f"{target:>14}")
 
     def cell(db: str, *path: str, digits: int = 0) -> str:
         return _num(_get(results["databases"][db], *path), digits)
@@ -74,83 +108,77 @@ def render(results: dict[str, Any]) -> str:
         return f"{data['p50']:.1f} / {data['p99']:.1f}"
 
     ptb = _get(results, "ptb", "throughput", "messages_per_second")
+    refs = ("service", "direct", "bare")
+
+    def per(db: str, name: str, *path: str) -> Any:
+        return _get(results["databases"][db], name, *path)
+
+    def ratio_row(label: str, key: str, goal: float | None, target: str = "") -> None:
+        cells = []
+        for db in dbs:
+            r = ratios(results, db)[key]
+            cells.append("-" if r is None else f"{r:.2f} {_verdict(r >= goal) if goal else ''}".strip())
+        row(label, cells, target)
+
     row(
-        "service throughput (msg/s)",
-        [cell(db, "service", "throughput", "messages_per_second") for db in dbs],
+        "service throughput (msg/s)", [cell(db, "service", "throughput", "messages_per_second") for db in dbs]
     )
-    row("bare reference (msg/s)", [cell(db, "bare", "throughput", "messages_per_second") for db in dbs])
+    row(
+        "direct reference (msg/s) [headline]",
+        [cell(db, "direct", "throughput", "messages_per_second") for db in dbs],
+    )
+    row(
+        "bare reference, SQLAlchemy async (msg/s)",
+        [cell(db, "bare", "throughput", "messages_per_second") for db in dbs],
+    )
     row("python-telegram-bot reference (msg/s)", [_num(ptb) for _ in dbs])
+    ratio_row("service / direct [headline]", "service_over_direct", 0.5, ">= 0.5")
+    ratio_row("service / bare (SQLAlchemy async)", "service_over_bare", None)
+    ratio_row("service / python-telegram-bot", "service_over_ptb", None)
+    for name in refs:
+        row(
+            f"{name} webhook p50 / p99 at full load (ms)",
+            [lat(per(db, name, "throughput", "latency_ms")) for db in dbs],
+        )
+    rate = f"{load['open_loop_rate']:.0f}"
+    for name in refs:
+        row(
+            f"open loop {rate} msg/s: {name} rate achieved",
+            [
+                cell(db, name, "open_loop", "answered_rate")
+                + (" (overloaded)" if per(db, name, "open_loop", "overloaded") else "")
+                for db in dbs
+            ],
+            rate if name == "service" else "",
+        )
+    for name in refs:
+        cells = []
+        for db in dbs:
+            data = per(db, name, "open_loop", "latency_ms")
+            ok = isinstance(data, dict) and data["p99"] < 100 and not per(db, name, "open_loop", "overloaded")
+            verdict = f" {_verdict(ok)}" if name == "service" else ""
+            cells.append(f"{lat(data)}{verdict}" if isinstance(data, dict) else "-")
+        row(f"open loop {rate} msg/s: {name} p50 / p99 (ms)", cells, "p99 < 100" if name == "service" else "")
+    limit = load.get("p99_search_limit_ms", 250)
+    for name in refs:
+        row(f"{name}: p99 <= {limit:.0f} ms up to (msg/s)", [_knee(per(db, name, "p99_knee")) for db in dbs])
     row(
-        "service / bare",
+        "CPU per message: service / direct / bare (ms)",
         [
-            f"{r:.2f} {_verdict(r >= 0.5)}" if (r := ratios(results, db)["service_over_bare"]) else "-"
+            " / ".join(_num(per(db, name, "throughput", "server_cpu_ms_per_message"), 2) for name in refs)
             for db in dbs
         ],
-        ">= 0.5",
     )
     row(
-        "service / python-telegram-bot",
-        [
-            f"{r:.2f} {_verdict(r >= 6)}" if (r := ratios(results, db)["service_over_ptb"]) else "-"
-            for db in dbs
-        ],
-        ">= 6",
+        "CPU per message: python-telegram-bot (ms)",
+        [_num(_get(results, "ptb", "throughput", "server_cpu_ms_per_message"), 2) for _ in dbs],
     )
     row(
-        "service webhook p50 / p99 at full load (ms)",
-        [lat(_get(results["databases"][db], "service", "throughput", "latency_ms")) for db in dbs],
-    )
-    row(
-        "bare webhook p50 / p99 at full load (ms)",
-        [lat(_get(results["databases"][db], "bare", "throughput", "latency_ms")) for db in dbs],
-    )
-    row(
-        "open loop: rate achieved, service (msg/s)",
-        [
-            cell(db, "service", "open_loop", "answered_rate")
-            + (
-                " (overloaded)"
-                if _get(results["databases"][db], "service", "open_loop", "overloaded")
-                else ""
-            )
-            for db in dbs
-        ],
-        f"{load['open_loop_rate']:.0f}",
-    )
-    cells = []
-    for db in dbs:
-        data = _get(results["databases"][db], "service", "open_loop", "latency_ms")
-        over = _get(results["databases"][db], "service", "open_loop", "overloaded")
-        ok = isinstance(data, dict) and data["p99"] < 50 and not over
-        cells.append(f"{lat(data)} {_verdict(ok)}" if isinstance(data, dict) else "-")
-    row("open loop: service p50 / p99 (ms)", cells, "p99 < 50")
-    row(
-        "open loop: bare p50 / p99 (ms)",
-        [lat(_get(results["databases"][db], "bare", "open_loop", "latency_ms")) for db in dbs],
-    )
-    row(
-        "CPU per message: service / bare / PTB (ms)",
+        "machine idle: service / direct / bare runs (%)",
         [
             " / ".join(
-                _num(v, 2)
-                for v in (
-                    _get(results["databases"][db], "service", "throughput", "server_cpu_ms_per_message"),
-                    _get(results["databases"][db], "bare", "throughput", "server_cpu_ms_per_message"),
-                    _get(results, "ptb", "throughput", "server_cpu_ms_per_message"),
-                )
-            )
-            for db in dbs
-        ],
-    )
-    row(
-        "machine idle in service / bare runs (%)",
-        [
-            " / ".join(
-                _num(v * 100 if isinstance(v, float) else None)
-                for v in (
-                    _get(results["databases"][db], "service", "throughput", "machine_idle"),
-                    _get(results["databases"][db], "bare", "throughput", "machine_idle"),
-                )
+                _num(v * 100 if isinstance(v := per(db, name, "throughput", "machine_idle"), float) else None)
+                for name in refs
             )
             for db in dbs
         ],
@@ -176,11 +204,12 @@ def render(results: dict[str, Any]) -> str:
         "flat",
     )
     row("soak: service msg/s", [cell(db, "service", "soak", "messages_per_second") for db in dbs])
+    row("direct reference peak RSS (MB)", [cell(db, "direct", "peak_rss_mb", digits=1) for db in dbs])
     row("bare reference peak RSS (MB)", [cell(db, "bare", "peak_rss_mb", digits=1) for db in dbs])
     row("python-telegram-bot peak RSS (MB)", [_num(_get(results, "ptb", "peak_rss_mb"), 1) for _ in dbs])
     problems = []
     for db in dbs:
-        for name in ("service", "bare"):
+        for name in ("service", "direct", "bare"):
             for phase in ("throughput", "open_loop", "soak"):
                 data = _get(results["databases"][db], name, phase)
                 if isinstance(data, dict) and (not data["complete"] or data["errors"]):
@@ -194,6 +223,7 @@ def render(results: dict[str, Any]) -> str:
         problems.append(f"ptb: complete={ptb_data['complete']}, {ptb_data['errors']} webhook errors")
     if problems:
         lines += ["", "Problems:"] + [f"  {p}" for p in problems]
+    lines += profiles(results)
     if "wall_seconds" in results:
         lines += ["", f"Wall time: {results['wall_seconds']:.0f} s"]
     return "\n".join(lines)
