@@ -113,11 +113,13 @@ def channel_setups(settings: Settings) -> list[ChannelSetup]:
     return setups
 
 
-async def _purge_periodically(db: Database, retention_days: int, stop: asyncio.Event) -> None:
+async def _purge_periodically(
+    db: Database, retention_days: int, stop: asyncio.Event, case_years: int = 5
+) -> None:
     """Deletes transcripts past the retention period, once at start and then every hour."""
     while not stop.is_set():
         try:
-            purged = await purge(db, datetime.now(UTC), retention_days)
+            purged = await purge(db, datetime.now(UTC), retention_days, case_years)
             if purged.conversations:
                 log.info("retention: deleted %d closed conversations", purged.conversations)
         except Exception:
@@ -190,7 +192,9 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
             senders=senders,
         )
         stop = asyncio.Event()
-        janitor = asyncio.create_task(_purge_periodically(db, settings.retention_days, stop))
+        janitor = asyncio.create_task(
+            _purge_periodically(db, settings.retention_days, stop, settings.case_retention_years)
+        )
         try:
             yield
         finally:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, exists, select
 
+from intake.cases import purge_cases
 from intake.storage.models import ContactRow, ConversationRow, InboundSeenRow, OutboxRow
 from intake.storage.uow import Database
 
@@ -19,9 +20,10 @@ DEDUP_KEEP = timedelta(days=7)
 class Purged:
     conversations: int
     contacts: int
+    cases: int = 0
 
 
-async def purge(db: Database, now: datetime, retention_days: int) -> Purged:
+async def purge(db: Database, now: datetime, retention_days: int, case_years: int = 5) -> Purged:
     cutoff = now - timedelta(days=retention_days)
     async with db.uow() as uow:
         old = await uow.conversations.closed_before(cutoff, limit=10_000)
@@ -39,4 +41,5 @@ async def purge(db: Database, now: datetime, retention_days: int) -> Purged:
         )
         await uow.session.execute(delete(InboundSeenRow).where(InboundSeenRow.seen_at < now - DEDUP_KEEP))
         await uow.commit()
-        return Purged(conversations=len(old), contacts=int(orphaned.rowcount or 0))  # type: ignore[attr-defined]
+    cases = await purge_cases(db, now, case_years)
+    return Purged(conversations=len(old), contacts=int(orphaned.rowcount or 0), cases=cases)  # type: ignore[attr-defined]

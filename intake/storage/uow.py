@@ -8,6 +8,7 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from intake.storage.casework import Cases
 from intake.storage.repositories import Contacts, Conversations, InboundSeen, Messages, Outbox, Stats
 
 
@@ -64,6 +65,7 @@ class UnitOfWork:
     outbox: Outbox
     seen: InboundSeen
     stats: Stats
+    cases: Cases
 
     def __init__(
         self,
@@ -87,6 +89,7 @@ class UnitOfWork:
         self.outbox = Outbox(self.session)
         self.seen = InboundSeen(self.session)
         self.stats = Stats(self.session)
+        self.cases = Cases(self.session)
         return self
 
     async def __aexit__(
