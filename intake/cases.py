@@ -44,6 +44,13 @@ class CaseError(ValueError):
         self.status = status
 
 
+def _only(data: Mapping[str, object], *names: str) -> None:
+    """Refuse fields the case has no place for (an address, a national id number): never dropped silently."""
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise CaseError(f"{unknown[0]}: no such field; a case holds only {', '.join(names)}")
+
+
 def _choice(data: Mapping[str, object], name: str, allowed: frozenset[str], default: str | None) -> str:
     value = data.get(name)
     if (value is None or value == "") and default is not None:
@@ -96,6 +103,7 @@ class CaseService:
         return self.clock().date()
 
     async def open(self, data: Mapping[str, object], staff: str) -> dict[str, Any]:
+        _only(data, "origin", "consent_date", "age_group", "gender", "alias")
         today = self._today()
         origin = _choice(data, "origin", frozenset(CaseOrigin), None)
         consent = _day(data, "consent_date", today, required=False)
@@ -134,6 +142,7 @@ class CaseService:
         return case
 
     async def log_activity(self, case_id: int, data: Mapping[str, object], staff: str) -> dict[str, Any]:
+        _only(data, "kind", "date", "note")
         kind = _choice(data, "kind", ACTIVITY_KINDS, None)
         day = _day(data, "date", self._today(), required=True)
         assert day is not None
@@ -153,6 +162,7 @@ class CaseService:
 
     async def decide(self, case_id: int, data: Mapping[str, object], staff: str) -> dict[str, Any]:
         """A concern decision: which duty, what was decided, why, by whom."""
+        _only(data, "date", "duty", "decision", "reason")
         duty = _choice(data, "duty", frozenset(Duty), None)
         decision = _choice(data, "decision", frozenset(Decision), None)
         day = _day(data, "date", self._today(), required=True)
