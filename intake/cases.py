@@ -103,8 +103,10 @@ class CaseService:
         return self.clock().date()
 
     async def open(self, data: Mapping[str, object], staff: str) -> dict[str, Any]:
-        _only(data, "origin", "consent_date", "age_group", "gender", "alias")
+        _only(data, "origin", "consent_date", "age_group", "gender", "alias", "opened_on")
         today = self._today()
+        # A line that starts using the service brings its running cases with the day each was opened.
+        opened_on = _day(data, "opened_on", today, required=False) or today
         origin = _choice(data, "origin", frozenset(CaseOrigin), None)
         consent = _day(data, "consent_date", today, required=False)
         age_group = _choice(data, "age_group", frozenset(AgeGroup), NOT_STATED)
@@ -112,7 +114,7 @@ class CaseService:
         alias = _text(data, "alias", MAX_ALIAS)
         async with self.db.uow() as uow:
             for _ in range(CODE_TRIES):
-                code = f"K-{today.year:04d}-{secrets.randbelow(10_000):04d}"
+                code = f"K-{opened_on.year:04d}-{secrets.randbelow(10_000):04d}"
                 if not await uow.cases.code_taken(code):
                     break
             else:
@@ -127,7 +129,7 @@ class CaseService:
                     responsible=staff,
                     status=CaseStatus.OPEN,
                     alias_enc=self.keys.encrypt(alias) if alias else None,
-                    opened_on=today,
+                    opened_on=opened_on,
                 )
             )
             await uow.commit()

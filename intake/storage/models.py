@@ -202,6 +202,16 @@ class StatRecordRow(Base):
     """One anonymous record per inquiry. No pseudonym, no address, no text, no date finer than a month."""
 
     __tablename__ = "stat_records"
+    # Covering indexes for the year's report: each of its three passes reads one index in order and
+    # groups as it goes (SQLite streams a GROUP BY on an index's leading columns; without them a year of
+    # 1,000,000 records took seconds a pass, sorting or fetching rows).
+    __table_args__ = (
+        Index(
+            "ix_stat_records_report", "month", "kind", "channel", "role", "age_group", "gender", "follow_up"
+        ),
+        Index("ix_stat_records_topics", "month", "kind", "topic_bits"),
+        Index("ix_stat_records_country", "month", "kind", "country"),
+    )
 
     key: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
     month: Mapped[str] = mapped_column(String(7), index=True)
@@ -270,7 +280,7 @@ class ActivityRecordRow(Base):
     month. It stays when the case is deleted, so the year's report keeps its figures."""
 
     __tablename__ = "activity_records"
-    __table_args__ = (Index("ix_activity_records_month", "month"),)
+    __table_args__ = (Index("ix_activity_records_report", "month", "origin", "kind"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     month: Mapped[str] = mapped_column(String(7))

@@ -9,6 +9,7 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from intake.storage.casework import Cases
+from intake.storage.reports import Reports
 from intake.storage.repositories import Contacts, Conversations, InboundSeen, Messages, Outbox, Stats
 
 
@@ -66,6 +67,7 @@ class UnitOfWork:
     seen: InboundSeen
     stats: Stats
     cases: Cases
+    reports: Reports
 
     def __init__(
         self,
@@ -90,6 +92,7 @@ class UnitOfWork:
         self.seen = InboundSeen(self.session)
         self.stats = Stats(self.session)
         self.cases = Cases(self.session)
+        self.reports = Reports(self.session)
         return self
 
     async def __aexit__(

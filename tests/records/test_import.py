@@ -22,16 +22,20 @@ GOOD = (
 )
 
 
-async def helpline_import(database_url: str, path: Path) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(path.parent), "HELPLINE_ENV": "development",
+async def helpline(database_url: str, where: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The `helpline` command as the line's coordinator runs it, on this database."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(where), "HELPLINE_ENV": "development",
            "HELPLINE_DATABASE_URL": database_url}  # fmt: skip
     process = await asyncio.create_subprocess_exec(
-        *HELPLINE_COMMAND, "records", "import", str(path), env=env, cwd=path.parent,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        *HELPLINE_COMMAND, *args, env=env, cwd=where, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     out, err = await asyncio.wait_for(process.communicate(), 120)
     assert process.returncode is not None
     return subprocess.CompletedProcess([], process.returncode, out.decode(), err.decode())
+
+
+async def helpline_import(database_url: str, path: Path) -> subprocess.CompletedProcess[str]:
+    return await helpline(database_url, path.parent, "records", "import", str(path))
 
 
 async def records(engine: AsyncEngine) -> list[StatRecordRow]:

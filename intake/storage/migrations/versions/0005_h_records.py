@@ -52,6 +52,14 @@ def upgrade() -> None:
     with op.batch_alter_table("stat_records", schema=None) as batch_op:
         batch_op.add_column(sa.Column("topic_bits", sa.Integer(), server_default="0", nullable=False))
     _backfill_topic_bits()
+    with op.batch_alter_table("stat_records", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_stat_records_report",
+            ["month", "kind", "channel", "role", "age_group", "gender", "follow_up"],
+            unique=False,
+        )
+        batch_op.create_index("ix_stat_records_topics", ["month", "kind", "topic_bits"], unique=False)
+        batch_op.create_index("ix_stat_records_country", ["month", "kind", "country"], unique=False)
 
     op.create_table(
         "cases",
@@ -114,7 +122,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_activity_records")),
     )
     with op.batch_alter_table("activity_records", schema=None) as batch_op:
-        batch_op.create_index("ix_activity_records_month", ["month"], unique=False)
+        batch_op.create_index("ix_activity_records_report", ["month", "origin", "kind"], unique=False)
 
 
 def downgrade() -> None:
@@ -123,4 +131,7 @@ def downgrade() -> None:
     op.drop_table("case_activities")
     op.drop_table("cases")
     with op.batch_alter_table("stat_records", schema=None) as batch_op:
+        batch_op.drop_index("ix_stat_records_country")
+        batch_op.drop_index("ix_stat_records_topics")
+        batch_op.drop_index("ix_stat_records_report")
         batch_op.drop_column("topic_bits")
