@@ -102,11 +102,14 @@ def chart(section: Section, fmt: str) -> bytes:
     positions = range(len(labels))
     bars = (axes.barh if horizontal else axes.bar)(positions, heights, color="#1d5c8f")
     axes.bar_label(bars, labels=[str(row.value) for row in section.rows], padding=2, fontsize=8)
+    # Counts start at zero, also when all are zero (matplotlib would centre an empty axis on it).
     if horizontal:
         axes.set_yticks(list(positions), labels, fontsize=8)
         axes.invert_yaxis()
+        axes.set_xlim(left=0, right=max(1, *heights) * 1.1)
     else:
         axes.set_xticks(list(positions), labels, fontsize=8)
+        axes.set_ylim(bottom=0, top=max(1, *heights) * 1.1)
     axes.set_title(section.title, fontsize=10)
     axes.spines[["top", "right"]].set_visible(False)
     out = io.BytesIO()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
@@ -90,19 +90,40 @@ class Casework:
         return await self._case_call(request, lambda _s, _b: self.cases.close(case_id))
 
 
-def add_routes(app: web.Application, get: Callable[[web.Request], Console]) -> None:
-    made: list[Casework] = []  # one per console, made once the app's wiring exists
+class _Part(Protocol):
+    console: Console
+
+
+def _router(
+    get: Callable[[web.Request], Console], make: Callable[[Console], _Part]
+) -> Callable[[str], Callable[[web.Request], Awaitable[web.StreamResponse]]]:
+    """Handlers that call a method of one object made from the console, once the app's wiring exists."""
+    made: list[_Part] = []
 
     def route(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def handler(request: web.Request) -> web.StreamResponse:
             console = get(request)
             if not made or made[0].console is not console:
-                made[:] = [Casework(console)]
-            casework = made[0]
-            method: Callable[[web.Request], Awaitable[web.StreamResponse]] = getattr(casework, name)
+                made[:] = [make(console)]
+            method: Callable[[web.Request], Awaitable[web.StreamResponse]] = getattr(made[0], name)
             return await method(request)
 
         return handler
+
+    return route
+
+
+def add_routes(app: web.Application, get: Callable[[web.Request], Console]) -> None:
+    from bots.console.casework_pages import CaseworkPages
+
+    page = _router(get, CaseworkPages)
+    app.router.add_get("/staff/register", page("register_page"))
+    app.router.add_get("/staff/cases", page("cases_page"))
+    app.router.add_get("/staff/cases/{id}", page("case_page"))
+    app.router.add_get("/staff/statistics", page("statistics_page"))
+    app.router.add_get("/staff/api/report", page("download"))
+    app.router.add_get("/staff/api/report/chart", page("chart"))
+    route = _router(get, Casework)
 
     api = "/staff/api"
     app.router.add_post(f"{api}/records", route("register"))
