@@ -52,6 +52,7 @@ extract: $(STAMP)
 
 bench: $(STAMP) catalogs
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.report_timing
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
