@@ -25,6 +25,7 @@ from intake.categories import (
     Gender,
     option_ids,
 )
+from intake.flow import FlowState
 from intake.privacy import Keys, UnreadableAddress
 from intake.storage.models import ActivityRecordRow, CaseActivityRow, CaseRow, ConcernDecisionRow
 from intake.storage.uow import Database
@@ -103,7 +104,9 @@ class CaseService:
         return self.clock().date()
 
     async def open(self, data: Mapping[str, object], staff: str) -> dict[str, Any]:
-        _only(data, "origin", "consent_date", "age_group", "gender", "alias", "opened_on")
+        _only(data, "origin", "consent_date", "age_group", "gender", "alias", "opened_on", "conversation")
+        if data.get("conversation") is not None:
+            data = await self._from_conversation(data)
         today = self._today()
         # A line that starts using the service brings its running cases with the day each was opened.
         opened_on = _day(data, "opened_on", today, required=False) or today
@@ -134,6 +137,22 @@ class CaseService:
             )
             await uow.commit()
             return {"id": case.id, "code": case.code}
+
+    async def _from_conversation(self, data: Mapping[str, object]) -> dict[str, object]:
+        """Opened from a conversation: what its intake found fills what staff left out (a first-time
+        contact of this line, its age group and gender). The case keeps no link to the conversation,
+        which is deleted with its transcript."""
+        conversation_id = data.get("conversation")
+        if not isinstance(conversation_id, str) or len(conversation_id) != 36:
+            raise CaseError("conversation: the id of a conversation")
+        async with self.db.uow() as uow:
+            conversation = await uow.conversations.get(conversation_id)
+        if conversation is None:
+            raise CaseError("conversation: no such conversation", status=404)
+        state = FlowState.from_json(conversation.state)
+        found = {"origin": CaseOrigin.HELPLINE.value, "age_group": state.age, "gender": state.gender}
+        filled = {name: value for name, value in found.items() if value and data.get(name) in (None, "")}
+        return {**{k: v for k, v in data.items() if k != "conversation"}, **filled}
 
     async def _open_case(self, uow: Any, case_id: int) -> CaseRow:
         case: CaseRow | None = await uow.cases.get(case_id)

@@ -18,6 +18,8 @@ DEFAULT_URL = "sqlite+aiosqlite:///./helpline.db"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Any fixed number, the same in every copy: the PostgreSQL advisory lock held while migrating.
 MIGRATION_LOCK = 0x68656C70
+# An execution option: this connection only reads (see `Database.reader`).
+READ_ONLY = "helpline_read_only"
 
 
 def is_sqlite(url: str) -> bool:
@@ -54,7 +56,12 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if conn.get_execution_options().get(READ_ONLY):
+            # A reader's snapshot: under WAL it neither waits for the writer nor holds it up (the year's
+            # report reads for seconds; with the write lock every intake would wait for it).
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -64,7 +71,8 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 def make_database(engine: AsyncEngine) -> Database:
     """The one way to get a Database: on SQLite its writers take turns in process (see WriteTurns)."""
     turns = WriteTurns(SQLITE_BUSY_TIMEOUT_MS / 1000) if engine.dialect.name == "sqlite" else None
-    return Database(make_sessionmaker(engine), turns)
+    readers = make_sessionmaker(engine.execution_options(**{READ_ONLY: True}))
+    return Database(make_sessionmaker(engine), turns, readers)
 
 
 def alembic_config() -> AlembicConfig:

