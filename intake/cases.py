@@ -28,7 +28,7 @@ from intake.categories import (
 from intake.flow import FlowState
 from intake.privacy import Keys, UnreadableAddress
 from intake.storage.models import ActivityRecordRow, CaseActivityRow, CaseRow, ConcernDecisionRow
-from intake.storage.uow import Database
+from intake.storage.uow import Database, UnitOfWork
 
 ACTIVITY_KINDS = option_ids(FOLLOW_UP_ACTIVITIES)
 MAX_ALIAS = 64
@@ -154,8 +154,8 @@ class CaseService:
         filled = {name: value for name, value in found.items() if value and data.get(name) in (None, "")}
         return {**{k: v for k, v in data.items() if k != "conversation"}, **filled}
 
-    async def _open_case(self, uow: Any, case_id: int) -> CaseRow:
-        case: CaseRow | None = await uow.cases.get(case_id)
+    async def _open_case(self, uow: UnitOfWork, case_id: int) -> CaseRow:
+        case = await uow.cases.get(case_id)
         if case is None:
             raise CaseError("no such case", status=404)
         if case.status != CaseStatus.OPEN:
