@@ -74,3 +74,11 @@ async def test_the_report_prints_the_seed_reports_2022_figures(
     assert report["by_topic"]["forced_marriage"] >= sum(
         report["by_subtopic"][t] for t in report["by_subtopic"] if t.startswith("forced_marriage_")
     )
+    # The printed report says so too.
+    result = await helpline(
+        database_url, tmp_path, "report", "--year", "2022", "--format", "html", "--lang", "nb"
+    )
+    assert result.returncode == 0, result.stderr
+    assert '<td>Endring fra året før</td><td class="n">+46 %</td>' in result.stdout
+    assert '<td>Totalt</td><td class="n">111</td>' in result.stdout
+    assert '<td>Totalt</td><td class="n">715</td>' in result.stdout
