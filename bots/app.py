@@ -115,11 +115,11 @@ def channel_setups(settings: Settings) -> list[ChannelSetup]:
     return setups
 
 
-def scheduled_jobs(db: Database, retention_days: int, session_idle: timedelta) -> list[Job]:
+def scheduled_jobs(db: Database, retention_days: int, session_idle: timedelta, case_years: int) -> list[Job]:
     """The periodic work; one copy at a time runs it (intake/scheduler.py)."""
 
     async def retention() -> None:
-        purged = await purge(db, datetime.now(UTC), retention_days, session_idle)
+        purged = await purge(db, datetime.now(UTC), retention_days, session_idle, case_years)
         if purged.conversations:
             log.info(
                 "retention: deleted %d conversations (%d never closed, inactive)",
@@ -198,7 +198,9 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         stop = asyncio.Event()
         janitor = asyncio.create_task(
             run_jobs(
-                scheduled_jobs(db, settings.retention_days, accounts.idle_timeout),
+                scheduled_jobs(
+                    db, settings.retention_days, accounts.idle_timeout, settings.case_retention_years
+                ),
                 Leadership(engine),
                 stop,
                 metrics=metrics,

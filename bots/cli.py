@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from bots import cli_keys, cli_staff, logs
+from bots import cli_keys, cli_records, cli_report, cli_staff, logs
 from bots.access_log import access_log_options
 from intake.config import ConfigError, Settings, load_settings
 from intake.hours import HoursConfigError, OpeningHours
@@ -37,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("compile-catalogs", help="compile the translation catalogs (.po -> .mo)")
     cli_staff.add_parser(commands)
     cli_keys.add_parser(commands)
+    cli_records.add_parser(commands)
+    cli_report.add_parser(commands)
     telegram = commands.add_parser("telegram", help="the Telegram channel")
     telegram_commands = telegram.add_subparsers(dest="telegram_command", required=True)
     telegram_commands.add_parser(
@@ -90,6 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(cli_staff.run(args, settings))
         if args.command == "keys":
             return asyncio.run(cli_keys.run(args, settings))
+        if args.command == "records":
+            return asyncio.run(cli_records.run(args, settings))
+        if args.command == "report":
+            return asyncio.run(cli_report.run(args, settings))
         if args.command == "migrate":
             asyncio.run(_migrate(settings))
             print("database is up to date")

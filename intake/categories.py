@@ -28,6 +28,9 @@ class Option:
 
 
 class Role(StrEnum):
+    """The report's "who is writing": the person, family, other network, another organisation or a
+    professional; `other` is what fits none of them."""
+
     SELF = "self"
     FAMILY = "family"
     NETWORK = "network"
@@ -44,6 +47,12 @@ class Topic(StrEnum):
     CLOSE_VIOLENCE = "close_violence"
     VIRGINITY = "virginity"
     OTHER = "other"
+    # Sub-kinds the report counts under a main topic (SUBTOPIC_OF); staff record them, the bot never asks.
+    FM_PRESSURE = "forced_marriage_pressure"
+    FM_KEPT = "forced_marriage_kept"
+    FM_LEAVING = "forced_marriage_leaving"
+    FM_RELIGIOUS_DIVORCE = "forced_marriage_religious_divorce"
+    ABROAD_THREAT = "abroad_threat"
 
 
 class AgeGroup(StrEnum):
@@ -55,6 +64,8 @@ class AgeGroup(StrEnum):
 class Gender(StrEnum):
     WOMAN = "woman"
     MAN = "man"
+    # Counted apart, as the report does; recorded by staff, not offered in the bot's menu.
+    TRANS = "trans"
     OTHER = "other"
     NOT_STATED = "not_stated"
 
@@ -71,6 +82,59 @@ class Situation(StrEnum):
 class InquiryKind(StrEnum):
     INDIVIDUAL = "individual"
     INFORMATION = "information"
+
+
+class RecordChannel(StrEnum):
+    """Where a first-time contact came from: the bot's channels, and the ones staff register by hand."""
+
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+    TELEGRAM = "telegram"
+    WEBCHAT = "webchat"
+    PHONE = "phone"
+    EMAIL = "email"
+    IN_PERSON = "in_person"
+    OTHER = "other"
+
+
+class CaseOrigin(StrEnum):
+    """Where a follow-up case came from (the report's chapter 5)."""
+
+    SHELTER = "shelter"  # transferred from the national shelters and support homes
+    HELPLINE = "helpline"  # a first-time contact of this line who wants follow-up
+    ANONYMOUS = "anonymous"  # a regular without a signed consent form
+
+
+class CaseStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Duty(StrEnum):
+    """The duties a concern decision is about (the advisers' guide)."""
+
+    NOTIFY_CHILD_WELFARE = "notify_child_welfare"  # opplysningsplikt/meldeplikt til barnevernet
+    AVERT = "avert"  # avvergingsplikt (straffeloven § 196)
+
+
+class Decision(StrEnum):
+    ACTED = "acted"  # notified child welfare / warned the police
+    NOT_ACTED = "not_acted"  # considered, and the duty did not apply
+
+
+NOT_STATED = "not_stated"
+
+# A sub-kind counts under its main topic too: recording one records both.
+SUBTOPIC_OF: dict[str, str] = {
+    Topic.FM_PRESSURE: Topic.FORCED_MARRIAGE,
+    Topic.FM_KEPT: Topic.FORCED_MARRIAGE,
+    Topic.FM_LEAVING: Topic.FORCED_MARRIAGE,
+    Topic.FM_RELIGIOUS_DIVORCE: Topic.FORCED_MARRIAGE,
+    Topic.ABROAD_THREAT: Topic.ABROAD,
+}
+# One bit per topic for the statistics' aggregates. Stored: a topic keeps its bit forever, new ones
+# take the next free bit.
+TOPIC_BITS: dict[str, int] = {topic.value: 1 << i for i, topic in enumerate(Topic)}
 
 
 ROLES: tuple[Option, ...] = (
@@ -127,3 +191,16 @@ FOLLOW_UP_ACTIVITIES: tuple[Option, ...] = (
 
 def option_ids(options: tuple[Option, ...]) -> frozenset[str]:
     return frozenset(o.id for o in options)
+
+
+def with_main_topics(topics: list[str] | tuple[str, ...]) -> list[str]:
+    """The topics with the main topic of each sub-kind added, in the order of `Topic`, each once."""
+    wanted = set(topics) | {SUBTOPIC_OF[t] for t in topics if t in SUBTOPIC_OF}
+    return [t.value for t in Topic if t.value in wanted]
+
+
+def topic_bits(topics: list[str] | tuple[str, ...]) -> int:
+    bits = 0
+    for topic in topics:
+        bits |= TOPIC_BITS.get(topic, 0)
+    return bits

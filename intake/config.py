@@ -45,6 +45,7 @@ class Settings:
     require_staff: bool
     file: Mapping[str, Any] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)
+    case_retention_years: int = 5
 
     @property
     def development(self) -> bool:
@@ -169,6 +170,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if not isinstance(retention, int) or retention < 1:
         raise ConfigError("retention.days must be a whole number of days, at least 1")
 
+    case_years = data.get("retention", {}).get("case_years", 5)
+    if not isinstance(case_years, int) or isinstance(case_years, bool) or case_years < 1:
+        raise ConfigError("retention.case_years must be a whole number of years, at least 1")
+
     require_staff = data.get("staffing", {}).get("require_signed_in_staff", True)
     if not isinstance(require_staff, bool):
         raise ConfigError("staffing.require_signed_in_staff must be true or false")
@@ -187,4 +192,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         require_staff=require_staff,
         file=data,
         env=env,
+        case_retention_years=case_years,
     )

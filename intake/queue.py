@@ -13,9 +13,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 
 from intake import content as c
-from intake.categories import AGE_GROUPS, GENDERS, ROLES, TOPICS, InquiryKind, option_ids
+from intake.categories import AGE_GROUPS, ROLES, Gender, InquiryKind, option_ids, with_main_topics
+from intake.countries import normalise_country
 from intake.flow import FlowState
 from intake.messages import Channel, Delivery, Reply, storable
+from intake.records import TOPIC_IDS
 from intake.service import IntakeService, stat_month
 from intake.storage.models import ContactRow, ConversationRow, MessageRow
 from intake.storage.uow import UnitOfWork
@@ -67,17 +69,16 @@ class Categorisation:
         checks = (
             ("role", self.role, option_ids(ROLES)),
             ("age_group", self.age_group, option_ids(AGE_GROUPS) | {"not_stated"}),
-            ("gender", self.gender, option_ids(GENDERS) | {"not_stated"}),
+            ("gender", self.gender, {g.value for g in Gender}),
             ("kind", self.kind, {k.value for k in InquiryKind}),
         )
         for name, value, allowed in checks:
             if value is not None and value not in allowed:
                 raise DeskError(f"{name}: unknown value {value!r}")
-        if self.topics is not None and not set(self.topics) <= option_ids(TOPICS):
+        if self.topics is not None and not set(self.topics) <= TOPIC_IDS:
             raise DeskError(f"topics: unknown value in {list(self.topics)!r}")
-        # Printable: no NUL (PostgreSQL refuses it) nor a lone surrogate (no database stores one).
-        if self.country is not None and (len(self.country) > 32 or not self.country.isprintable()):
-            raise DeskError("country: at most 32 printable characters")
+        if self.country is not None and normalise_country(self.country) is None:
+            raise DeskError("country: an ISO 3166 country code or a country's name (e.g. SO or Somalia)")
 
 
 @dataclass(frozen=True)
@@ -232,7 +233,7 @@ class StaffDesk:
         async with self.service.db.uow() as uow:
             conv = await self._held_by(await uow.conversations.get(conversation_id), staff)
             state = FlowState.from_json(conv.state)
-            topics = list(final.topics if final.topics is not None else state.topics)
+            topics = with_main_topics(list(final.topics if final.topics is not None else state.topics))
             await uow.stats.put(
                 conv.stat_key,
                 month=stat_month(conv.created_at, self.service.hours),
@@ -244,7 +245,7 @@ class StaffDesk:
                 topics=topics,
                 outside_hours=conv.outside_hours,
                 follow_up=final.follow_up,
-                country=final.country,
+                country=normalise_country(final.country) if final.country is not None else None,
                 closed_by_staff=True,
             )
             conv.stat_key = None

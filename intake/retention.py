@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from intake.cases import purge_cases
 from intake.storage.uow import Database
 
 # Providers redeliver within minutes to hours; a week covers every retry schedule we know of.
@@ -26,10 +27,15 @@ class Purged:
     abandoned: int = 0
     sessions: int = 0
     attempts: int = 0
+    cases: int = 0
 
 
 async def purge(
-    db: Database, now: datetime, retention_days: int, session_idle: timedelta = SESSION_IDLE
+    db: Database,
+    now: datetime,
+    retention_days: int,
+    session_idle: timedelta = SESSION_IDLE,
+    case_years: int = 5,
 ) -> Purged:
     cutoff = now - timedelta(days=retention_days)
     async with db.uow() as uow:
@@ -46,6 +52,7 @@ async def purge(
         sessions = await uow.access.forget_stale_sessions(now, now - session_idle)
         attempts = await uow.access.forget_attempts_before(now - ATTEMPTS_KEEP)
         await uow.commit()
+    cases = await purge_cases(db, now, case_years)
     if abandoned or old:
         await db.after_erasure()
     return Purged(
@@ -54,4 +61,5 @@ async def purge(
         abandoned=len(abandoned),
         sessions=sessions,
         attempts=attempts,
+        cases=cases,
     )

@@ -15,6 +15,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from bots.bodies import parse_json, read_limited
+from bots.console import casework
 from bots.console.auth import (
     clear_session_cookie,
     cookie_name,
@@ -425,3 +426,4 @@ def add_routes(app: web.Application, get: Callable[[web.Request], Console]) -> N
     for action in ("claim", "release", "messages", "notes", "transfer", "close", "block", "flag"):
         handler = {"messages": "send", "notes": "note"}.get(action, action)
         app.router.add_post(f"{api}/conversations/{{id}}/{{action:{action}}}", route(handler))
+    casework.add_routes(app, get)

@@ -59,6 +59,9 @@ PAGE = {
     "bot": N_("Bot"),
     "staff": N_("Staff"),
     "system": N_("System"),
+    "register": N_("Register a contact"),
+    "cases": N_("Follow-up cases"),
+    "statistics": N_("Statistics"),
 }
 
 

@@ -25,6 +25,8 @@ DEFAULT_URL = "sqlite+aiosqlite:///./helpline.db"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Any fixed number, the same in every copy: the PostgreSQL advisory lock held while migrating.
 MIGRATION_LOCK = 0x68656C70
+# An execution option: this connection only reads (see `Database.reader`).
+READ_ONLY = "helpline_read_only"
 
 
 def is_sqlite(url: str) -> bool:
@@ -64,7 +66,12 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if conn.get_execution_options().get(READ_ONLY):
+            # A reader's snapshot: under WAL it neither waits for the writer nor holds it up (the year's
+            # report reads for seconds; with the write lock every intake would wait for it).
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -77,14 +84,16 @@ def make_database(engine: AsyncEngine, cipher: Cipher | None = None) -> Database
     (message text, notes, outbox payloads)."""
     if cipher is not None:
         use_cipher(engine, cipher)
+    # Reports read without the write lock (see READ_ONLY).
+    readers = make_sessionmaker(engine.execution_options(**{READ_ONLY: True}))
     if engine.dialect.name != "sqlite":
-        return Database(make_sessionmaker(engine))
+        return Database(make_sessionmaker(engine), readers=readers)
     turns = WriteTurns(SQLITE_BUSY_TIMEOUT_MS / 1000)
 
     async def checkpoint() -> None:
         await _checkpoint(engine, turns)
 
-    return Database(make_sessionmaker(engine), turns, checkpoint)
+    return Database(make_sessionmaker(engine), turns, checkpoint, readers)
 
 
 async def _checkpoint(engine: AsyncEngine, turns: WriteTurns) -> None:

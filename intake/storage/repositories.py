@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
+from intake.categories import topic_bits
 from intake.messages import Delivery
 from intake.storage.models import (
     ContactRow,
@@ -569,6 +570,8 @@ class Stats:
 
     async def put(self, key: str | None, **fields: Any) -> str:
         """Write or correct one anonymous record; returns its key."""
+        if "topics" in fields:
+            fields["topic_bits"] = topic_bits(fields["topics"])
         row = await self.session.get(StatRecordRow, key) if key else None
         if row is None:
             row = StatRecordRow(**fields)
@@ -578,6 +581,13 @@ class Stats:
                 setattr(row, name, value)
         await self.session.flush()
         return row.key
+
+    async def add_many(self, records: Sequence[dict[str, Any]]) -> None:
+        """New anonymous records in one executemany (a registration, an import of earlier years)."""
+        rows = [{**record, "topic_bits": topic_bits(record["topics"])} for record in records]
+        for start in range(0, len(rows), 5000):
+            self.session.add_all(StatRecordRow(**row) for row in rows[start : start + 5000])
+            await self.session.flush()
 
     async def all(self) -> Sequence[StatRecordRow]:
         return (await self.session.execute(select(StatRecordRow))).scalars().all()

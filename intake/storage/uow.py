@@ -9,6 +9,8 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from intake.storage.casework import Cases
+from intake.storage.reports import Reports
 from intake.storage.repositories import (
     Contacts,
     Conversations,
@@ -74,6 +76,8 @@ class UnitOfWork:
     seen: InboundSeen
     stats: Stats
     access: StaffAccess
+    cases: Cases
+    reports: Reports
 
     def __init__(
         self,
@@ -98,6 +102,8 @@ class UnitOfWork:
         self.seen = InboundSeen(self.session)
         self.stats = Stats(self.session)
         self.access = StaffAccess(self.session)
+        self.cases = Cases(self.session)
+        self.reports = Reports(self.session)
         return self
 
     async def __aexit__(
@@ -137,10 +143,12 @@ class Database:
         sessions: async_sessionmaker[AsyncSession],
         turns: WriteTurns | None = None,
         checkpoint: Callable[[], Awaitable[None]] | None = None,
+        readers: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         self.sessions = sessions
         self.turns = turns
         self._checkpoint = checkpoint
+        self.readers = readers or sessions
 
     async def after_erasure(self) -> None:
         """After a commit that deleted a person's data: on SQLite, empty the write-ahead log, which
@@ -151,3 +159,8 @@ class Database:
     def uow(self, urgent: bool = False) -> UnitOfWork:
         """`urgent`: short transactions others wait on (the outbox's claims and sends), served first."""
         return UnitOfWork(self.sessions, self.turns, urgent)
+
+    def reader(self) -> UnitOfWork:
+        """A unit that only reads, for long reads (the year's report): on SQLite it takes no write turn
+        nor the write lock, so the intake goes on meanwhile. Never commit in it."""
+        return UnitOfWork(self.readers)

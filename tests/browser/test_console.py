@@ -351,7 +351,7 @@ async def test_d_taken_meanwhile_then_note_flag_block_and_close(browser: Browser
     async with wiring.db.uow() as uow:
         records = list(await uow.session.scalars(select(StatRecordRow).where(StatRecordRow.closed_by_staff)))
     assert [(r.role, r.topics, r.age_group, r.gender, r.country, r.follow_up) for r in records] == [
-        ("self", ["forced_marriage"], "under_18", "not_stated", "Somalia", True)
+        ("self", ["forced_marriage"], "under_18", "not_stated", "SO", True)
     ]
     assert problems.seen == []
 

@@ -3,7 +3,7 @@
 The column types stay (the token is stored as text, the payload as a JSON string holding it); the rows
 are encrypted here, in batches, with the newest configured key.
 
-Revision ID: 0005_h_crypto
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-06
 """
@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import context, op
 
-revision = "0005_h_crypto"
+revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
