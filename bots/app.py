@@ -17,6 +17,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bots.client_address import ClientAddresses, parse_trusted_proxies
 from bots.console.live import LiveBus
 from bots.console.routes import CONSOLE_LANGUAGES, Console
 from bots.console.routes import add_routes as add_console_routes
@@ -138,6 +139,7 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True)
     app.on_response_prepare.append(security_headers)
     hours = build_hours(settings)
+    clients = ClientAddresses(parse_trusted_proxies(settings.env.get("HELPLINE_TRUSTED_PROXIES", "")))
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         locales = default_locales_dir()
@@ -164,7 +166,7 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         desk = StaffDesk(service, invite_channels=invite_channels(settings))
         secure = (settings.public_url or "").startswith("https://")
         pages = Catalogs(locales, CONSOLE_LANGUAGES, domain="console")
-        console = Console(accounts, desk, catalogs, pages, service.keywords, bus, secure)
+        console = Console(accounts, desk, catalogs, pages, service.keywords, bus, secure, clients)
 
         def replies_queued(pseudonyms: Sequence[str]) -> None:
             webchat.notify(pseudonyms)

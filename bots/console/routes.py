@@ -15,6 +15,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from bots.bodies import parse_json, read_limited
+from bots.client_address import ClientAddresses
 from bots.console.auth import (
     clear_session_cookie,
     cookie_name,
@@ -67,6 +68,7 @@ class Console:
     keywords: KeywordTable
     bus: LiveBus
     secure: bool
+    clients: ClientAddresses
 
     # --- helpers -------------------------------------------------------------------------------------
 
@@ -174,9 +176,8 @@ class Console:
         name, password = (form.get("name", ""), form.get("password", "")) if form is not None else ("", "")
         if not isinstance(name, str) or not isinstance(password, str) or not name or len(password) > 1024:
             return self._render_login(request, t(PAGE["wrong"]), status=400)
-        client = request.remote or "unknown"
         try:
-            signed = await self.accounts.sign_in(name, password, client)
+            signed = await self.accounts.sign_in(name, password, self.clients.of(request))
         except RateLimited:
             return self._render_login(request, t(PAGE["too_many"]), 429)
         except SignInRefused:
