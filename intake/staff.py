@@ -106,19 +106,44 @@ class StaffAccounts:
             rows = await uow.session.scalars(select(StaffRow.name).where(StaffRow.disabled.is_(False)))
             return sorted(rows)
 
-    async def sign_in(self, name: str, password: str, client: str) -> SignIn:
-        now = self.clock()
-        keys = [_hash_token(f"name:{name.strip().casefold()}"), _hash_token(f"client:{client}")]
+    def _limits(self, name: str, client: str) -> list[tuple[str, int, timedelta]]:
+        """(key, most attempts, window) for each limit a sign-in counts against."""
+        return [
+            (_hash_token(f"name:{name.strip().casefold()}"), self.max_failures, self.failure_window),
+            (_hash_token(f"client:{client}"), self.max_failures, self.failure_window),
+        ]
+
+    async def _record_attempt(self, limits: list[tuple[str, int, timedelta]], now: datetime) -> list[int]:
+        """Records this attempt under every key, committed before the password is checked, then counts:
+        an attempt whose count (its own row included) is over a limit is refused and taken back. Every
+        count sees each row committed before it, so of N parallel tries at most the limit get through,
+        whichever copy of the service answers them."""
         async with self.db.uow() as uow:
-            since = now - self.failure_window
-            # Each failure is recorded once under each key: count them per key, not both together.
-            recent = await uow.session.execute(
-                select(LoginAttemptRow.key, func.count())
-                .where(LoginAttemptRow.key.in_(keys), LoginAttemptRow.at >= since)
-                .group_by(LoginAttemptRow.key)
-            )
-            if any(count >= self.max_failures for _key, count in recent):
+            rows = [LoginAttemptRow(key=key, at=now) for key, _most, _window in limits]
+            uow.session.add_all(rows)
+            await uow.commit()
+            ids = [row.id for row in rows]
+        async with self.db.uow() as uow:
+            over = False
+            for key, most, window in limits:
+                count = await uow.session.scalar(
+                    select(func.count())
+                    .select_from(LoginAttemptRow)
+                    .where(LoginAttemptRow.key == key, LoginAttemptRow.at > now - window)
+                )
+                over = over or (count or 0) > most
+            if over:
+                await uow.session.execute(delete(LoginAttemptRow).where(LoginAttemptRow.id.in_(ids)))
+                await uow.commit()
                 raise RateLimited("too many failed sign-ins; wait a few minutes")
+        return ids
+
+    async def sign_in(self, name: str, password: str, client: str) -> SignIn:
+        """`client` is the address the request came from (the trusted-proxy client address)."""
+        now = self.clock()
+        limits = self._limits(name, client)
+        attempt = await self._record_attempt(limits, now)
+        async with self.db.uow() as uow:
             # No account has another name, and a NUL in one would fail in PostgreSQL itself.
             staff = (
                 await uow.session.scalar(select(StaffRow).where(StaffRow.name == name.strip()))
@@ -126,13 +151,16 @@ class StaffAccounts:
                 else None
             )
         ok = await asyncio.to_thread(self._verify, staff.password_hash if staff else _DUMMY_HASH, password)
+        if staff is None or staff.disabled or not ok:
+            # The attempt's rows stay: they are the failure.
+            raise SignInRefused("wrong name or password")
         async with self.db.uow() as uow:
-            if staff is None or staff.disabled or not ok:
-                for key in keys:
-                    uow.session.add(LoginAttemptRow(key=key, at=now))
-                await uow.commit()
-                raise SignInRefused("wrong name or password")
-            await uow.session.execute(delete(LoginAttemptRow).where(LoginAttemptRow.key == keys[0]))
+            # A success clears this client's count for the name, and is not a failure of the name.
+            await uow.session.execute(
+                delete(LoginAttemptRow).where(
+                    (LoginAttemptRow.key == limits[0][0]) | LoginAttemptRow.id.in_(attempt)
+                )
+            )
             token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
             row = StaffSessionRow(
                 token_hash=_hash_token(token),
