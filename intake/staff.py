@@ -70,6 +70,8 @@ class StaffAccounts:
     absolute_timeout: timedelta = timedelta(hours=12)
     max_failures: int = 5
     failure_window: timedelta = timedelta(minutes=15)
+    name_max_failures: int = 50
+    name_failure_window: timedelta = timedelta(hours=1)
     hasher: PasswordHasher = PasswordHasher()  # noqa: RUF009 - immutable, shared on purpose
 
     async def add(self, name: str, password: str, role: str = "staff") -> None:
@@ -107,10 +109,16 @@ class StaffAccounts:
             return sorted(rows)
 
     def _limits(self, name: str, client: str) -> list[tuple[str, int, timedelta]]:
-        """(key, most attempts, window) for each limit a sign-in counts against."""
+        """(key, most attempts, window) for each limit a sign-in counts against. The pair limit stops
+        guessing from one client; the slower one per name stops guessing spread over many clients. A
+        client's refused tries are not counted, so one client adds at most `max_failures` per
+        `failure_window` to the name's count, far below `name_max_failures`: nobody can lock a colleague
+        out from their own address (behind a proxy all would share one without the trusted-proxy
+        setting)."""
+        name = name.strip().casefold()
         return [
-            (_hash_token(f"name:{name.strip().casefold()}"), self.max_failures, self.failure_window),
-            (_hash_token(f"client:{client}"), self.max_failures, self.failure_window),
+            (_hash_token(f"pair:{name}\x00{client}"), self.max_failures, self.failure_window),
+            (_hash_token(f"name:{name}"), self.name_max_failures, self.name_failure_window),
         ]
 
     async def _record_attempt(self, limits: list[tuple[str, int, timedelta]], now: datetime) -> list[int]:
