@@ -163,6 +163,7 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         outbox = OutboxWorker(db=db, keys=keys, senders=senders, metrics=metrics)
         bus = LiveBus(settings.database_url)
         await bus.start()
+        accounts.on_sessions_ended = bus.sessions_ended
         desk = StaffDesk(service, invite_channels=invite_channels(settings))
         secure = (settings.public_url or "").startswith("https://")
         pages = Catalogs(locales, CONSOLE_LANGUAGES, domain="console")

@@ -73,6 +73,9 @@ class StaffAccounts:
     name_max_failures: int = 50
     name_failure_window: timedelta = timedelta(hours=1)
     hasher: PasswordHasher = PasswordHasher()  # noqa: RUF009 - immutable, shared on purpose
+    # Called after commit when sessions end: (staff id, None) when a member is disabled, (None, token hash)
+    # at sign-out. The console ends those sessions' live streams at once.
+    on_sessions_ended: Callable[[int | None, str | None], None] | None = None
 
     async def add(self, name: str, password: str, role: str = "staff") -> None:
         name = name.strip()
@@ -101,7 +104,9 @@ class StaffAccounts:
             if disabled:
                 await uow.session.execute(delete(StaffSessionRow).where(StaffSessionRow.staff_id == staff.id))
             await uow.commit()
-            return True
+        if disabled and self.on_sessions_ended is not None:
+            self.on_sessions_ended(staff.id, None)
+        return True
 
     async def names(self) -> list[str]:
         async with self.db.uow() as uow:
@@ -228,6 +233,8 @@ class StaffAccounts:
                 AuditRow(staff_name=session.name, action="sign_out", conversation_id=None, at=self.clock())
             )
             await uow.commit()
+        if self.on_sessions_ended is not None:
+            self.on_sessions_ended(None, session.token_hash)
 
     async def anyone_signed_in(self) -> bool:
         """Whether a staff member holds a valid session: without one, the line counts as closed."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -89,6 +90,10 @@ class Console:
 
     async def _staff(self, request: web.Request, role: str | None = None) -> StaffSession:
         return await require(request, self.accounts, self.secure, role=role)
+
+    async def _still_signed_in(self, request: web.Request) -> bool:
+        token = request.cookies.get(cookie_name(self.secure))
+        return await self.accounts.session(token, touch=False) is not None
 
     async def _body(self, request: web.Request) -> dict[str, Any]:
         raw = await read_limited(request, MAX_JSON)
@@ -341,29 +346,46 @@ class Console:
         )
         await response.prepare(request)
         queue = self.bus.subscribe()
+        loop = asyncio.get_running_loop()
+        checked = loop.time()
         try:
             await response.write(b"event: hello\ndata: {}\n\n")
             while True:
-                try:
+                event: dict[str, Any] | None = None
+                with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(HEARTBEAT_SECONDS):
                         event = await queue.get()
-                except TimeoutError:
-                    # A heartbeat keeps proxies from closing the stream and re-checks the session.
-                    token = request.cookies.get(cookie_name(self.secure))
-                    if await self.accounts.session(token, touch=False) is None:
-                        await response.write(b"event: signed_out\ndata: {}\n\n")
-                        break
-                    await response.write(b": heartbeat\n\n")
-                    continue
-                if event.get("type") == "shutdown":
+                if event is not None and event.get("type") == "shutdown":
                     break
-                await response.write(f"event: change\ndata: {json.dumps(event)}\n\n".encode())
+                # The session is re-checked at least every heartbeat, also while changes keep coming (a
+                # busy line never lets the wait time out): it may have idled out or ended on a copy of the
+                # service that could not tell us.
+                due = event is None or loop.time() - checked >= HEARTBEAT_SECONDS
+                if _ends(event, staff) or (due and not await self._still_signed_in(request)):
+                    await response.write(b"event: signed_out\ndata: {}\n\n")
+                    break
+                if due:
+                    checked = loop.time()
+                if event is None:
+                    # A heartbeat keeps proxies from closing the stream.
+                    await response.write(b": heartbeat\n\n")
+                elif event.get("type") == "change":
+                    await response.write(f"event: change\ndata: {json.dumps(event)}\n\n".encode())
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
             self.bus.unsubscribe(queue)
         log.debug("console stream for %s ended", staff.name)
         return response
+
+
+def _ends(event: dict[str, Any] | None, staff: StaffSession) -> bool:
+    """Whether this live event ends this member's session (signed out, or disabled)."""
+    return (
+        event is not None
+        and event.get("type") == "session_ended"
+        and (event.get("staff") == staff.staff_id or event.get("session") == staff.token_hash)
+    )
 
 
 def _field(body: dict[str, Any], name: str, kind: type[T], error: str) -> T:
