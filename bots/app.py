@@ -21,6 +21,7 @@ from bots.client_address import ClientAddresses, parse_trusted_proxies
 from bots.console.live import LiveBus
 from bots.console.routes import CONSOLE_LANGUAGES, Console
 from bots.console.routes import add_routes as add_console_routes
+from bots.metrics_access import MetricsAccess
 from bots.webchat import WebChat
 from intake.config import Settings
 from intake.hours import HoursConfigError, OpeningHours
@@ -45,6 +46,7 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
+HSTS_SECONDS = 365 * 24 * 3600
 
 
 @dataclass
@@ -72,13 +74,20 @@ WIRING = web.AppKey("wiring", Wiring)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+def security_headers(https: bool) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
     """On every response, streams and static files included (a middleware would miss prepared ones)."""
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers.setdefault("Cache-Control", "no-store")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    response.headers.setdefault("X-Frame-Options", "DENY")
+
+    async def add(request: web.Request, response: web.StreamResponse) -> None:
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if https:
+            # A browser that once reached us over https never tries plain http here again for a year.
+            response.headers.setdefault("Strict-Transport-Security", f"max-age={HSTS_SECONDS}")
+
+    return add
 
 
 @web.middleware
@@ -137,8 +146,10 @@ def invite_channels(settings: Settings) -> frozenset[str]:
 def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
     app = web.Application(middlewares=[no_tracebacks], client_max_size=1024**2)
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True)
-    app.on_response_prepare.append(security_headers)
+    https = (settings.public_url or "").startswith("https://")
+    app.on_response_prepare.append(security_headers(https))
     hours = build_hours(settings)
+    metrics_access = MetricsAccess.from_env(settings.env)
     clients = ClientAddresses(parse_trusted_proxies(settings.env.get("HELPLINE_TRUSTED_PROXIES", "")))
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -165,9 +176,8 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         await bus.start()
         accounts.on_sessions_ended = bus.sessions_ended
         desk = StaffDesk(service, invite_channels=invite_channels(settings))
-        secure = (settings.public_url or "").startswith("https://")
         pages = Catalogs(locales, CONSOLE_LANGUAGES, domain="console")
-        console = Console(accounts, desk, catalogs, pages, service.keywords, bus, secure, clients)
+        console = Console(accounts, desk, catalogs, pages, service.keywords, bus, https, clients)
 
         def replies_queued(pseudonyms: Sequence[str]) -> None:
             webchat.notify(pseudonyms)
@@ -222,7 +232,8 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         )
 
     async def metrics(request: web.Request) -> web.Response:
-        wiring = request.app[WIRING]
+        # `app`, not `request.app`: this also answers on the separate metrics listener.
+        wiring = app[WIRING]
         async with wiring.db.uow() as uow:
             wiring.metrics.queue_length.set(await uow.conversations.queue_length())
             wiring.metrics.longest_wait.set(await uow.conversations.longest_wait(wiring.service.clock()))
@@ -248,12 +259,12 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
     app.router.add_get("/", root)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
     app.router.add_get("/chat", chat_page)
     app.router.add_post("/chat/api/session", chat_session)
     app.router.add_post("/chat/api/send", chat_send)
     app.router.add_get("/chat/api/poll", chat_poll)
     add_console_routes(app, lambda request: request.app[WIRING].console)
+    metrics_access.add_to(app, metrics)
     app.router.add_static("/static", STATIC_DIR)
     for setup in channel_setups(settings):
         setup(app, settings)

@@ -189,9 +189,7 @@ class Console:
             return self._render_login(request, t(PAGE["wrong"]), status=401)
         # A plain 303 (returning an HTTPException is deprecated in aiohttp; raising one drops cookies in 4.x).
         response = web.Response(status=303, headers={"Location": "/staff"})
-        set_session_cookie(
-            response, signed.token, self.secure, int(self.accounts.absolute_timeout.total_seconds())
-        )
+        set_session_cookie(response, signed.token, self.secure)
         return response
 
     async def logout(self, request: web.Request) -> web.StreamResponse:
