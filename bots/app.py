@@ -27,6 +27,7 @@ from intake.config import Settings
 from intake.hours import HoursConfigError, OpeningHours
 from intake.i18n import Catalogs, compile_catalogs, default_locales_dir
 from intake.keywords import default_table
+from intake.limits import ChatLimits, Counter
 from intake.metrics import Metrics
 from intake.outbox import OutboxWorker, Sender
 from intake.privacy import Keys
@@ -136,6 +137,17 @@ async def _purge_periodically(db: Database, retention_days: int, stop: asyncio.E
             await asyncio.wait_for(stop.wait(), timeout=3600)
 
 
+async def _forget_counted_events(counter: Counter, stop: asyncio.Event) -> None:
+    """The limits' counted events are needed for an hour at most: deleted every ten minutes."""
+    while not stop.is_set():
+        try:
+            await counter.forget_old()
+        except Exception:
+            log.exception("could not delete old counted events; trying again later")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=600)
+
+
 def invite_channels(settings: Settings) -> frozenset[str]:
     """Channels with an approved template to invite a person back when a staff reply is held."""
     return (
@@ -150,6 +162,7 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
     app.on_response_prepare.append(security_headers(https))
     hours = build_hours(settings)
     metrics_access = MetricsAccess.from_env(settings.env)
+    chat_limits = ChatLimits.from_config(settings.file.get("chat", {}).get("limits", {}))
     clients = ClientAddresses(parse_trusted_proxies(settings.env.get("HELPLINE_TRUSTED_PROXIES", "")))
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -164,12 +177,18 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         keys = Keys.from_secret(settings.secret_key)
         metrics = Metrics()
         service = IntakeService(
-            db=db, keys=keys, catalogs=catalogs, hours=hours, keywords=default_table(), metrics=metrics
+            db=db,
+            keys=keys,
+            catalogs=catalogs,
+            hours=hours,
+            keywords=default_table(),
+            metrics=metrics,
+            limits=chat_limits,
         )
         accounts = StaffAccounts(db)
         if settings.require_staff:
             service.staffed = accounts.anyone_signed_in
-        webchat = WebChat(service, db, keys, catalogs, settings.exit_url)
+        webchat = WebChat(service, db, keys, catalogs, settings.exit_url, clients, chat_limits)
         senders: dict[str, Sender] = {}
         outbox = OutboxWorker(db=db, keys=keys, senders=senders, metrics=metrics)
         bus = LiveBus(settings.database_url)
@@ -204,11 +223,13 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         )
         stop = asyncio.Event()
         janitor = asyncio.create_task(_purge_periodically(db, settings.retention_days, stop))
+        counted = asyncio.create_task(_forget_counted_events(webchat.counter, stop))
         try:
             yield
         finally:
             stop.set()
             await janitor
+            await counted
             await bus.stop()
             await engine.dispose()
 

@@ -40,6 +40,7 @@ MAX_JSON = 64 * 1024
 HEARTBEAT_SECONDS = 15.0
 CONSOLE_LANGUAGES = ("nb", "en")
 T = TypeVar("T")
+FLOOD_SOURCE = re.compile(r"[0-9a-f]{16}")
 CONVERSATION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -133,6 +134,8 @@ class Console:
             "waiting_seconds": max(0, int((now - since).total_seconds())),
             "claimed_by": conv.claimed_by,
             "mine": conv.claimed_by == staff,
+            # Opened from a source that opened many at once (see `floods` in the queue's answer).
+            "flood_source": conv.source if conv.flood else None,
         }
 
     @staticmethod
@@ -220,13 +223,26 @@ class Console:
         now = self.desk.service.clock()
         waiting = await self.desk.queue()
         mine = await self.desk.held_by(staff.name)
+        floods = await self.desk.floods()
         return web.json_response(
             {
                 "staff": staff.name,
                 "queue": [self._summary(x, staff.name, now) for x in waiting],
                 "mine": [self._summary(x, staff.name, now) for x in mine],
+                "floods": [{"source": source, "count": count} for source, count in floods],
             }
         )
+
+    async def clear_flood(self, request: web.Request) -> web.Response:
+        """Closes a flood's open conversations in one action; each is written to the audit log."""
+        staff = await self._staff(request)
+        source = request.match_info["source"]
+        if not FLOOD_SOURCE.fullmatch(source):
+            return _json_error(404, "no such flood")
+        cleared = await self.desk.clear_flood(source, staff.name)
+        for conversation_id in cleared:
+            await self.accounts.audit(staff.name, "clear_flood", conversation_id)
+        return web.json_response({"ok": True, "cleared": len(cleared)})
 
     async def conversation(self, request: web.Request) -> web.Response:
         staff = await self._staff(request)
@@ -443,6 +459,7 @@ def add_routes(app: web.Application, get: Callable[[web.Request], Console]) -> N
     app.router.add_get(f"{api}/audit", route("audit"))
     app.router.add_get(f"{api}/stream", route("stream"))
     app.router.add_get(f"{api}/conversations/{{id}}", route("conversation"))
+    app.router.add_post(f"{api}/floods/{{source}}/clear", route("clear_flood"))
     for action in ("claim", "release", "messages", "notes", "transfer", "close", "block", "flag"):
         handler = {"messages": "send", "notes": "note"}.get(action, action)
         app.router.add_post(f"{api}/conversations/{{id}}/{{action:{action}}}", route(handler))

@@ -59,6 +59,10 @@ PAGE = {
     "bot": N_("Bot"),
     "staff": N_("Staff"),
     "system": N_("System"),
+    "flood": N_("Flood"),
+    "flood_count": N_("Possible flood: {count} open conversations from one source"),
+    "clear_flood": N_("Close them all"),
+    "clear_flood_confirm": N_("Close all {count} conversations from this source? Nothing is sent to them."),
 }
 
 

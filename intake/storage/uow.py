@@ -8,6 +8,7 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from intake.storage.floods import Floods, RateEvents
 from intake.storage.repositories import Contacts, Conversations, InboundSeen, Messages, Outbox, Stats
 
 
@@ -64,6 +65,8 @@ class UnitOfWork:
     outbox: Outbox
     seen: InboundSeen
     stats: Stats
+    rate_events: RateEvents
+    floods: Floods
 
     def __init__(
         self,
@@ -87,6 +90,8 @@ class UnitOfWork:
         self.outbox = Outbox(self.session)
         self.seen = InboundSeen(self.session)
         self.stats = Stats(self.session)
+        self.rate_events = RateEvents(self.session)
+        self.floods = Floods(self.session)
         return self
 
     async def __aexit__(
