@@ -192,7 +192,11 @@ async def test_signing_out_on_b_or_disabling_from_the_command_line_ends_streams_
         other_tab = await Staff(on_a, "anna").sign_in()
         streams = [await anna.stream(), await other_tab.stream()]
         chat = await Chat(on_b, lang="en").start()
-        async with busy_line(chat):
+        await chat.send("I need help")
+        conversation = await streams[0].change()
+        assert conversation is not None
+        bjorn = await Staff(on_b, "bjorn").sign_in()
+        async with busy_line(bjorn, conversation):
             # Signed out through B: A's stream of that session ends.
             anna.http = on_b
             assert (await anna.sign_out()).status == 303
