@@ -121,6 +121,7 @@ class WebChat:
             "rtl": t.rtl,
             "exit_url": self.exit_url,
             "static": "/static",
+            "max_chars": self.limits.max_message_chars,
             "t": {key: t(msgid) for key, msgid in PAGE_TEXTS.items()},
         }
         return aiohttp_jinja2.render_template("chat.html", request, context)
