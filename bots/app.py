@@ -17,14 +17,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bots.access_log import route_of
+from bots.client_address import ClientAddresses, parse_trusted_proxies
 from bots.console.live import LiveBus
 from bots.console.routes import CONSOLE_LANGUAGES, Console
 from bots.console.routes import add_routes as add_console_routes
+from bots.metrics_access import MetricsAccess
 from bots.webchat import WebChat
 from intake.config import Settings
 from intake.hours import HoursConfigError, OpeningHours
 from intake.i18n import Catalogs, compile_catalogs, default_locales_dir
 from intake.keywords import default_table
+from intake.limits import ChatLimits, Counter
 from intake.metrics import Metrics
 from intake.outbox import OutboxWorker, Sender
 from intake.privacy import Keys
@@ -46,6 +49,7 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
+HSTS_SECONDS = 365 * 24 * 3600
 
 
 @dataclass
@@ -73,13 +77,20 @@ WIRING = web.AppKey("wiring", Wiring)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+def security_headers(https: bool) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
     """On every response, streams and static files included (a middleware would miss prepared ones)."""
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers.setdefault("Cache-Control", "no-store")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    response.headers.setdefault("X-Frame-Options", "DENY")
+
+    async def add(request: web.Request, response: web.StreamResponse) -> None:
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if https:
+            # A browser that once reached us over https never tries plain http here again for a year.
+            response.headers.setdefault("Strict-Transport-Security", f"max-age={HSTS_SECONDS}")
+
+    return add
 
 
 @web.middleware
@@ -115,7 +126,9 @@ def channel_setups(settings: Settings) -> list[ChannelSetup]:
     return setups
 
 
-def scheduled_jobs(db: Database, retention_days: int, session_idle: timedelta, case_years: int) -> list[Job]:
+def scheduled_jobs(
+    db: Database, retention_days: int, session_idle: timedelta, case_years: int, counter: Counter
+) -> list[Job]:
     """The periodic work; one copy at a time runs it (intake/scheduler.py)."""
 
     async def retention() -> None:
@@ -127,7 +140,11 @@ def scheduled_jobs(db: Database, retention_days: int, session_idle: timedelta, c
                 purged.abandoned,
             )
 
-    return [Job("retention", 3600.0, retention)]
+    async def counted_events() -> None:
+        # The limits' counted events are needed for an hour at most.
+        await counter.forget_old()
+
+    return [Job("retention", 3600.0, retention), Job("counted-events", 600.0, counted_events)]
 
 
 def invite_channels(settings: Settings) -> frozenset[str]:
@@ -140,8 +157,12 @@ def invite_channels(settings: Settings) -> frozenset[str]:
 def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
     app = web.Application(middlewares=[no_tracebacks], client_max_size=1024**2)
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True)
-    app.on_response_prepare.append(security_headers)
+    https = (settings.public_url or "").startswith("https://")
+    app.on_response_prepare.append(security_headers(https))
     hours = build_hours(settings)
+    metrics_access = MetricsAccess.from_env(settings.env)
+    chat_limits = ChatLimits.from_config(settings.file.get("chat", {}).get("limits", {}))
+    clients = ClientAddresses(parse_trusted_proxies(settings.env.get("HELPLINE_TRUSTED_PROXIES", "")))
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         locales = default_locales_dir()
@@ -155,22 +176,35 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         await migrate(engine)
         metrics = Metrics()
         service = IntakeService(
-            db=db, keys=keys, catalogs=catalogs, hours=hours, keywords=default_table(), metrics=metrics
+            db=db,
+            keys=keys,
+            catalogs=catalogs,
+            hours=hours,
+            keywords=default_table(),
+            metrics=metrics,
+            limits=chat_limits,
         )
         accounts = StaffAccounts(db)
         if settings.require_staff:
             service.staffed = accounts.anyone_signed_in
         webchat = WebChat(
-            service, db, keys, catalogs, settings.exit_url, timedelta(days=settings.retention_days)
+            service,
+            db,
+            keys,
+            catalogs,
+            settings.exit_url,
+            clients,
+            chat_limits,
+            retention=timedelta(days=settings.retention_days),
         )
         senders: dict[str, Sender] = {}
         outbox = OutboxWorker(db=db, keys=keys, senders=senders, metrics=metrics)
         bus = LiveBus(settings.database_url)
         await bus.start()
+        accounts.on_sessions_ended = bus.sessions_ended
         desk = StaffDesk(service, invite_channels=invite_channels(settings))
-        secure = (settings.public_url or "").startswith("https://")
         pages = Catalogs(locales, CONSOLE_LANGUAGES, domain="console")
-        console = Console(accounts, desk, catalogs, pages, service.keywords, bus, secure)
+        console = Console(accounts, desk, catalogs, pages, service.keywords, bus, https, clients)
 
         def replies_queued(pseudonyms: Sequence[str]) -> None:
             webchat.notify(pseudonyms)
@@ -199,7 +233,11 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         janitor = asyncio.create_task(
             run_jobs(
                 scheduled_jobs(
-                    db, settings.retention_days, accounts.idle_timeout, settings.case_retention_years
+                    db,
+                    settings.retention_days,
+                    accounts.idle_timeout,
+                    settings.case_retention_years,
+                    webchat.counter,
                 ),
                 Leadership(engine),
                 stop,
@@ -234,7 +272,8 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         )
 
     async def metrics(request: web.Request) -> web.Response:
-        wiring = request.app[WIRING]
+        # `app`, not `request.app`: this also answers on the separate metrics listener.
+        wiring = app[WIRING]
         async with wiring.db.uow() as uow:
             wiring.metrics.queue_length.set(await uow.conversations.queue_length())
             wiring.metrics.longest_wait.set(await uow.conversations.longest_wait(wiring.service.clock()))
@@ -260,12 +299,12 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
     app.router.add_get("/", root)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
     app.router.add_get("/chat", chat_page)
     app.router.add_post("/chat/api/session", chat_session)
     app.router.add_post("/chat/api/send", chat_send)
     app.router.add_get("/chat/api/poll", chat_poll)
     add_console_routes(app, lambda request: request.app[WIRING].console)
+    metrics_access.add_to(app, metrics)
     app.router.add_static("/static", STATIC_DIR)
     for setup in channel_setups(settings):
         setup(app, settings)

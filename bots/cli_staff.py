@@ -7,6 +7,7 @@ import getpass
 import sys
 from typing import Any
 
+from bots.console.live import LiveBus
 from intake.config import Settings
 from intake.staff import StaffAccounts
 from intake.storage.db import make_database, make_engine, migrate
@@ -47,7 +48,17 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
                 return 1
             print(f"added {args.name}")
             return 0
-        if not await accounts.set_disabled(args.name, disabled=args.staff_command == "disable"):
+        # On PostgreSQL the running copies of the service hear of it at once and end the member's
+        # live streams (elsewhere the streams' own session checks end them within a heartbeat).
+        bus = LiveBus(settings.database_url)
+        await bus.start()
+        try:
+            accounts.on_sessions_ended = bus.sessions_ended
+            found = await accounts.set_disabled(args.name, disabled=args.staff_command == "disable")
+            await bus.drain()
+        finally:
+            await bus.stop()
+        if not found:
             print(f"helpline: no staff member named {args.name!r}", file=sys.stderr)
             return 1
         print(f"{args.staff_command}d {args.name}")

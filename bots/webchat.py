@@ -15,9 +15,12 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from bots.bodies import parse_json, read_limited
+from bots.client_address import ClientAddresses
 from intake.categories import N_
 from intake.chat_tokens import token_expired
 from intake.i18n import Catalogs
+from intake.keywords import Keyword
+from intake.limits import ChatLimits, Check, Counter
 from intake.messages import Channel, Contact, Delivery, InboundMessage
 from intake.privacy import Keys
 from intake.service import IntakeService
@@ -25,7 +28,6 @@ from intake.storage.uow import Database
 
 log = logging.getLogger(__name__)
 
-MAX_CHARS = 2000
 MAX_BODY = 16 * 1024
 MAX_ID = 2**63 - 1
 POLL_SECONDS = 25.0
@@ -44,6 +46,16 @@ PAGE_TEXTS = {
 }
 TOO_LONG = N_("The message is too long. Please split it into shorter messages.")
 EMPTY = N_("The message is empty.")
+# The web chat's limits (intake/limits.py). Shown on the page; the person's text goes back into the box.
+BUSY = N_(
+    "The chat is very busy right now.\n"
+    "Please try again in a few minutes. If you are in danger now, call 112 (police)."
+)
+TOO_FAST = N_(
+    "Your message has not been sent yet.\n"
+    "Please wait a minute and send it again. If you are in danger now, call 112 (police)."
+)
+RETRY_AFTER = "60"
 
 
 def _json_error(status: int, message: str) -> web.Response:
@@ -54,6 +66,11 @@ def _unauthorized(body: dict[str, Any]) -> web.HTTPUnauthorized:
     return web.HTTPUnauthorized(text=json.dumps(body), content_type="application/json")
 
 
+def _refused(text: str) -> web.Response:
+    """A limit's answer: the polite text for the page to show, never a bare error page."""
+    return web.json_response({"error": text}, status=429, headers={"Retry-After": RETRY_AFTER})
+
+
 class WebChat:
     def __init__(
         self,
@@ -62,6 +79,8 @@ class WebChat:
         keys: Keys,
         catalogs: Catalogs,
         exit_url: str,
+        clients: ClientAddresses | None = None,
+        limits: ChatLimits | None = None,
         retention: timedelta = timedelta(days=30),
     ) -> None:
         self.service = service
@@ -71,6 +90,11 @@ class WebChat:
         self.keys = keys
         self.catalogs = catalogs
         self.exit_url = exit_url
+        self.clients = clients or ClientAddresses()
+        self.limits = limits or ChatLimits()
+        self.counter = Counter(db)
+        # A longer message than the default needs a larger body (16 KiB is 8 bytes a character for 2,000).
+        self.max_body = max(MAX_BODY, 8 * self.limits.max_message_chars + 384)
         self._waiters: dict[str, set[asyncio.Event]] = {}
         self._closing = False
 
@@ -106,11 +130,27 @@ class WebChat:
             "rtl": t.rtl,
             "exit_url": self.exit_url,
             "static": "/static",
+            "max_chars": self.limits.max_message_chars,
             "t": {key: t(msgid) for key, msgid in PAGE_TEXTS.items()},
         }
         return aiohttp_jinja2.render_template("chat.html", request, context)
 
+    def _source(self, request: web.Request) -> str:
+        """The client address as a keyed hash: what the limits count and a flood is known by."""
+        address = self.clients.of(request)
+        return self.keys.pseudonym(Contact(Channel.WEBCHAT, f"client-address:{address}"))[:16]
+
     async def session(self, request: web.Request) -> web.Response:
+        limits = self.limits
+        refused = await self.counter.admit(
+            [
+                Check(f"session:{self._source(request)}", limits.sessions_per_minute),
+                # Admission control: everyone's new sessions together.
+                Check("session:all", limits.new_sessions_per_minute),
+            ]
+        )
+        if refused is not None:
+            return _refused(self.catalogs.texts(self._language(request))(BUSY))
         return web.json_response({"token": self.keys.new_token(issued=self.service.clock())})
 
     async def _token(self, request: web.Request) -> str:
@@ -125,7 +165,7 @@ class WebChat:
 
     async def _body(self, request: web.Request) -> dict[str, Any] | None:
         try:
-            data = parse_json(await read_limited(request, MAX_BODY))
+            data = parse_json(await read_limited(request, self.max_body))
         except ValueError:
             return None
         return data if isinstance(data, dict) else None
@@ -140,20 +180,33 @@ class WebChat:
         t = self.catalogs.texts(lang or self.catalogs.languages[0])
         if not isinstance(text, str) or (choice is not None and not isinstance(choice, str)):
             return _json_error(400, "text and choice must be strings")
-        if len(text) > MAX_CHARS:
+        if len(text) > self.limits.max_message_chars:
             return _json_error(400, t(TOO_LONG))
         if not text.strip() and not choice:
             return _json_error(400, t(EMPTY))
         if not isinstance(client_id, str) or not 8 <= len(client_id) <= 64 or not client_id.isprintable():
             client_id = str(uuid.uuid4())
+        contact = Contact(Channel.WEBCHAT, token)
+        source = self._source(request)
+        # The erase word is never held back: erasure wins over every limit.
+        if self.service.keywords.keyword(text) is not Keyword.DELETE:
+            refused = await self.counter.admit(
+                [
+                    Check(f"messages:{self.keys.pseudonym(contact)}", self.limits.messages_per_minute),
+                    Check(f"messages:{source}", self.limits.address_messages_per_minute),
+                ]
+            )
+            if refused is not None:
+                return _refused(t(TOO_FAST))
         message = InboundMessage(
-            contact=Contact(Channel.WEBCHAT, token),
+            contact=contact,
             # The client picks its ids, so they are unique only within its own session.
             provider_id=f"{token}/{client_id}",
             text=text,
             received_at=datetime.now(UTC),
             choice=choice[:64] if choice else None,
             locale_hint=lang,
+            source=source,
         )
         outcome = await self.service.handle(message)
         return web.json_response({"ok": True, "outcome": str(outcome)}, status=202)

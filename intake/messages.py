@@ -74,6 +74,8 @@ class InboundMessage:
     attachments: int = 0
     # The message's own id in the chat where the channel can delete it later (Telegram's message_id).
     provider_ref: str | None = None
+    # Web chat: a keyed hash of the client address (never the address), to tell a flood from one source.
+    source: str | None = None
 
 
 @dataclass(frozen=True)

@@ -291,6 +291,24 @@ class StaffDesk:
         async with self.service.db.uow() as uow:
             return await uow.conversations.queue()
 
+    async def floods(self) -> list[tuple[str, int]]:
+        """(source, open conversations from it) for every flood now in the queue or the intake."""
+        async with self.service.db.uow() as uow:
+            return await uow.floods.waiting()
+
+    async def clear_flood(self, source: str, staff: str) -> list[str]:
+        """Closes every open conversation of this flood at once (not those a staff member holds); their
+        anonymous records go too (a flood is not inquiries). Nothing is sent to anyone. Returns their ids."""
+        now = self.service.clock()
+        async with self.service.db.uow() as uow:
+            cleared = await uow.floods.clear(source, now)
+            for conv in cleared:
+                self._system(uow, conv, f"closed with a flood by {staff}", now)
+            await uow.commit()
+        if cleared and self.service.on_change is not None:
+            self.service.on_change(None)
+        return [conv.id for conv in cleared]
+
     async def held_by(self, staff: str) -> Sequence[ConversationRow]:
         async with self.service.db.uow() as uow:
             return await uow.conversations.claimed_by(staff)

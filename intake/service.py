@@ -10,7 +10,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -33,6 +33,7 @@ from intake.flow import (
 from intake.hours import OpeningHours
 from intake.i18n import Catalogs
 from intake.keywords import KeywordTable
+from intake.limits import ChatLimits, joins_flood, settle_flood
 from intake.messages import Channel, Delivery, InboundMessage, Reply, storable
 from intake.metrics import Metrics
 from intake.privacy import Keys
@@ -123,6 +124,8 @@ class IntakeService:
     # Called after commit with the conversation that changed (None: one was erased): the console's live view.
     on_change: Callable[[str | None], None] | None = None
     metrics: Metrics | None = None
+    # The flood rule for conversations that come with a source (the web chat's client address).
+    limits: ChatLimits = field(default_factory=ChatLimits)
 
     async def is_open(self, now: datetime, channel: str) -> bool:
         if not self.hours.is_open(now, channel):
@@ -151,6 +154,9 @@ class IntakeService:
     async def handle(self, msg: InboundMessage) -> Outcome:
         started = time.perf_counter()
         outcome = await self._handle(msg)
+        if msg.source is not None and outcome is Outcome.ACCEPTED:
+            # Again after commit: conversations opened in parallel (PostgreSQL) did not see each other.
+            await settle_flood(self.db, msg.source, self.clock(), self.limits)
         if self.metrics is not None:
             channel = str(msg.contact.channel)
             self.metrics.messages_in.labels(channel, str(outcome)).inc()
@@ -188,6 +194,8 @@ class IntakeService:
                     status="intake",
                     created_at=now,
                     updated_at=now,
+                    source=msg.source,
+                    flood=msg.source is not None and await joins_flood(uow, msg.source, now, self.limits),
                 )
                 uow.conversations.add(conv)
             uow.messages.stage(
@@ -322,7 +330,7 @@ class IntakeService:
             conv.closed_at = now
         if Event.HANDOFF in result.events and conv.status == "intake":
             if ctx.is_open:
-                ahead = await uow.conversations.waiting_ahead(conv.danger, conv.under18)
+                ahead = await uow.conversations.waiting_ahead(conv.danger, conv.under18, conv.flood)
                 if ahead:
                     replies = (*replies, queue_ahead_reply(state.lang, ahead, ctx))
             conv.status = "queued"

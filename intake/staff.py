@@ -70,7 +70,12 @@ class StaffAccounts:
     absolute_timeout: timedelta = timedelta(hours=12)
     max_failures: int = 5
     failure_window: timedelta = timedelta(minutes=15)
+    name_max_failures: int = 50
+    name_failure_window: timedelta = timedelta(hours=1)
     hasher: PasswordHasher = PasswordHasher()  # noqa: RUF009 - immutable, shared on purpose
+    # Called after commit when sessions end: (staff id, None) when a member is disabled, (None, token hash)
+    # at sign-out. The console ends those sessions' live streams at once.
+    on_sessions_ended: Callable[[int | None, str | None], None] | None = None
 
     async def add(self, name: str, password: str, role: str = "staff") -> None:
         name = name.strip()
@@ -99,26 +104,59 @@ class StaffAccounts:
             if disabled:
                 await uow.session.execute(delete(StaffSessionRow).where(StaffSessionRow.staff_id == staff.id))
             await uow.commit()
-            return True
+        if disabled and self.on_sessions_ended is not None:
+            self.on_sessions_ended(staff.id, None)
+        return True
 
     async def names(self) -> list[str]:
         async with self.db.uow() as uow:
             rows = await uow.session.scalars(select(StaffRow.name).where(StaffRow.disabled.is_(False)))
             return sorted(rows)
 
-    async def sign_in(self, name: str, password: str, client: str) -> SignIn:
-        now = self.clock()
-        keys = [_hash_token(f"name:{name.strip().casefold()}"), _hash_token(f"client:{client}")]
+    def _limits(self, name: str, client: str) -> list[tuple[str, int, timedelta]]:
+        """(key, most attempts, window) for each limit a sign-in counts against. The pair limit stops
+        guessing from one client; the slower one per name stops guessing spread over many clients. A
+        client's refused tries are not counted, so one client adds at most `max_failures` per
+        `failure_window` to the name's count, far below `name_max_failures`: nobody can lock a colleague
+        out from their own address (behind a proxy all would share one without the trusted-proxy
+        setting)."""
+        name = name.strip().casefold()
+        return [
+            (_hash_token(f"pair:{name}\x00{client}"), self.max_failures, self.failure_window),
+            (_hash_token(f"name:{name}"), self.name_max_failures, self.name_failure_window),
+        ]
+
+    async def _record_attempt(self, limits: list[tuple[str, int, timedelta]], now: datetime) -> list[int]:
+        """Records this attempt under every key, committed before the password is checked, then counts:
+        an attempt whose count (its own row included) is over a limit is refused and taken back. Every
+        count sees each row committed before it, so of N parallel tries at most the limit get through,
+        whichever copy of the service answers them."""
         async with self.db.uow() as uow:
-            since = now - self.failure_window
-            # Each failure is recorded once under each key: count them per key, not both together.
-            recent = await uow.session.execute(
-                select(LoginAttemptRow.key, func.count())
-                .where(LoginAttemptRow.key.in_(keys), LoginAttemptRow.at >= since)
-                .group_by(LoginAttemptRow.key)
-            )
-            if any(count >= self.max_failures for _key, count in recent):
+            rows = [LoginAttemptRow(key=key, at=now) for key, _most, _window in limits]
+            uow.session.add_all(rows)
+            await uow.commit()
+            ids = [row.id for row in rows]
+        async with self.db.uow() as uow:
+            over = False
+            for key, most, window in limits:
+                count = await uow.session.scalar(
+                    select(func.count())
+                    .select_from(LoginAttemptRow)
+                    .where(LoginAttemptRow.key == key, LoginAttemptRow.at > now - window)
+                )
+                over = over or (count or 0) > most
+            if over:
+                await uow.session.execute(delete(LoginAttemptRow).where(LoginAttemptRow.id.in_(ids)))
+                await uow.commit()
                 raise RateLimited("too many failed sign-ins; wait a few minutes")
+        return ids
+
+    async def sign_in(self, name: str, password: str, client: str) -> SignIn:
+        """`client` is the address the request came from (the trusted-proxy client address)."""
+        now = self.clock()
+        limits = self._limits(name, client)
+        attempt = await self._record_attempt(limits, now)
+        async with self.db.uow() as uow:
             # No account has another name, and a NUL in one would fail in PostgreSQL itself.
             staff = (
                 await uow.session.scalar(select(StaffRow).where(StaffRow.name == name.strip()))
@@ -126,13 +164,16 @@ class StaffAccounts:
                 else None
             )
         ok = await asyncio.to_thread(self._verify, staff.password_hash if staff else _DUMMY_HASH, password)
+        if staff is None or staff.disabled or not ok:
+            # The attempt's rows stay: they are the failure.
+            raise SignInRefused("wrong name or password")
         async with self.db.uow() as uow:
-            if staff is None or staff.disabled or not ok:
-                for key in keys:
-                    uow.session.add(LoginAttemptRow(key=key, at=now))
-                await uow.commit()
-                raise SignInRefused("wrong name or password")
-            await uow.session.execute(delete(LoginAttemptRow).where(LoginAttemptRow.key == keys[0]))
+            # A success clears this client's count for the name, and is not a failure of the name.
+            await uow.session.execute(
+                delete(LoginAttemptRow).where(
+                    (LoginAttemptRow.key == limits[0][0]) | LoginAttemptRow.id.in_(attempt)
+                )
+            )
             token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
             row = StaffSessionRow(
                 token_hash=_hash_token(token),
@@ -192,6 +233,8 @@ class StaffAccounts:
                 AuditRow(staff_name=session.name, action="sign_out", conversation_id=None, at=self.clock())
             )
             await uow.commit()
+        if self.on_sessions_ended is not None:
+            self.on_sessions_ended(None, session.token_hash)
 
     async def anyone_signed_in(self) -> bool:
         """Whether a staff member holds a valid session: without one, the line counts as closed."""

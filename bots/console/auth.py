@@ -19,7 +19,9 @@ def cookie_name(secure: bool) -> str:
     return f"__Host-{COOKIE}" if secure else COOKIE
 
 
-def set_session_cookie(response: web.StreamResponse, token: str, secure: bool, max_age: int) -> None:
+def set_session_cookie(response: web.StreamResponse, token: str, secure: bool) -> None:
+    # A session cookie (no Max-Age or Expires): the browser forgets it when it closes, so a shared or
+    # seized computer does not stay signed in; the server's own time-outs still end the session earlier.
     response.set_cookie(
         cookie_name(secure),
         token,
@@ -27,7 +29,6 @@ def set_session_cookie(response: web.StreamResponse, token: str, secure: bool, m
         samesite="Strict",
         secure=secure,
         path="/",
-        max_age=max_age,
     )
 
 

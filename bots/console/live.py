@@ -35,7 +35,7 @@ class LiveBus:
         )
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self._conn: asyncpg.Connection | None = None
-        self._pending: deque[str | None] = deque()
+        self._pending: deque[dict[str, Any]] = deque()
         self._sender: asyncio.Task[None] | None = None
 
     @property
@@ -58,14 +58,24 @@ class LiveBus:
             self._conn = None
 
     def publish(self, conversation_id: str | None) -> None:
+        self._send({"type": "change", "conversation": conversation_id})
+
+    def sessions_ended(self, staff_id: int | None = None, token_hash: str | None = None) -> None:
+        """A session ended (sign-out: its token's hash) or all of a member's did (disabled: their id): the
+        streams they hold end now, on every copy of the service, not at their next session check."""
+        self._send({"type": "session_ended", "staff": staff_id, "session": token_hash})
+
+    def _send(self, event: dict[str, Any]) -> None:
         if self._conn is None:
-            self._deliver({"type": "change", "conversation": conversation_id})
+            self._deliver(event)
             return
         if len(self._pending) >= MAX_PENDING:
-            # Far behind: one "something changed" (no id) stands for all of them; consoles refetch.
+            # Far behind: one "something changed" (no id) stands for all the changes; consoles refetch.
+            # An ended session is never dropped: it is what keeps a signed-out console from reading on.
+            kept = [e for e in self._pending if e["type"] != "change"]
             self._pending.clear()
-            conversation_id = None
-        self._pending.append(conversation_id)
+            self._pending.extend([*kept, {"type": "change", "conversation": None}])
+        self._pending.append(event)
         if self._sender is None or self._sender.done():
             self._sender = asyncio.get_running_loop().create_task(self._send_pending())
 
@@ -73,17 +83,22 @@ class LiveBus:
     def pending(self) -> int:
         return len(self._pending)
 
+    async def drain(self) -> None:
+        """Until every event published so far has been sent (a one-off command, before it exits)."""
+        if self._sender is not None:
+            await self._sender
+
     async def _send_pending(self) -> None:
         while self._pending:
-            conversation_id = self._pending.popleft()
-            await self._notify(json.dumps({"type": "change", "conversation": conversation_id}))
+            await self._notify(json.dumps(self._pending.popleft()))
 
     async def _notify(self, payload: str) -> None:
         try:
             assert self._conn is not None
             await self._conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
         except Exception:
-            # The console refetches on its next event or reconnect; losing one nudge loses no data.
+            # The console refetches on its next event or reconnect, and a stream re-checks its session
+            # at least every heartbeat: losing one nudge loses no data.
             log.warning("could not notify the other service copies of a change", exc_info=True)
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -15,6 +16,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from bots.bodies import parse_json, read_limited
+from bots.client_address import ClientAddresses
 from bots.console import casework
 from bots.console.auth import (
     clear_session_cookie,
@@ -39,6 +41,7 @@ MAX_JSON = 64 * 1024
 HEARTBEAT_SECONDS = 15.0
 CONSOLE_LANGUAGES = ("nb", "en")
 T = TypeVar("T")
+FLOOD_SOURCE = re.compile(r"[0-9a-f]{16}")
 CONVERSATION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -68,6 +71,7 @@ class Console:
     keywords: KeywordTable
     bus: LiveBus
     secure: bool
+    clients: ClientAddresses
 
     # --- helpers -------------------------------------------------------------------------------------
 
@@ -88,6 +92,10 @@ class Console:
 
     async def _staff(self, request: web.Request, role: str | None = None) -> StaffSession:
         return await require(request, self.accounts, self.secure, role=role)
+
+    async def _still_signed_in(self, request: web.Request) -> bool:
+        token = request.cookies.get(cookie_name(self.secure))
+        return await self.accounts.session(token, touch=False) is not None
 
     async def _body(self, request: web.Request) -> dict[str, Any]:
         raw = await read_limited(request, MAX_JSON)
@@ -127,6 +135,8 @@ class Console:
             "waiting_seconds": max(0, int((now - since).total_seconds())),
             "claimed_by": conv.claimed_by,
             "mine": conv.claimed_by == staff,
+            # Opened from a source that opened many at once (see `floods` in the queue's answer).
+            "flood_source": conv.source if conv.flood else None,
         }
 
     @staticmethod
@@ -175,18 +185,15 @@ class Console:
         name, password = (form.get("name", ""), form.get("password", "")) if form is not None else ("", "")
         if not isinstance(name, str) or not isinstance(password, str) or not name or len(password) > 1024:
             return self._render_login(request, t(PAGE["wrong"]), status=400)
-        client = request.remote or "unknown"
         try:
-            signed = await self.accounts.sign_in(name, password, client)
+            signed = await self.accounts.sign_in(name, password, self.clients.of(request))
         except RateLimited:
             return self._render_login(request, t(PAGE["too_many"]), 429)
         except SignInRefused:
             return self._render_login(request, t(PAGE["wrong"]), status=401)
         # A plain 303 (returning an HTTPException is deprecated in aiohttp; raising one drops cookies in 4.x).
         response = web.Response(status=303, headers={"Location": "/staff"})
-        set_session_cookie(
-            response, signed.token, self.secure, int(self.accounts.absolute_timeout.total_seconds())
-        )
+        set_session_cookie(response, signed.token, self.secure)
         return response
 
     async def logout(self, request: web.Request) -> web.StreamResponse:
@@ -217,13 +224,26 @@ class Console:
         now = self.desk.service.clock()
         waiting = await self.desk.queue()
         mine = await self.desk.held_by(staff.name)
+        floods = await self.desk.floods()
         return web.json_response(
             {
                 "staff": staff.name,
                 "queue": [self._summary(x, staff.name, now) for x in waiting],
                 "mine": [self._summary(x, staff.name, now) for x in mine],
+                "floods": [{"source": source, "count": count} for source, count in floods],
             }
         )
+
+    async def clear_flood(self, request: web.Request) -> web.Response:
+        """Closes a flood's open conversations in one action; each is written to the audit log."""
+        staff = await self._staff(request)
+        source = request.match_info["source"]
+        if not FLOOD_SOURCE.fullmatch(source):
+            return _json_error(404, "no such flood")
+        cleared = await self.desk.clear_flood(source, staff.name)
+        for conversation_id in cleared:
+            await self.accounts.audit(staff.name, "clear_flood", conversation_id)
+        return web.json_response({"ok": True, "cleared": len(cleared)})
 
     async def conversation(self, request: web.Request) -> web.Response:
         staff = await self._staff(request)
@@ -341,29 +361,46 @@ class Console:
         )
         await response.prepare(request)
         queue = self.bus.subscribe()
+        loop = asyncio.get_running_loop()
+        checked = loop.time()
         try:
             await response.write(b"event: hello\ndata: {}\n\n")
             while True:
-                try:
+                event: dict[str, Any] | None = None
+                with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(HEARTBEAT_SECONDS):
                         event = await queue.get()
-                except TimeoutError:
-                    # A heartbeat keeps proxies from closing the stream and re-checks the session.
-                    token = request.cookies.get(cookie_name(self.secure))
-                    if await self.accounts.session(token, touch=False) is None:
-                        await response.write(b"event: signed_out\ndata: {}\n\n")
-                        break
-                    await response.write(b": heartbeat\n\n")
-                    continue
-                if event.get("type") == "shutdown":
+                if event is not None and event.get("type") == "shutdown":
                     break
-                await response.write(f"event: change\ndata: {json.dumps(event)}\n\n".encode())
+                # The session is re-checked at least every heartbeat, also while changes keep coming (a
+                # busy line never lets the wait time out): it may have idled out or ended on a copy of the
+                # service that could not tell us.
+                due = event is None or loop.time() - checked >= HEARTBEAT_SECONDS
+                if _ends(event, staff) or (due and not await self._still_signed_in(request)):
+                    await response.write(b"event: signed_out\ndata: {}\n\n")
+                    break
+                if due:
+                    checked = loop.time()
+                if event is None:
+                    # A heartbeat keeps proxies from closing the stream.
+                    await response.write(b": heartbeat\n\n")
+                elif event.get("type") == "change":
+                    await response.write(f"event: change\ndata: {json.dumps(event)}\n\n".encode())
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
             self.bus.unsubscribe(queue)
         log.debug("console stream for %s ended", staff.name)
         return response
+
+
+def _ends(event: dict[str, Any] | None, staff: StaffSession) -> bool:
+    """Whether this live event ends this member's session (signed out, or disabled)."""
+    return (
+        event is not None
+        and event.get("type") == "session_ended"
+        and (event.get("staff") == staff.staff_id or event.get("session") == staff.token_hash)
+    )
 
 
 def _field(body: dict[str, Any], name: str, kind: type[T], error: str) -> T:
@@ -423,6 +460,7 @@ def add_routes(app: web.Application, get: Callable[[web.Request], Console]) -> N
     app.router.add_get(f"{api}/audit", route("audit"))
     app.router.add_get(f"{api}/stream", route("stream"))
     app.router.add_get(f"{api}/conversations/{{id}}", route("conversation"))
+    app.router.add_post(f"{api}/floods/{{source}}/clear", route("clear_flood"))
     for action in ("claim", "release", "messages", "notes", "transfer", "close", "block", "flag"):
         handler = {"messages": "send", "notes": "note"}.get(action, action)
         app.router.add_post(f"{api}/conversations/{{id}}/{{action:{action}}}", route(handler))

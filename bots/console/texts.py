@@ -62,6 +62,10 @@ PAGE = {
     "register": N_("Register a contact"),
     "cases": N_("Follow-up cases"),
     "statistics": N_("Statistics"),
+    "flood": N_("Flood"),
+    "flood_count": N_("Possible flood: {count} open conversations from one source"),
+    "clear_flood": N_("Close them all"),
+    "clear_flood_confirm": N_("Close all {count} conversations from this source? Nothing is sent to them."),
 }
 
 

@@ -442,7 +442,9 @@
   async function createSession() {
     let response;
     try {
-      response = await request('POST', '/session', { lang: navigator.language || '' }, null, REQUEST_TIMEOUT_MS);
+      // The page's language in the query: a refusal (the chat is very busy) comes back in it.
+      const lang = encodeURIComponent(document.documentElement.lang.replace('-', '_'));
+      response = await request('POST', '/session?lang=' + lang, { lang: navigator.language || '' }, null, REQUEST_TIMEOUT_MS);
     } catch {
       throw new NetworkError('network');
     }

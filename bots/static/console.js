@@ -243,6 +243,7 @@
     if (conv.danger === true) list.push(badge('danger', text('danger')));
     if (conv.under18 === true) list.push(badge('minor', text('under18')));
     if (conv.outside_hours === true) list.push(badge('hours', text('outside_hours')));
+    if (typeof conv.flood_source === 'string') list.push(badge('flood', text('flood')));
     return list;
   }
 
@@ -352,6 +353,7 @@
     if (ticket !== queueTicket) return; // a newer answer is on its way
     state.queue = Array.isArray(data.queue) ? data.queue.filter((x) => x && typeof x.id === 'string') : [];
     state.mine = Array.isArray(data.mine) ? data.mine.filter((x) => x && typeof x.id === 'string') : [];
+    renderFloods(Array.isArray(data.floods) ? data.floods : []);
     state.fetchedAt = Date.now();
     const ids = state.queue.map((x) => x.id);
     if (state.known !== null) {
@@ -360,6 +362,41 @@
     }
     state.known = new Set(ids);
     renderLists();
+  }
+
+  // ---- Floods: many conversations from one source, listed last; closed together in one action ----
+
+  function renderFloods(floods) {
+    let box = document.getElementById('floods');
+    if (!box) {
+      box = el('div', 'floods');
+      box.id = 'floods';
+      els.queueList.parentNode.insertBefore(box, els.queueList);
+    }
+    box.textContent = '';
+    floods
+      .filter((f) => f && typeof f.source === 'string' && Number.isFinite(f.count))
+      .forEach((f) => {
+        const count = String(f.count);
+        const row = el('p', 'floods__item', text('flood_count').replace('{count}', count) + ' ');
+        const clear = el('button', 'button', text('clear_flood'));
+        clear.type = 'button';
+        clear.setAttribute('data-key', 'flood:' + f.source);
+        clear.addEventListener('click', async () => {
+          if (!window.confirm(text('clear_flood_confirm').replace('{count}', count))) return;
+          clear.disabled = true;
+          try {
+            await call('POST', '/floods/' + encodeURIComponent(f.source) + '/clear', {});
+          } catch (err) {
+            clear.disabled = false;
+            if (err.status !== 401) showError(err.message);
+            return;
+          }
+          loadQueue(false);
+        });
+        row.appendChild(clear);
+        box.appendChild(row);
+      });
   }
 
   // ---- New arrivals: a title badge while the tab is hidden, an announcement, a soft tone ----

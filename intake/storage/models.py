@@ -111,6 +111,11 @@ class ConversationRow(Base):
     # The key of this inquiry's anonymous record while it may still be corrected; dropped at close.
     stat_key: Mapped[str | None] = mapped_column(String(36), nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Web chat: a keyed hash of the client address it was opened from (never the address), to tell a flood
+    # of conversations from one source; goes with the conversation.
+    source: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
+    # Opened from a source that opened many at once: shown apart in the queue, after everyone else.
+    flood: Mapped[bool] = mapped_column(default=False)
 
     messages: Mapped[list[MessageRow]] = relationship(
         back_populates="conversation",
@@ -324,6 +329,18 @@ class LoginAttemptRow(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     key: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(aware(), index=True)
+
+
+class RateEventRow(Base):
+    """One counted event (a web chat session opened, a message sent) under a key: a keyed hash of a client
+    address or a chat token, never either. Rows older than the longest window are deleted."""
+
+    __tablename__ = "rate_events"
+    __table_args__ = (Index("ix_rate_events_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(aware(), index=True)
 
 

@@ -210,6 +210,8 @@ class Conversations:
             select(ConversationRow)
             .where(ConversationRow.status == "queued")
             .order_by(
+                # A flood (many conversations from one source) never pushes anyone else down or out.
+                ConversationRow.flood,
                 ConversationRow.danger.desc(),
                 ConversationRow.under18.desc(),
                 ConversationRow.outside_hours.desc(),
@@ -236,23 +238,25 @@ class Conversations:
             oldest = oldest.replace(tzinfo=now.tzinfo)
         return max(0.0, (now - oldest).total_seconds())
 
-    async def waiting_ahead(self, danger: bool, under18: bool) -> int:
+    async def waiting_ahead(self, danger: bool, under18: bool, flood: bool = False) -> int:
         """How many queued conversations staff will take before one that joins now with these
-        priorities (see `queue`: everyone at a higher or the same level came earlier)."""
+        priorities (see `queue`: everyone at a higher or the same level came earlier; a flood's
+        conversations come after everyone else's)."""
+        # (danger, under18) at least as high: danger first, then under 18 (booleans, spelled out).
+        level = or_(
+            false() if danger else ConversationRow.danger.is_(True),
+            and_(
+                ConversationRow.danger.is_(danger),
+                ConversationRow.under18.is_(True) if under18 else true(),
+            ),
+        )
+        ahead = (
+            or_(ConversationRow.flood.is_(False), level)
+            if flood
+            else and_(ConversationRow.flood.is_(False), level)
+        )
         stmt = (
-            select(func.count())
-            .select_from(ConversationRow)
-            .where(
-                ConversationRow.status == "queued",
-                # (danger, under18) at least as high: danger first, then under 18 (booleans, spelled out).
-                or_(
-                    false() if danger else ConversationRow.danger.is_(True),
-                    and_(
-                        ConversationRow.danger.is_(danger),
-                        ConversationRow.under18.is_(True) if under18 else true(),
-                    ),
-                ),
-            )
+            select(func.count()).select_from(ConversationRow).where(ConversationRow.status == "queued", ahead)
         )
         return int((await self.session.execute(stmt)).scalar_one())
 

@@ -10,6 +10,7 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from intake.storage.casework import Cases
+from intake.storage.floods import Floods, RateEvents
 from intake.storage.reports import Reports
 from intake.storage.repositories import (
     Contacts,
@@ -78,6 +79,8 @@ class UnitOfWork:
     access: StaffAccess
     cases: Cases
     reports: Reports
+    rate_events: RateEvents
+    floods: Floods
 
     def __init__(
         self,
@@ -104,6 +107,8 @@ class UnitOfWork:
         self.access = StaffAccess(self.session)
         self.cases = Cases(self.session)
         self.reports = Reports(self.session)
+        self.rate_events = RateEvents(self.session)
+        self.floods = Floods(self.session)
         return self
 
     async def __aexit__(

@@ -20,22 +20,24 @@ Http = Client | aiohttp.ClientSession
 class Chat:
     """One browser tab: a session token, the id of the last reply seen, and a message counter."""
 
-    def __init__(self, client: Http, lang: str | None = None) -> None:
+    def __init__(self, client: Http, lang: str | None = None, via: dict[str, str] | None = None) -> None:
         self.client = client
         self.lang = lang
+        # Headers every request carries (a proxy's X-Forwarded-For, in the tests of the limits).
+        self.via = via or {}
         self.token = ""
         self.after = 0
         self.count = 0
 
     async def start(self) -> Chat:
-        response = await self.client.post("/chat/api/session")
-        assert response.status == 200
+        response = await self.client.post("/chat/api/session", headers=self.via)
+        assert response.status == 200, await response.text()
         self.token = (await response.json())["token"]
         return self
 
     @property
     def headers(self) -> dict[str, str]:
-        return {"X-Chat-Token": self.token}
+        return {"X-Chat-Token": self.token, **self.via}
 
     async def post(
         self, text: str = "", choice: str | None = None, client_id: str | None = None

@@ -18,6 +18,7 @@ from tests.said import first_lines
 SUMMARY = {
     "id", "status", "channel", "language", "language_name", "rtl", "role", "kind", "topics", "age_group",
     "gender", "danger", "under18", "outside_hours", "queued_at", "waiting_seconds", "claimed_by", "mine",
+    "flood_source",
 }  # fmt: skip
 MESSAGE = {"id", "direction", "sender", "text", "attachments", "at", "delivery"}
 INTAKE_ANSWERS = ("en", "yes", "self", "forced_marriage", "done", "under_18", "woman")

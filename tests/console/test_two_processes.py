@@ -22,6 +22,7 @@ from tests.channels.webchat_tab import Chat
 from tests.conftest import HELPLINE_COMMAND
 from tests.console.conftest import ALWAYS_OPEN
 from tests.console.staff_client import PASSWORD, WAIT_SECONDS, Staff
+from tests.console.test_stream_ends import busy_line, until_signed_out
 
 pytestmark = [pytest.mark.postgres, pytest.mark.parametrize("database_url", ["postgres"], indirect=True)]
 
@@ -32,6 +33,7 @@ class Service:
     url: str
     process: asyncio.subprocess.Process
     log: Path
+    env: dict[str, str]
 
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
@@ -73,7 +75,7 @@ async def start(name: str, env: dict[str, str], tmp_path: Path) -> Service:
             stdout=out,
             stderr=out,
         )
-    return Service(name, f"http://127.0.0.1:{port}", process, log)
+    return Service(name, f"http://127.0.0.1:{port}", process, log, env)
 
 
 async def ready(service: Service) -> None:
@@ -177,3 +179,28 @@ async def test_a_claim_on_b_shows_on_a_and_a_reply_through_a_reaches_the_person_
             while "Hi, I am Bjørn. I am here." not in texts:
                 texts += [m["text"] for m in await chat.poll()]
         stream.close()
+
+
+async def test_signing_out_on_b_or_disabling_from_the_command_line_ends_streams_on_a_at_once(
+    services: tuple[Service, Service],
+) -> None:
+    """Not at the stream's next session check (15 s): at once, on a line busy enough that the stream's
+    wait never times out."""
+    a, b = services
+    async with client(a) as on_a, client(b) as on_b:
+        anna = await Staff(on_a, "anna").sign_in()
+        other_tab = await Staff(on_a, "anna").sign_in()
+        streams = [await anna.stream(), await other_tab.stream()]
+        chat = await Chat(on_b, lang="en").start()
+        await chat.send("I need help")
+        conversation = await streams[0].change()
+        assert conversation is not None
+        bjorn = await Staff(on_b, "bjorn").sign_in()
+        async with busy_line(bjorn, conversation):
+            # Signed out through B: A's stream of that session ends.
+            anna.http = on_b
+            assert (await anna.sign_out()).status == 303
+            await until_signed_out(streams[0])
+            # Disabled by an operator's command: the member's other streams end too.
+            await helpline(a.env, "staff", "disable", "anna")
+            await until_signed_out(streams[1])

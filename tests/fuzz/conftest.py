@@ -16,6 +16,7 @@ from pytest_aiohttp import AiohttpClient, AiohttpServer
 from bots import webchat
 from bots.app import WIRING, make_app
 from intake.config import load_settings
+from intake.limits import ChatLimits
 from tests.channels.console_client import FAST_HASHER, sign_in
 from tests.channels.fake_telegram import TOKEN, FakeTelegram
 from tests.channels.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
@@ -32,6 +33,13 @@ from tests.fuzz.harness import (
     TELEGRAM_SECRET,
     WHATSAPP_FROM,
     Service,
+)
+
+UNLIMITED = ChatLimits(
+    sessions_per_minute=10**9,
+    messages_per_minute=10**9,
+    address_messages_per_minute=10**9,
+    new_sessions_per_minute=10**9,
 )
 
 
@@ -73,6 +81,9 @@ async def service(
     monkeypatch.setattr(webchat, "POLL_SECONDS", 0.0)
     client = await aiohttp_client(make_app(load_settings(env), run_outbox=False))
     assert client.app is not None
+    # Thousands of requests from one address and one chat: the limits (tested on their own) would refuse
+    # most of them.
+    client.app[WIRING].webchat.limits = UNLIMITED
     accounts = client.app[WIRING].accounts
     accounts.clock = lambda: CONSOLE_NOW
     accounts.hasher = FAST_HASHER

@@ -40,6 +40,7 @@ from bots.console.routes import MAX_JSON
 from bots.telegram import MAX_BODY as TELEGRAM_MAX_BODY
 from bots.twilio import MAX_FORM_BYTES, TWILIO
 from intake.categories import AGE_GROUPS, GENDERS, ROLES, TOPICS, InquiryKind, option_ids
+from intake.limits import ChatLimits
 from tests.channels.fake_telegram import User
 from tests.channels.fake_twilio import AUTH_TOKEN, inbound_form, twilio_signature
 from tests.fuzz.harness import (
@@ -167,7 +168,7 @@ def chat_send_valid(body: bytes) -> bool:
     text, choice = data.get("text", ""), data.get("choice")
     if not isinstance(text, str) or (choice is not None and not isinstance(choice, str)):
         return False
-    return len(text) <= webchat.MAX_CHARS and bool(text.strip() or choice)
+    return len(text) <= ChatLimits().max_message_chars and bool(text.strip() or choice)
 
 
 @FUZZ
