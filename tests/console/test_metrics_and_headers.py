@@ -8,6 +8,7 @@ import pytest
 
 from bots.app import make_app
 from intake.config import ConfigError, load_settings
+from tests.conftest import TEST_SECRET_KEY
 from tests.console.conftest import ALWAYS_OPEN, MakeConsole
 from tests.console.test_two_processes import free_port
 
@@ -66,7 +67,9 @@ def test_a_bad_metrics_setting_is_refused_with_its_name(variable: str, value: st
 async def test_with_an_https_public_url_every_answer_carries_hsts(
     make_console: MakeConsole, path: str
 ) -> None:
-    secure = await make_console(HELPLINE_PUBLIC_URL="https://helpline.example")
+    secure = await make_console(
+        HELPLINE_PUBLIC_URL="https://helpline.example", HELPLINE_SECRET_KEY=TEST_SECRET_KEY
+    )
     answer = await secure.client.get(path)
     assert answer.headers["Strict-Transport-Security"] == "max-age=31536000"
     # Over plain http (development) the header would mean nothing and is not sent.
