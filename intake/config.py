@@ -60,7 +60,9 @@ def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+def load_settings(env: Mapping[str, str] | None = None, *, need_secret: bool = True) -> Settings:
+    """`need_secret=False` for commands that never pseudonymise or encrypt (staff accounts): they run
+    without the key, as an operator's shell next to `make run` has it."""
     env = dict(os.environ if env is None else env)
     environment = env.get("HELPLINE_ENV", "production").strip() or "production"
     if environment not in ("production", "development"):
@@ -81,7 +83,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
     secret = env.get("HELPLINE_SECRET_KEY", "")
     if not secret:
-        if environment != "development":
+        if environment != "development" and need_secret:
             raise ConfigError("HELPLINE_SECRET_KEY is required (a long random string; see README)")
         secret = DEVELOPMENT_SECRET
     if len(secret) < MIN_SECRET_LENGTH:
