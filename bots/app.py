@@ -239,6 +239,9 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
     async def chat_poll(request: web.Request) -> web.StreamResponse:
         return await request.app[WIRING].webchat.poll(request)
 
+    async def chat_status(request: web.Request) -> web.StreamResponse:
+        return await request.app[WIRING].webchat.status(request)
+
     async def root(request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound("/chat")
 
@@ -250,6 +253,7 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
     app.router.add_post("/chat/api/session", chat_session)
     app.router.add_post("/chat/api/send", chat_send)
     app.router.add_get("/chat/api/poll", chat_poll)
+    app.router.add_get("/chat/api/status", chat_status)
     add_console_routes(app, lambda request: request.app[WIRING].console)
     app.router.add_static("/static", STATIC_DIR)
     for setup in channel_setups(settings):

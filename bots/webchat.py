@@ -14,6 +14,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from bots.bodies import parse_json, read_limited
+from bots.webchat_page import ChatPage
 from intake.categories import N_
 from intake.i18n import Catalogs
 from intake.messages import Channel, Contact, InboundMessage
@@ -30,16 +31,6 @@ POLL_SECONDS = 25.0
 # Another process may have queued a reply (staff console on a second copy): look again this often.
 RECHECK_SECONDS = 2.0
 
-PAGE_TEXTS = {
-    "title": N_("Chat"),
-    "exit": N_("Leave quickly"),
-    "exit_hint": N_("Press Esc to leave quickly"),
-    "placeholder": N_("Write a message"),
-    "send": N_("Send"),
-    "intro": N_("Anonymous chat. You do not need to give your name."),
-    "offline": N_("No connection. Trying again…"),
-    "error": N_("The message was not sent. Please try again."),
-}
 TOO_LONG = N_("The message is too long. Please split it into shorter messages.")
 EMPTY = N_("The message is empty.")
 
@@ -57,6 +48,7 @@ class WebChat:
         self.keys = keys
         self.catalogs = catalogs
         self.exit_url = exit_url
+        self.landing = ChatPage(service, catalogs)
         self._waiters: dict[str, set[asyncio.Event]] = {}
         self._closing = False
 
@@ -85,16 +77,13 @@ class WebChat:
         return self.catalogs.languages[0]
 
     async def page(self, request: web.Request) -> web.Response:
-        lang = self._language(request)
-        t = self.catalogs.texts(lang)
-        context = {
-            "lang": lang.replace("_", "-"),
-            "rtl": t.rtl,
-            "exit_url": self.exit_url,
-            "static": "/static",
-            "t": {key: t(msgid) for key, msgid in PAGE_TEXTS.items()},
-        }
+        state = await self.landing.state(self._language(request))
+        context = {"exit_url": self.exit_url, "static": "/static", **state, "t": state["texts"]}
         return aiohttp_jinja2.render_template("chat.html", request, context)
+
+    async def status(self, request: web.Request) -> web.Response:
+        """The line's state and the page's words in one language (the landing polls it)."""
+        return web.json_response(await self.landing.state(self.landing.language(request.query.get("lang"))))
 
     async def session(self, request: web.Request) -> web.Response:
         return web.json_response({"token": self.keys.new_token()})

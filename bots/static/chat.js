@@ -634,6 +634,46 @@
     }
   }
 
+  // ---- The line's state (open or closed, when it opens, 112): asked again while the page is open ----
+
+  const lineState = $('line-state');
+  const lineEmergency = $('line-emergency');
+  let statusSeconds = Number(body.getAttribute('data-poll-seconds')) || 30;
+  let statusTimer = 0;
+
+  function setText(node, value) {
+    if (node && typeof value === 'string' && node.textContent !== value) node.textContent = value;
+  }
+
+  function applyStatus(data) {
+    if (!data || typeof data !== 'object') return;
+    setText(lineState, data.status);
+    if (lineState && typeof data.open === 'boolean') {
+      lineState.classList.toggle('is-open', data.open);
+      lineState.classList.toggle('is-closed', !data.open);
+    }
+    setText(lineEmergency, data.emergency);
+    if (Number.isFinite(data.poll_seconds) && data.poll_seconds >= 1) statusSeconds = data.poll_seconds;
+  }
+
+  async function refreshStatus() {
+    window.clearTimeout(statusTimer);
+    if (leaving) return;
+    try {
+      const lang = document.documentElement.lang || '';
+      const response = await request('GET', '/status?lang=' + encodeURIComponent(lang), undefined, null, REQUEST_TIMEOUT_MS);
+      if (response.ok) applyStatus(response.data);
+    } catch {
+      // unreachable: the last known state stays; the chat's own poll shows the connection problem
+    }
+    if (!leaving) statusTimer = window.setTimeout(refreshStatus, statusSeconds * 1000);
+  }
+
+  document.addEventListener('visibilitychange', () => {
+    // A phone wakes a background tab late: say what is true now, not what was true an hour ago.
+    if (!document.hidden) refreshStatus();
+  });
+
   // ---- Input ----
 
   const autosizeByScript = !(window.CSS && CSS.supports && CSS.supports('field-sizing', 'content'));
@@ -736,4 +776,5 @@
   els.input.focus();
   if (state.token) startPolling();
   if (queue.length) pump();
+  statusTimer = window.setTimeout(refreshStatus, statusSeconds * 1000);
 })();
