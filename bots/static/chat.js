@@ -75,8 +75,9 @@
   // ---- Configuration and elements ----
 
   const api = (body.getAttribute('data-api') || '/chat/api').replace(/\/+$/, '');
-  const offlineText = body.getAttribute('data-offline-text') || '';
-  const errorText = body.getAttribute('data-error-text') || '';
+  // The page's own words follow the language the person picks (applyTexts).
+  let offlineText = body.getAttribute('data-offline-text') || '';
+  let errorText = body.getAttribute('data-error-text') || '';
 
   const els = {
     scroller: $('scroller'),
@@ -94,7 +95,7 @@
   //   from the server: {k: 'bot'|'staff', id, text, lang, rtl, choices: [{id, label}], multi, chosen: [ids], closed}
   //   from the person: {k: 'me', text, cid, choice, ref, pending}  (ref: id of the menu a choice belongs to)
 
-  const state = { token: null, after: 0, items: [] };
+  const state = { token: null, after: 0, items: [], lang: '' }; // lang: the language the person picked
   let epoch = 0; // bumped when the conversation is erased; async work from an older epoch is dropped
   let retryDraft = null; // {text, cid}: a message that failed and was put back into the input
   const nodes = new WeakMap(); // item -> its element
@@ -113,6 +114,7 @@
       state.token = typeof data.token === 'string' && data.token ? data.token : null;
       state.after = Number.isFinite(data.after) ? data.after : 0;
       state.items = Array.isArray(data.items) ? data.items.map(restoreItem).filter(Boolean) : [];
+      state.lang = typeof data.lang === 'string' ? data.lang : '';
     } catch {
       forget();
     }
@@ -124,7 +126,7 @@
       if (!state.token && state.items.length === 0) {
         window.sessionStorage.removeItem(STORAGE_KEY);
       } else {
-        const data = { v: 1, token: state.token, after: state.after, items: state.items };
+        const data = { v: 1, token: state.token, after: state.after, items: state.items, lang: state.lang };
         window.sessionStorage.setItem(STORAGE_KEY, JSON.stringify(data));
       }
     } catch {
@@ -338,6 +340,7 @@
       }
       state.items.push(item);
       append(item);
+      if (item.lang) followLanguage(item.lang);
     }
     if (changed) save();
   }
@@ -645,8 +648,42 @@
     if (node && typeof value === 'string' && node.textContent !== value) node.textContent = value;
   }
 
+  function applyTexts(data) {
+    const root = document.documentElement;
+    if (typeof data.lang === 'string' && data.lang) root.lang = data.lang;
+    if (data.dir === 'rtl' || data.dir === 'ltr') root.dir = data.dir;
+    const texts = data.texts && typeof data.texts === 'object' ? data.texts : {};
+    const word = (key) => (typeof texts[key] === 'string' ? texts[key] : null);
+    if (word('title')) document.title = word('title');
+    setText($('page-title'), word('title'));
+    setText($('exit'), word('exit'));
+    setText($('exit-hint'), word('exit_hint'));
+    setText($('intro'), word('intro'));
+    setText(els.send, word('send'));
+    if (word('placeholder')) {
+      els.input.placeholder = word('placeholder');
+      els.input.setAttribute('aria-label', word('placeholder'));
+    }
+    if (word('offline')) {
+      if (els.offline.textContent && els.offline.textContent === offlineText) els.offline.textContent = word('offline');
+      offlineText = word('offline');
+    }
+    if (word('error')) errorText = word('error');
+  }
+
+  /** A reply came in this language: the page's own words, lang and dir follow (once the texts are here). */
+  function followLanguage(lang) {
+    if (lang === state.lang || lang === document.documentElement.lang) {
+      state.lang = lang;
+      return;
+    }
+    state.lang = lang;
+    refreshStatus();
+  }
+
   function applyStatus(data) {
     if (!data || typeof data !== 'object') return;
+    applyTexts(data);
     setText(lineState, data.status);
     if (lineState && typeof data.open === 'boolean') {
       lineState.classList.toggle('is-open', data.open);
@@ -656,12 +693,17 @@
     if (Number.isFinite(data.poll_seconds) && data.poll_seconds >= 1) statusSeconds = data.poll_seconds;
   }
 
+  let statusTicket = 0;
+
   async function refreshStatus() {
     window.clearTimeout(statusTimer);
     if (leaving) return;
+    const ticket = ++statusTicket;
     try {
-      const lang = document.documentElement.lang || '';
+      const lang = state.lang || document.documentElement.lang || '';
       const response = await request('GET', '/status?lang=' + encodeURIComponent(lang), undefined, null, REQUEST_TIMEOUT_MS);
+      // Only the newest answer counts: an older one may be in the language the person just left.
+      if (ticket !== statusTicket) return;
       if (response.ok) applyStatus(response.data);
     } catch {
       // unreachable: the last known state stays; the chat's own poll shows the connection problem
@@ -776,5 +818,9 @@
   els.input.focus();
   if (state.token) startPolling();
   if (queue.length) pump();
-  statusTimer = window.setTimeout(refreshStatus, statusSeconds * 1000);
+  if (state.lang && state.lang !== document.documentElement.lang) {
+    refreshStatus(); // a reload: the page came in the browser's language, the person had picked another
+  } else {
+    statusTimer = window.setTimeout(refreshStatus, statusSeconds * 1000);
+  }
 })();

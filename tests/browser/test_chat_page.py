@@ -6,13 +6,16 @@ The server, the browser and the page checks are the console tests' own (tests/br
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from playwright.async_api import Browser, Page, ViewportSize, expect
 
 from bots.app import WIRING
+from bots.webchat_page import CLOSED, EMERGENCY
 from intake.hours import default_hours
+from intake.i18n import is_rtl, language_name
 from tests.browser.test_console import PASSWORD, STAFF, WAIT_MS, PageProblems, Server
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -69,4 +72,73 @@ async def test_the_landing_says_open_or_closed_and_112_and_follows_the_line(
     await expect(page.locator("#line-emergency")).to_have_text(
         "Er du i fare nå? Ring 112 (politi) eller 113 (ambulanse)."
     )
+    assert problems.seen == []
+
+
+async def choose(chat: Page, label: str) -> None:
+    button = chat.locator("#log button.choice:enabled").filter(has_text=re.compile(f"^{re.escape(label)}$"))
+    await button.last.click()
+
+
+async def expect_page_in(page: Page, lang: str, direction: str, texts: dict[str, str]) -> None:
+    root = page.locator("html")
+    await expect(root).to_have_attribute("lang", lang, timeout=WAIT_MS)
+    await expect(root).to_have_attribute("dir", direction)
+    await expect(page).to_have_title(texts["title"])
+    await expect(page.locator("#exit")).to_have_text(texts["exit"])
+    await expect(page.locator("#exit-hint")).to_have_text(texts["exit_hint"])
+    await expect(page.locator("#intro")).to_have_text(texts["intro"])
+    await expect(page.locator("#send")).to_have_text(texts["send"])
+    await expect(page.locator("#input")).to_have_attribute("placeholder", texts["placeholder"])
+    await expect(page.locator("#input")).to_have_attribute("aria-label", texts["placeholder"])
+
+
+async def test_the_pages_words_follow_the_language_picked(browser: Browser, server: Server) -> None:
+    catalogs = server.app[WIRING].catalogs
+    landing = server.app[WIRING].webchat.landing
+    problems = PageProblems()
+    page = await phone(browser, server, problems, "nb-NO")
+    await page.goto("/chat")
+    await expect_page_in(page, "nb", "ltr", landing.texts("nb"))
+    await page.locator("#input").fill("Hei")
+    await page.locator("#input").press("Enter")
+    await choose(page, language_name("ar"))
+    await expect_page_in(page, "ar", "rtl", landing.texts("ar"))
+    closed = catalogs.texts("ar")(CLOSED)
+    await expect(page.locator("#line-state")).to_have_text(closed)
+    await expect(page.locator("#line-emergency")).to_have_text(catalogs.texts("ar")(EMERGENCY))
+
+    # A reload keeps the person's choice, not the browser's language.
+    await page.reload()
+    await expect_page_in(page, "ar", "rtl", landing.texts("ar"))
+
+    # The language word brings the menu back; a left-to-right language turns the page back.
+    await page.locator("#input").fill("لغة")
+    await page.locator("#input").press("Enter")
+    await choose(page, language_name("uk"))
+    await expect_page_in(page, "uk", "ltr", landing.texts("uk"))
+    assert problems.seen == []
+
+
+async def test_every_language_has_the_pages_words_and_direction(browser: Browser, server: Server) -> None:
+    """All 14: what the page switches to comes from each language's catalog, in its own direction."""
+    landing = server.app[WIRING].webchat.landing
+    languages = server.app[WIRING].catalogs.languages
+    assert len(languages) == 14
+    english = landing.texts("en")
+    problems = PageProblems()
+    page = await phone(browser, server, problems, "en-US")
+    await page.goto("/chat")
+    for lang in languages:
+        # What a stored choice does on load: the page asks for that language's words.
+        await page.evaluate(
+            "lang => sessionStorage.setItem('helpline-chat', JSON.stringify({v: 1, token: null, after: 0, "
+            "items: [], lang: lang}))",
+            lang.replace("_", "-"),
+        )
+        await page.reload()
+        texts = landing.texts(lang)
+        if lang != "en":
+            assert texts["exit"] != english["exit"], lang
+        await expect_page_in(page, lang.replace("_", "-"), "rtl" if is_rtl(lang) else "ltr", texts)
     assert problems.seen == []
