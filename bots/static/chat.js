@@ -313,6 +313,17 @@
 
   // ---- Receiving ----
 
+  /** Every text a batch of messages will show: the menus name each language in its own script. */
+  function messageStrings(items) {
+    const strings = [];
+    items.forEach((m) => {
+      if (!m || typeof m !== 'object') return;
+      strings.push(m.text);
+      if (Array.isArray(m.choices)) m.choices.forEach((c) => strings.push(c && c.label));
+    });
+    return strings;
+  }
+
   function receive(messages) {
     const fresh = messages
       .filter((m) => m && typeof m === 'object' && Number.isFinite(Number(m.id)))
@@ -633,6 +644,8 @@
       }
       showOffline(false);
       delay = 1000;
+      await fontsFor(messageStrings(data.messages));
+      if (leaving || token !== state.token || myEpoch !== epoch) continue;
       receive(data.messages);
     }
   }
@@ -681,8 +694,26 @@
     refreshStatus();
   }
 
-  function applyStatus(data) {
+  /**
+   * Loads the shipped fonts these words need before they go on screen. Chromium keeps the fallback it
+   * chose for text laid out while a font was still loading (boxes, where the device has no Ethiopic), so
+   * the words wait for their font (at most a request's time).
+   */
+  function fontsFor(strings) {
+    const fonts = document.fonts;
+    if (!fonts || typeof fonts.load !== 'function') return Promise.resolve();
+    const sample = strings.filter((value) => typeof value === 'string').join(' ');
+    if (!sample) return Promise.resolve();
+    const loads = ['"Helpline Ethiopic"', '"Helpline Arabic"'].map((family) =>
+      fonts.load('1em ' + family, sample).catch(() => [])
+    );
+    return Promise.race([Promise.all(loads), sleep(REQUEST_TIMEOUT_MS)]);
+  }
+
+  async function applyStatus(data) {
     if (!data || typeof data !== 'object') return;
+    const texts = data.texts && typeof data.texts === 'object' ? data.texts : {};
+    await fontsFor([data.status, data.emergency].concat(Object.keys(texts).map((key) => texts[key])));
     applyTexts(data);
     setText(lineState, data.status);
     if (lineState && typeof data.open === 'boolean') {
@@ -704,7 +735,7 @@
       const response = await request('GET', '/status?lang=' + encodeURIComponent(lang), undefined, null, REQUEST_TIMEOUT_MS);
       // Only the newest answer counts: an older one may be in the language the person just left.
       if (ticket !== statusTicket) return;
-      if (response.ok) applyStatus(response.data);
+      if (response.ok) await applyStatus(response.data);
     } catch {
       // unreachable: the last known state stays; the chat's own poll shows the connection problem
     }
@@ -807,9 +838,18 @@
   // ---- Start: show what this tab already had, resend what was not yet confirmed, listen ----
 
   load();
-  const restored = document.createDocumentFragment();
-  state.items.forEach((item) => restored.appendChild(renderItem(item)));
-  els.log.appendChild(restored);
+  const shown = state.items.slice();
+  fontsFor(messageStrings(shown)).then(() => {
+    // A reload: the tab's copy of the chat, once its fonts are here (unless it was erased or left meanwhile).
+    if (leaving) return;
+    const restored = document.createDocumentFragment();
+    shown.forEach((item) => {
+      if (state.items.indexOf(item) !== -1) restored.appendChild(renderItem(item));
+    });
+    // Before anything that arrived or was sent while the fonts loaded.
+    els.log.insertBefore(restored, els.log.firstChild);
+    scrollToEnd();
+  });
   state.items.forEach((item) => {
     if (item.k === 'me' && item.pending) queue.push(item);
   });
