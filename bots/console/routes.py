@@ -24,9 +24,11 @@ from bots.console.auth import (
     set_session_cookie,
 )
 from bots.console.live import LiveBus
+from bots.console.system_lines import translate as translate_system_line
 from bots.console.texts import PAGE, labels
 from intake import content as c
-from intake.i18n import Catalogs, is_rtl, language_name
+from intake.desk_activity import activity
+from intake.i18n import Catalogs, Texts, is_rtl, language_name
 from intake.keywords import Keyword, KeywordTable
 from intake.queue import Categorisation, DeskError, StaffDesk
 from intake.staff import RateLimited, SignInRefused, StaffAccounts, StaffSession
@@ -129,12 +131,12 @@ class Console:
         }
 
     @staticmethod
-    def _message(m: MessageRow) -> dict[str, Any]:
+    def _message(m: MessageRow, page: Texts) -> dict[str, Any]:
         return {
             "id": m.id,
             "direction": m.direction,
             "sender": m.sender,
-            "text": m.text,
+            "text": translate_system_line(m.text, page) if m.direction == "system" else m.text,
             "attachments": m.attachments,
             "at": _iso(m.created_at),
             "delivery": m.delivery,
@@ -216,11 +218,23 @@ class Console:
         now = self.desk.service.clock()
         waiting = await self.desk.queue()
         mine = await self.desk.held_by(staff.name)
+        moved = await activity(self.desk.service.db, [x.id for x in (*mine, *waiting)])
+
+        def card(conv: ConversationRow, preview: bool) -> dict[str, Any]:
+            summary, seen = self._summary(conv, staff.name, now), moved[conv.id]
+            summary["last_at"] = _iso(seen.last_at)
+            summary["unanswered"] = list(seen.unanswered)
+            # Words only on the cards of one's own conversations, whose opening is already audited.
+            if preview:
+                summary["preview"] = seen.preview
+                summary["preview_from_person"] = seen.preview_from_person
+            return summary
+
         return web.json_response(
             {
                 "staff": staff.name,
-                "queue": [self._summary(x, staff.name, now) for x in waiting],
-                "mine": [self._summary(x, staff.name, now) for x in mine],
+                "queue": [card(x, False) for x in waiting],
+                "mine": [card(x, True) for x in mine],
             }
         )
 
@@ -251,7 +265,9 @@ class Console:
         return web.json_response(
             {
                 "conversation": summary,
-                "messages": [self._message(m) for m in detail.messages],
+                "messages": [
+                    self._message(m, self.pages.texts(self._lang(request))) for m in detail.messages
+                ],
                 "earlier": [
                     {"id": x.id, "created_at": _iso(x.created_at), "status": x.status} for x in detail.earlier
                 ],

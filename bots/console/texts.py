@@ -59,6 +59,24 @@ PAGE = {
     "bot": N_("Bot"),
     "staff": N_("Staff"),
     "system": N_("System"),
+    "unread": N_("unread"),
+    "last_message": N_("Last message"),
+    "reply_prefix": N_("Reply:"),
+    "sound": N_("Sound"),
+    "notify": N_("Desktop notifications"),
+    "notify_message": N_("New message in one of your conversations"),
+    "notify_urgent": N_("Urgent: a new conversation is waiting"),
+    "confirm_close": N_("Close this conversation?"),
+    "confirm_close_unread": N_("This conversation has messages you have not seen. Close it anyway?"),
+    "confirm_block": N_("Block this sender for {hours} hours? They get one neutral line and nothing else."),
+    "confirm_hostile": N_("Mark this contact as possibly hostile?"),
+    "safety": N_("Sender and safety"),
+}
+CHANNELS = {
+    "webchat": N_("Web chat"),
+    "telegram": N_("Telegram"),
+    "sms": N_("SMS"),
+    "whatsapp": N_("WhatsApp"),
 }
 
 
@@ -73,5 +91,5 @@ def labels(page: Texts, t: Texts, languages: tuple[str, ...]) -> dict[str, Any]:
         "genders": {o.id: t(o.label) for o in GENDERS},
         "kinds": {"individual": t(CASE), "information": t(INFORMATION)},
         "languages": {lang: language_name(lang) for lang in languages},
-        "channels": {"webchat": "Web chat", "telegram": "Telegram", "sms": "SMS", "whatsapp": "WhatsApp"},
+        "channels": {channel: page(msgid) for channel, msgid in CHANNELS.items()},
     }

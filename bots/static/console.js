@@ -85,7 +85,9 @@
     closeGender: $('close-gender'),
     closeCountry: $('close-country'),
     closeFollowUp: $('close-follow-up'),
-    blockBox: $('block-box'),
+    blockBox: $('safety-box'),
+    sound: $('sound'),
+    notify: $('notify'),
     blockForm: $('block-form'),
     blockHours: $('block-hours'),
     hostileBox: $('hostile-box'),
@@ -114,6 +116,8 @@
     detail: null, // the last answer for openId
     prefilledFor: null, // the conversation the close form was filled for
     unseen: 0, // new arrivals while the tab was hidden
+    seen: new Map(), // conversation id -> the newest message id shown while the tab was visible
+    unreadBefore: null, // conversation id -> unread count at the last fetch (null before the first)
     drafts: new Map(), // conversation id -> {reply, note}
   };
   let leaving = false;
@@ -300,9 +304,32 @@
     if (who.length) open.appendChild(el('span', 'card__line', who.join(' \u00b7 ')));
     const topics = Array.isArray(conv.topics) ? conv.topics.map((x) => label('topics', x)).filter(Boolean) : [];
     if (topics.length) open.appendChild(el('span', 'card__line card__topics', topics.join(', ')));
+    const unread = unreadCount(conv);
+    if (unread > 0) {
+      const count = el('span', 'card__unread', String(unread));
+      count.appendChild(el('span', 'visually-hidden', ' ' + text('unread')));
+      open.insertBefore(count, open.firstChild);
+      item.classList.add('has-unread');
+    }
+    if (typeof conv.preview === 'string' && conv.preview) {
+      const preview = el('span', 'card__line card__preview', '');
+      if (conv.preview_from_person !== true) preview.appendChild(el('span', 'card__who', text('reply_prefix') + ' '));
+      const words = el('span', '', conv.preview);
+      words.dir = 'auto';
+      if (conv.language) words.lang = bcp47(conv.language);
+      preview.appendChild(words);
+      open.appendChild(preview);
+    }
     const waiting = el('span', 'card__line');
-    waiting.appendChild(el('span', 'visually-hidden', text('waiting') + ': '));
-    waiting.appendChild(waitNode(conv));
+    if (inQueue || !conv.last_at) {
+      waiting.appendChild(el('span', 'visually-hidden', text('waiting') + ': '));
+      waiting.appendChild(waitNode(conv));
+    } else {
+      waiting.appendChild(el('span', 'visually-hidden', text('last_message') + ': '));
+      const time = el('time', 'card__time', formatTime(conv.last_at, false));
+      time.dateTime = conv.last_at;
+      waiting.appendChild(time);
+    }
     open.appendChild(waiting);
     open.addEventListener('click', () => openConversation(conv.id, { focus: true, readOnly: false }));
     item.appendChild(open);
@@ -356,17 +383,85 @@
     const ids = state.queue.map((x) => x.id);
     if (state.known !== null) {
       const fresh = ids.filter((id) => !state.known.has(id));
-      if (fresh.length) arrived(fresh.length);
+      const urgent = state.queue.some((x) => fresh.indexOf(x.id) !== -1 && x.danger === true);
+      if (fresh.length) arrived(fresh.length, urgent);
     }
     state.known = new Set(ids);
+    noticeUnread();
     renderLists();
+  }
+
+  // ---- Unread: the person's messages after the last staff reply that this tab has not shown ----
+
+  function unreadCount(conv) {
+    const ids = Array.isArray(conv.unanswered) ? conv.unanswered : [];
+    const seen = state.seen.get(conv.id) || 0;
+    return ids.filter((id) => Number(id) > seen).length;
+  }
+
+  function markSeen(conv, messages) {
+    if (document.hidden || !conv || state.readOnly) return;
+    let newest = state.seen.get(conv.id) || 0;
+    messages.forEach((m) => {
+      if (m && Number(m.id) > newest) newest = Number(m.id);
+    });
+    state.seen.set(conv.id, newest);
+  }
+
+  /** New messages in my conversations since the last fetch: sound and a desktop notification. */
+  function noticeUnread() {
+    const now = new Map();
+    state.mine.forEach((conv) => now.set(conv.id, unreadCount(conv)));
+    if (state.unreadBefore !== null) {
+      // Not for the conversation on screen: the staff member is reading it.
+      const grew = state.mine.some(
+        (conv) =>
+          (document.hidden || conv.id !== state.openId) && now.get(conv.id) > (state.unreadBefore.get(conv.id) || 0)
+      );
+      if (grew) {
+        announce(text('notify_message'));
+        beep();
+        desktop(text('notify_message'), 'message');
+      }
+    }
+    state.unreadBefore = now;
+    updateTitle();
+  }
+
+  function unreadTotal() {
+    return state.mine.reduce((sum, conv) => sum + unreadCount(conv), 0);
+  }
+
+  // ---- Desktop notifications: asked once, by a button (browsers allow asking only after a click) ----
+
+  const canNotify = typeof window.Notification === 'function';
+
+  function showNotifyButton() {
+    els.notify.hidden = !canNotify || Notification.permission !== 'default';
+  }
+
+  els.notify.addEventListener('click', () => {
+    if (!canNotify) return;
+    Promise.resolve(Notification.requestPermission()).then(showNotifyButton, showNotifyButton);
+  });
+
+  function desktop(message, tag) {
+    // Only while the staff member looks elsewhere; the words are neutral, never the person's.
+    if (!canNotify || Notification.permission !== 'granted' || !document.hidden) return;
+    try {
+      const note = new Notification(baseTitle, { body: message, tag: 'helpline-' + tag, lang: pageLang });
+      note.addEventListener('click', () => window.focus());
+    } catch {
+      // some browsers allow notifications only from a service worker: the title badge still shows it
+    }
   }
 
   // ---- New arrivals: a title badge while the tab is hidden, an announcement, a soft tone ----
 
-  function arrived(count) {
-    announce(text('new_arrival'));
+  function arrived(count, urgent) {
+    announce(text(urgent ? 'notify_urgent' : 'new_arrival'));
     beep();
+    if (urgent) desktop(text('notify_urgent'), 'urgent');
     if (document.hidden) {
       state.unseen += count;
       updateTitle();
@@ -374,14 +469,20 @@
   }
 
   function updateTitle() {
-    document.title = state.unseen > 0 ? '(' + state.unseen + ') ' + baseTitle : baseTitle;
+    // New arrivals while away, and the unread messages in my conversations.
+    const count = state.unseen + unreadTotal();
+    document.title = count > 0 ? '(' + count + ') ' + baseTitle : baseTitle;
   }
 
   document.addEventListener('visibilitychange', () => {
-    if (!document.hidden && state.unseen) {
-      state.unseen = 0;
-      updateTitle();
+    if (document.hidden) return;
+    state.unseen = 0;
+    // The open conversation is on screen again: what it shows is seen now.
+    if (state.detail) {
+      markSeen(state.detail.conversation, Array.isArray(state.detail.messages) ? state.detail.messages : []);
+      renderLists();
     }
+    updateTitle();
   });
 
   let audio = null;
@@ -401,7 +502,7 @@
   }
 
   function beep() {
-    if (!audio || audio.state !== 'running') return;
+    if (!els.sound.checked || !audio || audio.state !== 'running') return;
     try {
       const now = audio.currentTime;
       const osc = audio.createOscillator();
@@ -502,7 +603,10 @@
     if (ticket !== convTicket || id !== state.openId) return;
     if (!data.conversation || typeof data.conversation !== 'object') throw HttpError(500, text('error'));
     state.detail = data;
+    markSeen(data.conversation, Array.isArray(data.messages) ? data.messages : []);
     renderConversation(data, (options && options.scrollToEnd) === true);
+    renderLists();
+    updateTitle();
   }
 
   function renderConversation(data, scrollToEnd) {
@@ -556,7 +660,6 @@
     els.transferBox.hidden = readOnly || !mine;
     els.closeBox.hidden = readOnly || !mine;
     els.blockBox.hidden = readOnly || erased;
-    els.hostileBox.hidden = readOnly || erased;
     els.hostile.checked = conv.hostile === true;
     if (els.closeBox.hidden) els.closeBox.open = false;
     if (els.transferBox.hidden) els.transferBox.open = false;
@@ -660,9 +763,9 @@
       item.lang = pageLang;
       item.dir = 'auto';
     } else if (direction === 'system') {
-      // Lines the server writes ("claimed by …").
-      item.lang = 'en';
-      item.dir = 'ltr';
+      // Lines the server writes ("picked up by …"), in the console's language.
+      item.lang = pageLang;
+      item.dir = 'auto';
     } else {
       item.lang = lang;
       item.dir = dir;
@@ -899,6 +1002,10 @@
 
   els.closeForm.addEventListener('submit', async (event) => {
     event.preventDefault();
+    const conv = state.detail ? state.detail.conversation : null;
+    const mineNow = conv ? state.mine.filter((x) => x.id === conv.id)[0] : null;
+    const unread = mineNow ? unreadCount(mineNow) : 0;
+    if (!window.confirm(text(unread > 0 ? 'confirm_close_unread' : 'confirm_close'))) return;
     const result = await act('close', closeBody(), event.submitter || null);
     if (result !== null) els.closeBox.open = false;
   });
@@ -910,12 +1017,17 @@
       els.blockHours.focus();
       return;
     }
+    if (!window.confirm(text('confirm_block').replace('{hours}', String(hours)))) return;
     const result = await act('block', { hours: hours }, event.submitter || null);
     if (result !== null) els.blockBox.open = false;
   });
 
   els.hostile.addEventListener('change', async () => {
     const wanted = els.hostile.checked;
+    if (wanted && !window.confirm(text('confirm_hostile'))) {
+      els.hostile.checked = false;
+      return;
+    }
     const result = await act('flag', { hostile: wanted }, els.hostile);
     if (result === null) els.hostile.checked = !wanted;
   });
@@ -1004,6 +1116,7 @@
 
   // ---- Start ----
 
+  showNotifyButton();
   window.setInterval(tick, TICK_MS);
   window.setInterval(() => refresh(true), FALLBACK_REFRESH_MS);
   refresh(false);
