@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from intake.categories import N_
+from intake.ending import REOPENED_LINE
 from intake.i18n import Texts
 
 _NAME = r"(?P<staff>[A-Za-z0-9._-]{1,64})"
@@ -25,6 +26,7 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         ),
         (rf"flagged as possibly hostile by {_NAME}", N_("Marked as possibly hostile by {staff}")),
         (rf"hostile flag removed by {_NAME}", N_("Possibly hostile mark removed by {staff}")),
+        (re.escape(REOPENED_LINE), N_("Reopened: the person wrote again")),
     )
 )
 

@@ -16,8 +16,10 @@ from playwright.async_api import Browser, Page, ViewportSize, expect
 
 from bots.app import WIRING
 from bots.webchat_page import CLOSED, EMERGENCY
+from intake.ending import ENDED
 from intake.hours import default_hours
 from intake.i18n import is_rtl, language_name
+from intake.queue import Categorisation
 from tests.browser.test_console import PASSWORD, STAFF, WAIT_MS, PageProblems, Server
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -220,4 +222,37 @@ async def test_tigrinya_in_the_language_menu_and_on_the_page_is_drawn_not_boxes(
         assert (await fonts_of(page, selector)).get("NotoSansEthiopic-Regular") == ethiopic, selector
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "menu-then-ti.png"))
+    assert problems.seen == []
+
+
+async def test_a_closed_conversation_says_so_and_a_message_soon_after_goes_back_to_the_same_member(
+    browser: Browser, server: Server
+) -> None:
+    wiring = server.app[WIRING]
+    await wiring.accounts.sign_in(STAFF, PASSWORD, "test")
+    problems = PageProblems()
+    page = await phone(browser, server, problems, "nb-NO")
+    await page.goto("/chat")
+    await page.locator("#input").fill("Hei")
+    await page.locator("#input").press("Enter")
+    for label in (language_name("nb"), "Ja", "Hopp over", "Ferdig", "Hopp over", "Hopp over", "Hopp over"):
+        await choose(page, label)
+    # The last answer hands the person to the queue once the server has it.
+    await expect(page.locator("#log .msg--me.is-pending")).to_have_count(0)
+    (waiting,) = await wiring.desk.queue()
+    await wiring.desk.claim(waiting.id, STAFF)
+    await wiring.desk.close(waiting.id, STAFF, Categorisation())
+    log = page.locator("#log")
+    await expect(log.locator(".msg--staff").last).to_have_text(wiring.catalogs.texts("nb")(ENDED))
+    menus = await log.locator(".choices").count()
+
+    await page.locator("#input").fill("Hallo? Er dere der fortsatt?")
+    await page.locator("#input").press("Enter")
+    await expect(log.locator(".msg--me").last).not_to_have_class(re.compile("is-pending"))
+    (again,) = await wiring.desk.held_by(STAFF)
+    assert (again.id, again.status) == (waiting.id, "claimed")
+    # No greeting and no language menu again.
+    await page.wait_for_timeout(1000)
+    assert await log.locator(".choices").count() == menus
+    await expect(log.locator(".msg--me").last).to_have_text("Hallo? Er dere der fortsatt?")
     assert problems.seen == []

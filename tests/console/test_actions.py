@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from bots import webchat as webchat_module
 from intake import content as c
+from intake.ending import REOPEN_WINDOW
 from intake.storage.models import AuditRow, OutboxRow, StatRecordRow
 from tests.console.conftest import Console
 from tests.integration.conftest import fetch
@@ -19,6 +20,7 @@ SUMMARY = {
     "gender", "danger", "under18", "outside_hours", "queued_at", "waiting_seconds", "claimed_by", "mine",
 }  # fmt: skip
 MESSAGE = {"id", "direction", "sender", "text", "attachments", "at", "delivery"}
+ENDED = "This conversation has ended. You can write here again at any time."
 INTAKE_ANSWERS = ("en", "yes", "self", "forced_marriage", "done", "under_18", "woman")
 
 
@@ -234,7 +236,8 @@ async def test_close_corrects_the_anonymous_record_with_the_final_categorisation
     assert (queue["queue"], queue["mine"]) == ([], [])
     detail = await anna.conversation(conversation)
     assert (detail["conversation"]["status"], detail["can_reply"]) == ("closed", False)
-    assert detail["messages"][-1]["text"] == "Avsluttet av anna"
+    assert detail["messages"][-2]["text"] == "Avsluttet av anna"
+    assert detail["messages"][-1]["text"] == ENDED
 
 
 async def test_closing_with_nothing_chosen_keeps_what_the_intake_found(console: Console) -> None:
@@ -289,6 +292,9 @@ async def test_a_person_who_writes_again_shows_their_earlier_conversation(consol
     anna = await console.signed_in("anna")
     await anna.act(first, "claim")
     await anna.act(first, "close", {})
+    # Past the reopen window (sooner, the same conversation reopens: tests/console/test_ending.py).
+    later = datetime.now(UTC) + REOPEN_WINDOW + timedelta(minutes=1)
+    console.wiring.service.clock = lambda: later
     await chat.send("It is me again")
     second = (await console.conversation_of(chat)).id
     assert second != first
