@@ -71,6 +71,13 @@ PAGE = {
     "confirm_block": N_("Block this sender for {hours} hours? They get one neutral line and nothing else."),
     "confirm_hostile": N_("Mark this contact as possibly hostile?"),
     "safety": N_("Sender and safety"),
+    "shortcuts": N_("Keyboard shortcuts"),
+    "key_next": N_("Open the next waiting conversation"),
+    "key_claim": N_("Pick up the open conversation"),
+    "key_reply": N_("Write a reply"),
+    "key_close": N_("Close the open conversation (asks first)"),
+    "key_help": N_("Show these shortcuts"),
+    "done": N_("Done"),
 }
 CHANNELS = {
     "webchat": N_("Web chat"),

@@ -1114,6 +1114,41 @@
 
   window.addEventListener('online', () => refresh(true));
 
+  // ---- Keyboard shortcuts (never while typing; "?" lists them) ----
+
+  const shortcuts = $('shortcuts');
+  const shortcutsButton = $('shortcuts-button');
+
+  function showShortcuts() {
+    if (shortcuts && typeof shortcuts.showModal === 'function' && !shortcuts.open) shortcuts.showModal();
+  }
+
+  if (shortcutsButton) shortcutsButton.addEventListener('click', showShortcuts);
+
+  document.addEventListener('keydown', (event) => {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
+    const target = event.target;
+    if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName || ''))) return;
+    if (shortcuts && shortcuts.open) return;
+    if (event.key === 'n') {
+      if (state.queue.length) openConversation(state.queue[0].id, { focus: true, readOnly: false });
+    } else if (event.key === 'c') {
+      if (!els.claim.hidden && state.openId !== null) claimConversation(state.openId, els.claim);
+    } else if (event.key === 'r') {
+      if (els.replyForm.hidden) return;
+      els.reply.focus();
+    } else if (event.key === 'x') {
+      if (els.closeBox.hidden) return;
+      els.closeBox.open = true;
+      els.closeBox.querySelector('summary').focus();
+    } else if (event.key === '?') {
+      showShortcuts();
+    } else {
+      return;
+    }
+    event.preventDefault();
+  });
+
   // ---- Start ----
 
   showNotifyButton();

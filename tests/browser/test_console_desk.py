@@ -167,3 +167,33 @@ async def test_dangerous_actions_come_last_apart_and_confirmed(browser: Browser,
     await notify.click()
     await expect(notify).to_be_hidden()
     assert problems.seen == []
+
+
+async def test_keyboard_shortcuts_and_their_help(browser: Browser, server: Server) -> None:
+    problems = PageProblems()
+    console = await norwegian_console(browser, server, problems)
+    await Person(server).write("Hei", *["hopp over"] * 7)
+    await expect(console.locator("#queue-list .card")).to_have_count(1)
+
+    await console.keyboard.press("?")
+    help_box = console.get_by_role("dialog", name="Hurtigtaster")
+    await expect(help_box).to_be_visible()
+    await expect(help_box).to_contain_text("Åpne neste samtale som venter")
+    await console.keyboard.press("Escape")
+    await expect(help_box).to_be_hidden()
+
+    await console.keyboard.press("n")
+    await expect(console.locator("#claim")).to_be_visible()
+    await console.keyboard.press("c")
+    await expect(console.locator("#reply-form")).to_be_visible()
+    await expect(console.locator("#mine-list .card")).to_have_count(1)
+    await console.locator("#conv-title").focus()
+    await console.keyboard.press("r")
+    await expect(console.locator("#reply")).to_be_focused()
+    await console.keyboard.type("xr")  # typing is typing: no shortcut fires in the reply box
+    await expect(console.locator("#reply")).to_have_value("xr")
+    await expect(console.locator("#close-box")).not_to_have_attribute("open", "")
+    await console.locator("#conv-title").focus()
+    await console.keyboard.press("x")
+    await expect(console.locator("#close-box")).to_have_attribute("open", "")
+    assert problems.seen == []
