@@ -78,6 +78,23 @@ PAGE = {
     "key_close": N_("Close the open conversation (asks first)"),
     "key_help": N_("Show these shortcuts"),
     "done": N_("Done"),
+    "audit": N_("Audit log"),
+    "audit_time": N_("Time"),
+    "audit_who": N_("Staff member"),
+    "audit_action": N_("Action"),
+    "audit_conversation": N_("Conversation"),
+}
+# What the audit log records (the API route's name), in the console's words.
+AUDIT_ACTIONS = {
+    "open": N_("Opened the transcript"),
+    "claim": N_("Picked up"),
+    "release": N_("Put back in the queue"),
+    "messages": N_("Replied"),
+    "notes": N_("Wrote a note"),
+    "transfer": N_("Transferred"),
+    "close": N_("Closed"),
+    "block": N_("Blocked the sender"),
+    "flag": N_("Changed the possibly hostile mark"),
 }
 CHANNELS = {
     "webchat": N_("Web chat"),
@@ -99,4 +116,5 @@ def labels(page: Texts, t: Texts, languages: tuple[str, ...]) -> dict[str, Any]:
         "kinds": {"individual": t(CASE), "information": t(INFORMATION)},
         "languages": {lang: language_name(lang) for lang in languages},
         "channels": {channel: page(msgid) for channel, msgid in CHANNELS.items()},
+        "audit_actions": {action: page(msgid) for action, msgid in AUDIT_ACTIONS.items()},
     }

@@ -1114,6 +1114,45 @@
 
   window.addEventListener('online', () => refresh(true));
 
+  // ---- The audit log (administrators only: the server refuses anyone else) ----
+
+  const auditBox = $('audit-box');
+
+  async function loadAudit() {
+    let rows = [];
+    try {
+      const data = await call('GET', '/audit');
+      rows = Array.isArray(data.audit) ? data.audit : [];
+    } catch (error) {
+      if (error.status !== 401) showError(error.message);
+      return;
+    }
+    const body = $('audit-rows');
+    body.textContent = '';
+    rows.forEach((r) => {
+      if (!r || typeof r !== 'object') return;
+      const tr = el('tr', '');
+      const when = el('td', '');
+      const time = el('time', '', formatTime(r.at, true));
+      if (typeof r.at === 'string') time.dateTime = r.at;
+      when.appendChild(time);
+      tr.appendChild(when);
+      tr.appendChild(el('td', '', typeof r.staff === 'string' ? r.staff : ''));
+      tr.appendChild(el('td', '', label('audit_actions', r.action)));
+      const conv = typeof r.conversation === 'string' ? r.conversation : '';
+      const cell = el('td', 'audit__conversation', conv.slice(0, 8));
+      if (conv) cell.title = conv;
+      tr.appendChild(cell);
+      body.appendChild(tr);
+    });
+  }
+
+  if (auditBox) {
+    auditBox.addEventListener('toggle', () => {
+      if (auditBox.open) loadAudit();
+    });
+  }
+
   // ---- Keyboard shortcuts (never while typing; "?" lists them) ----
 
   const shortcuts = $('shortcuts');

@@ -14,6 +14,7 @@ from pathlib import Path
 import aiohttp
 from playwright.async_api import Browser, Dialog, Page, ViewportSize, expect
 
+from bots.app import WIRING
 from tests.browser.test_console import PASSWORD, STAFF, WAIT_MS, PageProblems, Server
 
 # A claim refetches the queue and the transcript: on a busy 2-core machine that can take more than 5 s.
@@ -47,12 +48,14 @@ class Person:
                     assert response.status == 202, await response.text()
 
 
-async def norwegian_console(browser: Browser, server: Server, problems: PageProblems) -> Page:
+async def norwegian_console(
+    browser: Browser, server: Server, problems: PageProblems, name: str = STAFF
+) -> Page:
     context = await browser.new_context(locale="nb-NO", base_url=server.url, viewport=DESK)
     context.set_default_timeout(WAIT_MS)
     page = problems.watch(await context.new_page())
     await page.goto("/staff/login")
-    await page.locator("#name").fill(STAFF)
+    await page.locator("#name").fill(name)
     await page.locator("#password").fill(PASSWORD)
     await page.get_by_role("button", name="Logg inn").click()
     await expect(page.locator("#queue-empty")).to_be_visible()
@@ -196,4 +199,22 @@ async def test_keyboard_shortcuts_and_their_help(browser: Browser, server: Serve
     await console.locator("#conv-title").focus()
     await console.keyboard.press("x")
     await expect(console.locator("#close-box")).to_have_attribute("open", "")
+    assert problems.seen == []
+
+
+async def test_administrators_read_the_audit_log_in_the_console(browser: Browser, server: Server) -> None:
+    await server.app[WIRING].accounts.add("ada", PASSWORD, "admin")
+    problems = PageProblems()
+    console = await norwegian_console(browser, server, problems)
+    await Person(server).write("Hei", *["hopp over"] * 7)
+    await console.locator("#queue-list .card").first.get_by_role("button", name="Ta samtalen").click()
+    await expect(console.locator("#reply-form")).to_be_visible()
+    # Staff without the admin role have no audit log to open.
+    await expect(console.locator("#audit-box")).to_have_count(0)
+
+    admin = await norwegian_console(browser, server, problems, name="ada")
+    await admin.get_by_text("Tilgangslogg").click()
+    rows = admin.locator("#audit-rows tr")
+    await expect(rows.filter(has_text="Tok samtalen").filter(has_text=STAFF)).to_have_count(1)
+    await expect(rows.filter(has_text="Åpnet samtalen").filter(has_text=STAFF)).to_have_count(1)
     assert problems.seen == []
