@@ -28,6 +28,7 @@ from bots.console.system_lines import translate as translate_system_line
 from bots.console.texts import PAGE, labels
 from intake import content as c
 from intake.desk_activity import activity
+from intake.desk_search import search as search_transcripts
 from intake.i18n import Catalogs, Texts, is_rtl, language_name
 from intake.keywords import Keyword, KeywordTable
 from intake.queue import Categorisation, DeskError, StaffDesk
@@ -344,6 +345,29 @@ class Console:
             }
         )
 
+    async def search(self, request: web.Request) -> web.Response:
+        """Words in open and recent transcripts. Every conversation shown is audited as searched (the
+        words searched for are not: the log never holds text)."""
+        staff = await self._staff(request)
+        service = self.desk.service
+        hits = await search_transcripts(service.db, request.query.get("q", ""), service.clock())
+        for conversation_id in dict.fromkeys(hit.conversation_id for hit in hits):
+            await self.accounts.audit(staff.name, "search", conversation_id)
+        return web.json_response(
+            {
+                "results": [
+                    {
+                        "conversation": hit.conversation_id,
+                        "message": hit.message_id,
+                        "direction": hit.direction,
+                        "at": _iso(hit.at),
+                        "snippet": hit.snippet,
+                    }
+                    for hit in hits
+                ]
+            }
+        )
+
     async def stream(self, request: web.Request) -> web.StreamResponse:
         """Server-sent events: a nudge whenever a conversation changes; the page refetches what it shows."""
         staff = await self._staff(request)
@@ -436,6 +460,7 @@ def add_routes(app: web.Application, get: Callable[[web.Request], Console]) -> N
     app.router.add_get(f"{api}/queue", route("queue"))
     app.router.add_get(f"{api}/staff", route("staff_names"))
     app.router.add_get(f"{api}/audit", route("audit"))
+    app.router.add_get(f"{api}/search", route("search"))
     app.router.add_get(f"{api}/stream", route("stream"))
     app.router.add_get(f"{api}/conversations/{{id}}", route("conversation"))
     for action in ("claim", "release", "messages", "notes", "transfer", "close", "block", "flag"):

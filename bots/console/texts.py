@@ -83,6 +83,8 @@ PAGE = {
     "audit_who": N_("Staff member"),
     "audit_action": N_("Action"),
     "audit_conversation": N_("Conversation"),
+    "search": N_("Search in conversations"),
+    "search_none": N_("Nothing found."),
 }
 # What the audit log records (the API route's name), in the console's words.
 AUDIT_ACTIONS = {
@@ -95,6 +97,7 @@ AUDIT_ACTIONS = {
     "close": N_("Closed"),
     "block": N_("Blocked the sender"),
     "flag": N_("Changed the possibly hostile mark"),
+    "search": N_("Found in a search"),
 }
 CHANNELS = {
     "webchat": N_("Web chat"),

@@ -1114,6 +1114,45 @@
 
   window.addEventListener('online', () => refresh(true));
 
+  // ---- Search over open and recent transcripts (the server audits every conversation it shows) ----
+
+  const searchForm = $('search-form');
+  const searchInput = $('search');
+  const searchResults = $('search-results');
+  const searchNone = $('search-none');
+
+  searchForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const query = searchInput.value.trim();
+    searchResults.textContent = '';
+    searchNone.hidden = true;
+    if (query.length < 2) return;
+    let results = [];
+    try {
+      const data = await call('GET', '/search?q=' + encodeURIComponent(query));
+      results = Array.isArray(data.results) ? data.results : [];
+    } catch (error) {
+      if (error.status !== 401) showError(error.message);
+      return;
+    }
+    searchNone.hidden = results.length > 0;
+    results.forEach((r) => {
+      if (!r || typeof r.conversation !== 'string') return;
+      const item = el('li', 'search__item');
+      const button = el('button', 'link search__open');
+      button.type = 'button';
+      const time = el('time', 'card__time', formatTime(r.at, false));
+      if (typeof r.at === 'string') time.dateTime = r.at;
+      button.appendChild(time);
+      const words = el('span', 'search__snippet', typeof r.snippet === 'string' ? r.snippet : '');
+      words.dir = 'auto';
+      button.appendChild(words);
+      button.addEventListener('click', () => openConversation(r.conversation, { focus: true, readOnly: false }));
+      item.appendChild(button);
+      searchResults.appendChild(item);
+    });
+  });
+
   // ---- The audit log (administrators only: the server refuses anyone else) ----
 
   const auditBox = $('audit-box');

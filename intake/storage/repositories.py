@@ -288,6 +288,23 @@ class Messages:
         )
         return int((await self.session.execute(stmt)).scalar_one())
 
+    async def search(self, words: str, closed_since: datetime, limit: int = 50) -> Sequence[MessageRow]:
+        """Messages to or from people (never notes or system lines) that contain `words`, ignoring case, in
+        open conversations and those closed since `closed_since`; newest first."""
+        pattern = "%" + words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = (
+            select(MessageRow)
+            .join(ConversationRow, ConversationRow.id == MessageRow.conversation_id)
+            .where(
+                MessageRow.direction.in_(("in", "out")),
+                func.lower(MessageRow.text).like(pattern.lower(), escape="\\"),
+                or_(ConversationRow.status != "closed", ConversationRow.closed_at >= closed_since),
+            )
+            .order_by(MessageRow.id.desc())
+            .limit(limit)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
     async def set_delivery(self, outbox_id: int, delivery: str) -> None:
         await self.set_delivery_many([outbox_id], delivery)
 

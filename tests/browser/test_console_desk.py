@@ -218,3 +218,24 @@ async def test_administrators_read_the_audit_log_in_the_console(browser: Browser
     await expect(rows.filter(has_text="Tok samtalen").filter(has_text=STAFF)).to_have_count(1)
     await expect(rows.filter(has_text="Åpnet samtalen").filter(has_text=STAFF)).to_have_count(1)
     assert problems.seen == []
+
+
+async def test_search_opens_the_conversation_found(browser: Browser, server: Server) -> None:
+    problems = PageProblems()
+    console = await norwegian_console(browser, server, problems)
+    await Person(server).write("Passet mitt er tatt", *["hopp over"] * 7)
+    await Person(server).write("Hei", *["hopp over"] * 7)
+    await expect(console.locator("#queue-list .card")).to_have_count(2)
+    await console.get_by_label("Søk i samtaler").fill("PASSET")
+    await console.get_by_label("Søk i samtaler").press("Enter")
+    results = console.locator("#search-results button")
+    await expect(results).to_have_count(1)
+    await expect(results).to_contain_text("Passet mitt er tatt")
+    await results.click()
+    await expect(console.locator("#transcript .msg--in").first).to_contain_text("Passet mitt er tatt")
+
+    await console.get_by_label("Søk i samtaler").fill("finnes ikke")
+    await console.get_by_label("Søk i samtaler").press("Enter")
+    await expect(console.locator("#search-none")).to_have_text("Fant ingenting.")
+    await expect(results).to_have_count(0)
+    assert problems.seen == []
