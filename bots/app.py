@@ -293,16 +293,25 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
     async def chat_poll(request: web.Request) -> web.StreamResponse:
         return await request.app[WIRING].webchat.poll(request)
 
+    async def chat_status(request: web.Request) -> web.StreamResponse:
+        return await request.app[WIRING].webchat.status(request)
+
+    async def favicon(request: web.Request) -> web.StreamResponse:
+        # Browsers ask for /favicon.ico by themselves: answer it instead of a 404 on every page load.
+        return web.FileResponse(STATIC_DIR / "favicon.svg", headers={"Content-Type": "image/svg+xml"})
+
     async def root(request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound("/chat")
 
     app.router.add_get("/", root)
+    app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/chat", chat_page)
     app.router.add_post("/chat/api/session", chat_session)
     app.router.add_post("/chat/api/send", chat_send)
     app.router.add_get("/chat/api/poll", chat_poll)
+    app.router.add_get("/chat/api/status", chat_status)
     add_console_routes(app, lambda request: request.app[WIRING].console)
     metrics_access.add_to(app, metrics)
     app.router.add_static("/static", STATIC_DIR)

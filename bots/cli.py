@@ -47,8 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings() -> Settings:
-    settings = load_settings()
+def _settings(command: str) -> Settings:
+    settings = load_settings(need_secret=command != "staff")
     try:
         OpeningHours.from_config(settings.hours)
     except HoursConfigError as exc:
@@ -87,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             written = compile_catalogs(default_locales_dir())
             print(f"compiled {len(written)} catalog(s)")
             return 0
-        settings = _settings()
+        settings = _settings(args.command)
         if args.command == "staff":
             return asyncio.run(cli_staff.run(args, settings))
         if args.command == "keys":
@@ -113,7 +113,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bots.telegram import enable_polling
 
             enable_polling(app)
-        web.run_app(app, host=args.host, port=args.port, print=None, **access_log_options())
+        where = f"[{args.host}]" if ":" in args.host else args.host
+        web.run_app(
+            app,
+            host=args.host,
+            port=args.port,
+            # Printed once the socket listens, so the address shown is one that answers.
+            print=lambda _: print(
+                f"helpline: serving http://{where}:{args.port}/chat and /staff", flush=True
+            ),
+            **access_log_options(),
+        )
         return 0
     except ConfigError as exc:
         print(f"helpline: configuration error: {exc}", file=sys.stderr)

@@ -9,7 +9,7 @@ from telegram import Bot, BotCommand
 from telegram.error import InvalidToken, TelegramError
 
 from bots.telegram import ALLOWED_UPDATES, WEBHOOK_PATH, telegram_config
-from bots.webchat import PAGE_TEXTS
+from bots.webchat_page import PAGE_TEXTS
 from intake.config import ConfigError, Settings
 from intake.i18n import Catalogs, compile_catalogs, default_locales_dir
 from intake.keywords import Keyword, KeywordTable, default_table

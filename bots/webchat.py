@@ -16,6 +16,7 @@ from aiohttp import web
 
 from bots.bodies import parse_json, read_limited
 from bots.client_address import ClientAddresses
+from bots.webchat_page import ChatPage
 from intake.categories import N_
 from intake.chat_tokens import token_expired
 from intake.i18n import Catalogs
@@ -34,16 +35,6 @@ POLL_SECONDS = 25.0
 # Another process may have queued a reply (staff console on a second copy): look again this often.
 RECHECK_SECONDS = 2.0
 
-PAGE_TEXTS = {
-    "title": N_("Chat"),
-    "exit": N_("Leave quickly"),
-    "exit_hint": N_("Press Esc to leave quickly"),
-    "placeholder": N_("Write a message"),
-    "send": N_("Send"),
-    "intro": N_("Anonymous chat. You do not need to give your name."),
-    "offline": N_("No connection. Trying again…"),
-    "error": N_("The message was not sent. Please try again."),
-}
 TOO_LONG = N_("The message is too long. Please split it into shorter messages.")
 EMPTY = N_("The message is empty.")
 # The web chat's limits (intake/limits.py). Shown on the page; the person's text goes back into the box.
@@ -95,6 +86,7 @@ class WebChat:
         self.counter = Counter(db)
         # A longer message than the default needs a larger body (16 KiB is 8 bytes a character for 2,000).
         self.max_body = max(MAX_BODY, 8 * self.limits.max_message_chars + 384)
+        self.landing = ChatPage(service, catalogs)
         self._waiters: dict[str, set[asyncio.Event]] = {}
         self._closing = False
 
@@ -123,17 +115,19 @@ class WebChat:
         return self.catalogs.languages[0]
 
     async def page(self, request: web.Request) -> web.Response:
-        lang = self._language(request)
-        t = self.catalogs.texts(lang)
+        state = await self.landing.state(self._language(request))
         context = {
-            "lang": lang.replace("_", "-"),
-            "rtl": t.rtl,
             "exit_url": self.exit_url,
             "static": "/static",
             "max_chars": self.limits.max_message_chars,
-            "t": {key: t(msgid) for key, msgid in PAGE_TEXTS.items()},
+            **state,
+            "t": state["texts"],
         }
         return aiohttp_jinja2.render_template("chat.html", request, context)
+
+    async def status(self, request: web.Request) -> web.Response:
+        """The line's state and the page's words in one language (the landing polls it)."""
+        return web.json_response(await self.landing.state(self.landing.language(request.query.get("lang"))))
 
     def _source(self, request: web.Request) -> str:
         """The client address as a keyed hash: what the limits count and a flood is known by."""

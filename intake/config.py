@@ -119,7 +119,9 @@ def _keys(env: Mapping[str, str], development: bool, public: bool) -> tuple[tupl
     return keys, pseudonym
 
 
-def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+def load_settings(env: Mapping[str, str] | None = None, *, need_secret: bool = True) -> Settings:
+    """`need_secret=False` for commands that never pseudonymise or encrypt (staff accounts): they run
+    without the key, as an operator's shell next to `make run` has it."""
     env = dict(os.environ if env is None else env)
     environment = env.get("HELPLINE_ENV", "production").strip() or "production"
     if environment not in ("production", "development"):
@@ -147,7 +149,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     public = environment != "development" or (
         public_url is not None and urlsplit(public_url).hostname not in LOCAL_HOSTS
     )
-    secret_keys, pseudonym_secret = _keys(env, environment == "development", public)
+    if need_secret or env.get("HELPLINE_SECRET_KEY") or env.get("HELPLINE_SECRET_KEYS"):
+        secret_keys, pseudonym_secret = _keys(env, environment == "development", public)
+    else:
+        # Nothing this command does is keyed (staff accounts): the development key is never used here.
+        secret_keys, pseudonym_secret = (DEVELOPMENT_SECRET,), DEVELOPMENT_SECRET
 
     config_path = Path(env["HELPLINE_CONFIG"]) if env.get("HELPLINE_CONFIG") else None
     file_data: dict[str, Any] = {}

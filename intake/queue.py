@@ -15,6 +15,7 @@ from sqlalchemy import update
 from intake import content as c
 from intake.categories import AGE_GROUPS, ROLES, Gender, InquiryKind, option_ids, with_main_topics
 from intake.countries import normalise_country
+from intake.ending import ENDED, was_reopened
 from intake.flow import FlowState
 from intake.messages import Channel, Delivery, Reply, storable
 from intake.records import TOPIC_IDS
@@ -234,25 +235,42 @@ class StaffDesk:
             conv = await self._held_by(await uow.conversations.get(conversation_id), staff)
             state = FlowState.from_json(conv.state)
             topics = with_main_topics(list(final.topics if final.topics is not None else state.topics))
-            await uow.stats.put(
-                conv.stat_key,
-                month=stat_month(conv.created_at, self.service.hours),
-                channel=conv.channel,
-                role=final.role if final.role is not None else state.role,
-                kind=final.kind if final.kind is not None else state.kind,
-                age_group=final.age_group if final.age_group is not None else state.age,
-                gender=final.gender if final.gender is not None else state.gender,
-                topics=topics,
-                outside_hours=conv.outside_hours,
-                follow_up=final.follow_up,
-                country=normalise_country(final.country) if final.country is not None else None,
-                closed_by_staff=True,
-            )
+            # A reopened conversation's record was written at its first close: one inquiry, one record.
+            reopened = conv.stat_key is None and await was_reopened(uow, conv)
+            if not reopened:
+                await uow.stats.put(
+                    conv.stat_key,
+                    month=stat_month(conv.created_at, self.service.hours),
+                    channel=conv.channel,
+                    role=final.role if final.role is not None else state.role,
+                    kind=final.kind if final.kind is not None else state.kind,
+                    age_group=final.age_group if final.age_group is not None else state.age,
+                    gender=final.gender if final.gender is not None else state.gender,
+                    topics=topics,
+                    outside_hours=conv.outside_hours,
+                    follow_up=final.follow_up,
+                    country=normalise_country(final.country) if final.country is not None else None,
+                    closed_by_staff=True,
+                )
             conv.stat_key = None
             conv.status, conv.closed_at, conv.updated_at = "closed", now, now
             self._system(uow, conv, f"closed by {staff}", now)
+            contact = await uow.contacts.get(conv.contact_id) if conv.contact_id is not None else None
+            # The person is told, neutrally, unless nothing may reach them: opted out, blocked, or outside
+            # the channel's free-text window.
+            told = (
+                contact is not None
+                and not contact.opted_out
+                and not (contact.blocked_until is not None and contact.blocked_until > now)
+                and not _window_closed(conv, now)
+            )
+            if contact is not None and told:
+                t = self.service.catalogs.texts(conv.language)
+                ended = Reply(text=t(ENDED), lang=t.lang, rtl=t.rtl, sender="staff")
+                await self.service.enqueue(uow, conv, contact, [ended], now)
             await uow.commit()
-        self._wake(None, conversation_id)
+            pseudonym = contact.pseudonym if contact is not None and told else None
+        self._wake(pseudonym, conversation_id)
 
     async def block(self, conversation_id: str, staff: str, hours: int) -> None:
         """Block the sender of this conversation for a while (abusive, or a relative hunting the person)."""

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from intake import content as c
+from intake.ending import reopen_recent
 from intake.flow import (
     Event,
     FlowContext,
@@ -179,7 +180,9 @@ class IntakeService:
                 return Outcome.DUPLICATE
             contact = await uow.contacts.touch(pseudonym, channel, address_enc, now)
             contact.opted_out = False
-            conv = await uow.conversations.open_for_contact(contact.id)
+            conv = await uow.conversations.open_for_contact(contact.id) or await reopen_recent(
+                uow, contact.id, now
+            )
             # Counted before anything is added, so the query forces no early flush (and the conversation
             # row is written once per message, not twice); the 1 is this message.
             recent = 1 + (await uow.messages.inbound_since(conv.id, now - RATE_WINDOW) if conv else 0)

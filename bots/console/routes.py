@@ -27,9 +27,12 @@ from bots.console.auth import (
     set_session_cookie,
 )
 from bots.console.live import LiveBus
+from bots.console.system_lines import translate as translate_system_line
 from bots.console.texts import PAGE, labels
 from intake import content as c
-from intake.i18n import Catalogs, is_rtl, language_name
+from intake.desk_activity import activity
+from intake.desk_search import search as search_transcripts
+from intake.i18n import Catalogs, Texts, is_rtl, language_name
 from intake.keywords import Keyword, KeywordTable
 from intake.queue import Categorisation, DeskError, StaffDesk
 from intake.staff import RateLimited, SignInRefused, StaffAccounts, StaffSession
@@ -140,12 +143,12 @@ class Console:
         }
 
     @staticmethod
-    def _message(m: MessageRow) -> dict[str, Any]:
+    def _message(m: MessageRow, page: Texts) -> dict[str, Any]:
         return {
             "id": m.id,
             "direction": m.direction,
             "sender": m.sender,
-            "text": m.text,
+            "text": translate_system_line(m.text, page) if m.direction == "system" else m.text,
             "attachments": m.attachments,
             "at": _iso(m.created_at),
             "delivery": m.delivery,
@@ -225,11 +228,23 @@ class Console:
         waiting = await self.desk.queue()
         mine = await self.desk.held_by(staff.name)
         floods = await self.desk.floods()
+        moved = await activity(self.desk.service.db, [x.id for x in (*mine, *waiting)])
+
+        def card(conv: ConversationRow, preview: bool) -> dict[str, Any]:
+            summary, seen = self._summary(conv, staff.name, now), moved[conv.id]
+            summary["last_at"] = _iso(seen.last_at)
+            summary["unanswered"] = list(seen.unanswered)
+            # Words only on the cards of one's own conversations, whose opening is already audited.
+            if preview:
+                summary["preview"] = seen.preview
+                summary["preview_from_person"] = seen.preview_from_person
+            return summary
+
         return web.json_response(
             {
                 "staff": staff.name,
-                "queue": [self._summary(x, staff.name, now) for x in waiting],
-                "mine": [self._summary(x, staff.name, now) for x in mine],
+                "queue": [card(x, False) for x in waiting],
+                "mine": [card(x, True) for x in mine],
                 "floods": [{"source": source, "count": count} for source, count in floods],
             }
         )
@@ -272,7 +287,9 @@ class Console:
         return web.json_response(
             {
                 "conversation": summary,
-                "messages": [self._message(m) for m in detail.messages],
+                "messages": [
+                    self._message(m, self.pages.texts(self._lang(request))) for m in detail.messages
+                ],
                 "earlier": [
                     {"id": x.id, "created_at": _iso(x.created_at), "status": x.status} for x in detail.earlier
                 ],
@@ -345,6 +362,29 @@ class Console:
                         "at": _iso(r.at),
                     }
                     for r in rows
+                ]
+            }
+        )
+
+    async def search(self, request: web.Request) -> web.Response:
+        """Words in open and recent transcripts. Every conversation shown is audited as searched (the
+        words searched for are not: the log never holds text)."""
+        staff = await self._staff(request)
+        service = self.desk.service
+        hits = await search_transcripts(service.db, request.query.get("q", ""), service.clock())
+        for conversation_id in dict.fromkeys(hit.conversation_id for hit in hits):
+            await self.accounts.audit(staff.name, "search", conversation_id)
+        return web.json_response(
+            {
+                "results": [
+                    {
+                        "conversation": hit.conversation_id,
+                        "message": hit.message_id,
+                        "direction": hit.direction,
+                        "at": _iso(hit.at),
+                        "snippet": hit.snippet,
+                    }
+                    for hit in hits
                 ]
             }
         )
@@ -458,6 +498,7 @@ def add_routes(app: web.Application, get: Callable[[web.Request], Console]) -> N
     app.router.add_get(f"{api}/queue", route("queue"))
     app.router.add_get(f"{api}/staff", route("staff_names"))
     app.router.add_get(f"{api}/audit", route("audit"))
+    app.router.add_get(f"{api}/search", route("search"))
     app.router.add_get(f"{api}/stream", route("stream"))
     app.router.add_get(f"{api}/conversations/{{id}}", route("conversation"))
     app.router.add_post(f"{api}/floods/{{source}}/clear", route("clear_flood"))

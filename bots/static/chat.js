@@ -75,8 +75,9 @@
   // ---- Configuration and elements ----
 
   const api = (body.getAttribute('data-api') || '/chat/api').replace(/\/+$/, '');
-  const offlineText = body.getAttribute('data-offline-text') || '';
-  const errorText = body.getAttribute('data-error-text') || '';
+  // The page's own words follow the language the person picks (applyTexts).
+  let offlineText = body.getAttribute('data-offline-text') || '';
+  let errorText = body.getAttribute('data-error-text') || '';
 
   const els = {
     scroller: $('scroller'),
@@ -94,7 +95,7 @@
   //   from the server: {k: 'bot'|'staff', id, text, lang, rtl, choices: [{id, label}], multi, chosen: [ids], closed}
   //   from the person: {k: 'me', text, cid, choice, ref, pending}  (ref: id of the menu a choice belongs to)
 
-  const state = { token: null, after: 0, items: [] };
+  const state = { token: null, after: 0, items: [], lang: '' }; // lang: the language the person picked
   let epoch = 0; // bumped when the conversation is erased; async work from an older epoch is dropped
   let retryDraft = null; // {text, cid}: a message that failed and was put back into the input
   const nodes = new WeakMap(); // item -> its element
@@ -113,6 +114,7 @@
       state.token = typeof data.token === 'string' && data.token ? data.token : null;
       state.after = Number.isFinite(data.after) ? data.after : 0;
       state.items = Array.isArray(data.items) ? data.items.map(restoreItem).filter(Boolean) : [];
+      state.lang = typeof data.lang === 'string' ? data.lang : '';
     } catch {
       forget();
     }
@@ -124,7 +126,7 @@
       if (!state.token && state.items.length === 0) {
         window.sessionStorage.removeItem(STORAGE_KEY);
       } else {
-        const data = { v: 1, token: state.token, after: state.after, items: state.items };
+        const data = { v: 1, token: state.token, after: state.after, items: state.items, lang: state.lang };
         window.sessionStorage.setItem(STORAGE_KEY, JSON.stringify(data));
       }
     } catch {
@@ -311,6 +313,17 @@
 
   // ---- Receiving ----
 
+  /** Every text a batch of messages will show: the menus name each language in its own script. */
+  function messageStrings(items) {
+    const strings = [];
+    items.forEach((m) => {
+      if (!m || typeof m !== 'object') return;
+      strings.push(m.text);
+      if (Array.isArray(m.choices)) m.choices.forEach((c) => strings.push(c && c.label));
+    });
+    return strings;
+  }
+
   function receive(messages) {
     const fresh = messages
       .filter((m) => m && typeof m === 'object' && Number.isFinite(Number(m.id)))
@@ -338,6 +351,7 @@
       }
       state.items.push(item);
       append(item);
+      if (item.lang) followLanguage(item.lang);
     }
     if (changed) save();
   }
@@ -632,9 +646,108 @@
       }
       showOffline(false);
       delay = 1000;
+      await fontsFor(messageStrings(data.messages));
+      if (leaving || token !== state.token || myEpoch !== epoch) continue;
       receive(data.messages);
     }
   }
+
+  // ---- The line's state (open or closed, when it opens, 112): asked again while the page is open ----
+
+  const lineState = $('line-state');
+  const lineEmergency = $('line-emergency');
+  let statusSeconds = Number(body.getAttribute('data-poll-seconds')) || 30;
+  let statusTimer = 0;
+
+  function setText(node, value) {
+    if (node && typeof value === 'string' && node.textContent !== value) node.textContent = value;
+  }
+
+  function applyTexts(data) {
+    const root = document.documentElement;
+    if (typeof data.lang === 'string' && data.lang) root.lang = data.lang;
+    if (data.dir === 'rtl' || data.dir === 'ltr') root.dir = data.dir;
+    const texts = data.texts && typeof data.texts === 'object' ? data.texts : {};
+    const word = (key) => (typeof texts[key] === 'string' ? texts[key] : null);
+    if (word('title')) document.title = word('title');
+    setText($('page-title'), word('title'));
+    setText($('exit'), word('exit'));
+    setText($('exit-hint'), word('exit_hint'));
+    setText($('intro'), word('intro'));
+    setText(els.send, word('send'));
+    if (word('placeholder')) {
+      els.input.placeholder = word('placeholder');
+      els.input.setAttribute('aria-label', word('placeholder'));
+    }
+    if (word('offline')) {
+      if (els.offline.textContent && els.offline.textContent === offlineText) els.offline.textContent = word('offline');
+      offlineText = word('offline');
+    }
+    if (word('error')) errorText = word('error');
+  }
+
+  /** A reply came in this language: the page's own words, lang and dir follow (once the texts are here). */
+  function followLanguage(lang) {
+    if (lang === state.lang || lang === document.documentElement.lang) {
+      state.lang = lang;
+      return;
+    }
+    state.lang = lang;
+    refreshStatus();
+  }
+
+  /**
+   * Loads the shipped fonts these words need before they go on screen. Chromium keeps the fallback it
+   * chose for text laid out while a font was still loading (boxes, where the device has no Ethiopic), so
+   * the words wait for their font (at most a request's time).
+   */
+  function fontsFor(strings) {
+    const fonts = document.fonts;
+    if (!fonts || typeof fonts.load !== 'function') return Promise.resolve();
+    const sample = strings.filter((value) => typeof value === 'string').join(' ');
+    if (!sample) return Promise.resolve();
+    const loads = ['"Helpline Ethiopic"', '"Helpline Arabic"'].map((family) =>
+      fonts.load('1em ' + family, sample).catch(() => [])
+    );
+    return Promise.race([Promise.all(loads), sleep(REQUEST_TIMEOUT_MS)]);
+  }
+
+  async function applyStatus(data) {
+    if (!data || typeof data !== 'object') return;
+    const texts = data.texts && typeof data.texts === 'object' ? data.texts : {};
+    await fontsFor([data.status, data.emergency].concat(Object.keys(texts).map((key) => texts[key])));
+    applyTexts(data);
+    setText(lineState, data.status);
+    if (lineState && typeof data.open === 'boolean') {
+      lineState.classList.toggle('is-open', data.open);
+      lineState.classList.toggle('is-closed', !data.open);
+    }
+    setText(lineEmergency, data.emergency);
+    if (Number.isFinite(data.poll_seconds) && data.poll_seconds >= 1) statusSeconds = data.poll_seconds;
+  }
+
+  let statusTicket = 0;
+
+  async function refreshStatus() {
+    window.clearTimeout(statusTimer);
+    if (leaving) return;
+    const ticket = ++statusTicket;
+    try {
+      const lang = state.lang || document.documentElement.lang || '';
+      const response = await request('GET', '/status?lang=' + encodeURIComponent(lang), undefined, null, REQUEST_TIMEOUT_MS);
+      // Only the newest answer counts: an older one may be in the language the person just left.
+      if (ticket !== statusTicket) return;
+      if (response.ok) await applyStatus(response.data);
+    } catch {
+      // unreachable: the last known state stays; the chat's own poll shows the connection problem
+    }
+    if (!leaving) statusTimer = window.setTimeout(refreshStatus, statusSeconds * 1000);
+  }
+
+  document.addEventListener('visibilitychange', () => {
+    // A phone wakes a background tab late: say what is true now, not what was true an hour ago.
+    if (!document.hidden) refreshStatus();
+  });
 
   // ---- Input ----
 
@@ -727,9 +840,18 @@
   // ---- Start: show what this tab already had, resend what was not yet confirmed, listen ----
 
   load();
-  const restored = document.createDocumentFragment();
-  state.items.forEach((item) => restored.appendChild(renderItem(item)));
-  els.log.appendChild(restored);
+  const shown = state.items.slice();
+  fontsFor(messageStrings(shown)).then(() => {
+    // A reload: the tab's copy of the chat, once its fonts are here (unless it was erased or left meanwhile).
+    if (leaving) return;
+    const restored = document.createDocumentFragment();
+    shown.forEach((item) => {
+      if (state.items.indexOf(item) !== -1) restored.appendChild(renderItem(item));
+    });
+    // Before anything that arrived or was sent while the fonts loaded.
+    els.log.insertBefore(restored, els.log.firstChild);
+    scrollToEnd();
+  });
   state.items.forEach((item) => {
     if (item.k === 'me' && item.pending) queue.push(item);
   });
@@ -738,4 +860,9 @@
   els.input.focus();
   if (state.token) startPolling();
   if (queue.length) pump();
+  if (state.lang && state.lang !== document.documentElement.lang) {
+    refreshStatus(); // a reload: the page came in the browser's language, the person had picked another
+  } else {
+    statusTimer = window.setTimeout(refreshStatus, statusSeconds * 1000);
+  }
 })();

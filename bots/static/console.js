@@ -85,7 +85,9 @@
     closeGender: $('close-gender'),
     closeCountry: $('close-country'),
     closeFollowUp: $('close-follow-up'),
-    blockBox: $('block-box'),
+    blockBox: $('safety-box'),
+    sound: $('sound'),
+    notify: $('notify'),
     blockForm: $('block-form'),
     blockHours: $('block-hours'),
     hostileBox: $('hostile-box'),
@@ -114,6 +116,8 @@
     detail: null, // the last answer for openId
     prefilledFor: null, // the conversation the close form was filled for
     unseen: 0, // new arrivals while the tab was hidden
+    seen: new Map(), // conversation id -> the newest message id shown while the tab was visible
+    unreadBefore: null, // conversation id -> unread count at the last fetch (null before the first)
     drafts: new Map(), // conversation id -> {reply, note}
   };
   let leaving = false;
@@ -301,9 +305,32 @@
     if (who.length) open.appendChild(el('span', 'card__line', who.join(' \u00b7 ')));
     const topics = Array.isArray(conv.topics) ? conv.topics.map((x) => label('topics', x)).filter(Boolean) : [];
     if (topics.length) open.appendChild(el('span', 'card__line card__topics', topics.join(', ')));
+    const unread = unreadCount(conv);
+    if (unread > 0) {
+      const count = el('span', 'card__unread', String(unread));
+      count.appendChild(el('span', 'visually-hidden', ' ' + text('unread')));
+      open.insertBefore(count, open.firstChild);
+      item.classList.add('has-unread');
+    }
+    if (typeof conv.preview === 'string' && conv.preview) {
+      const preview = el('span', 'card__line card__preview', '');
+      if (conv.preview_from_person !== true) preview.appendChild(el('span', 'card__who', text('reply_prefix') + ' '));
+      const words = el('span', '', conv.preview);
+      words.dir = 'auto';
+      if (conv.language) words.lang = bcp47(conv.language);
+      preview.appendChild(words);
+      open.appendChild(preview);
+    }
     const waiting = el('span', 'card__line');
-    waiting.appendChild(el('span', 'visually-hidden', text('waiting') + ': '));
-    waiting.appendChild(waitNode(conv));
+    if (inQueue || !conv.last_at) {
+      waiting.appendChild(el('span', 'visually-hidden', text('waiting') + ': '));
+      waiting.appendChild(waitNode(conv));
+    } else {
+      waiting.appendChild(el('span', 'visually-hidden', text('last_message') + ': '));
+      const time = el('time', 'card__time', formatTime(conv.last_at, false));
+      time.dateTime = conv.last_at;
+      waiting.appendChild(time);
+    }
     open.appendChild(waiting);
     open.addEventListener('click', () => openConversation(conv.id, { focus: true, readOnly: false }));
     item.appendChild(open);
@@ -358,9 +385,11 @@
     const ids = state.queue.map((x) => x.id);
     if (state.known !== null) {
       const fresh = ids.filter((id) => !state.known.has(id));
-      if (fresh.length) arrived(fresh.length);
+      const urgent = state.queue.some((x) => fresh.indexOf(x.id) !== -1 && x.danger === true);
+      if (fresh.length) arrived(fresh.length, urgent);
     }
     state.known = new Set(ids);
+    noticeUnread();
     renderLists();
   }
 
@@ -397,13 +426,78 @@
         row.appendChild(clear);
         box.appendChild(row);
       });
+
+  // ---- Unread: the person's messages after the last staff reply that this tab has not shown ----
+
+  function unreadCount(conv) {
+    const ids = Array.isArray(conv.unanswered) ? conv.unanswered : [];
+    const seen = state.seen.get(conv.id) || 0;
+    return ids.filter((id) => Number(id) > seen).length;
+  }
+
+  function markSeen(conv, messages) {
+    if (document.hidden || !conv || state.readOnly) return;
+    let newest = state.seen.get(conv.id) || 0;
+    messages.forEach((m) => {
+      if (m && Number(m.id) > newest) newest = Number(m.id);
+    });
+    state.seen.set(conv.id, newest);
+  }
+
+  /** New messages in my conversations since the last fetch: sound and a desktop notification. */
+  function noticeUnread() {
+    const now = new Map();
+    state.mine.forEach((conv) => now.set(conv.id, unreadCount(conv)));
+    if (state.unreadBefore !== null) {
+      // Not for the conversation on screen: the staff member is reading it.
+      const grew = state.mine.some(
+        (conv) =>
+          (document.hidden || conv.id !== state.openId) && now.get(conv.id) > (state.unreadBefore.get(conv.id) || 0)
+      );
+      if (grew) {
+        announce(text('notify_message'));
+        beep();
+        desktop(text('notify_message'), 'message');
+      }
+    }
+    state.unreadBefore = now;
+    updateTitle();
+  }
+
+  function unreadTotal() {
+    return state.mine.reduce((sum, conv) => sum + unreadCount(conv), 0);
+  }
+
+  // ---- Desktop notifications: asked once, by a button (browsers allow asking only after a click) ----
+
+  const canNotify = typeof window.Notification === 'function';
+
+  function showNotifyButton() {
+    els.notify.hidden = !canNotify || Notification.permission !== 'default';
+  }
+
+  els.notify.addEventListener('click', () => {
+    if (!canNotify) return;
+    Promise.resolve(Notification.requestPermission()).then(showNotifyButton, showNotifyButton);
+  });
+
+  function desktop(message, tag) {
+    // Only while the staff member looks elsewhere; the words are neutral, never the person's.
+    if (!canNotify || Notification.permission !== 'granted' || !document.hidden) return;
+    try {
+      const note = new Notification(baseTitle, { body: message, tag: 'helpline-' + tag, lang: pageLang });
+      note.addEventListener('click', () => window.focus());
+    } catch {
+      // some browsers allow notifications only from a service worker: the title badge still shows it
+    }
   }
 
   // ---- New arrivals: a title badge while the tab is hidden, an announcement, a soft tone ----
 
-  function arrived(count) {
-    announce(text('new_arrival'));
+  function arrived(count, urgent) {
+    announce(text(urgent ? 'notify_urgent' : 'new_arrival'));
     beep();
+    if (urgent) desktop(text('notify_urgent'), 'urgent');
     if (document.hidden) {
       state.unseen += count;
       updateTitle();
@@ -411,14 +505,20 @@
   }
 
   function updateTitle() {
-    document.title = state.unseen > 0 ? '(' + state.unseen + ') ' + baseTitle : baseTitle;
+    // New arrivals while away, and the unread messages in my conversations.
+    const count = state.unseen + unreadTotal();
+    document.title = count > 0 ? '(' + count + ') ' + baseTitle : baseTitle;
   }
 
   document.addEventListener('visibilitychange', () => {
-    if (!document.hidden && state.unseen) {
-      state.unseen = 0;
-      updateTitle();
+    if (document.hidden) return;
+    state.unseen = 0;
+    // The open conversation is on screen again: what it shows is seen now.
+    if (state.detail) {
+      markSeen(state.detail.conversation, Array.isArray(state.detail.messages) ? state.detail.messages : []);
+      renderLists();
     }
+    updateTitle();
   });
 
   let audio = null;
@@ -438,7 +538,7 @@
   }
 
   function beep() {
-    if (!audio || audio.state !== 'running') return;
+    if (!els.sound.checked || !audio || audio.state !== 'running') return;
     try {
       const now = audio.currentTime;
       const osc = audio.createOscillator();
@@ -539,7 +639,10 @@
     if (ticket !== convTicket || id !== state.openId) return;
     if (!data.conversation || typeof data.conversation !== 'object') throw HttpError(500, text('error'));
     state.detail = data;
+    markSeen(data.conversation, Array.isArray(data.messages) ? data.messages : []);
     renderConversation(data, (options && options.scrollToEnd) === true);
+    renderLists();
+    updateTitle();
   }
 
   function renderConversation(data, scrollToEnd) {
@@ -593,7 +696,6 @@
     els.transferBox.hidden = readOnly || !mine;
     els.closeBox.hidden = readOnly || !mine;
     els.blockBox.hidden = readOnly || erased;
-    els.hostileBox.hidden = readOnly || erased;
     els.hostile.checked = conv.hostile === true;
     if (els.closeBox.hidden) els.closeBox.open = false;
     if (els.transferBox.hidden) els.transferBox.open = false;
@@ -697,9 +799,9 @@
       item.lang = pageLang;
       item.dir = 'auto';
     } else if (direction === 'system') {
-      // Lines the server writes ("claimed by …").
-      item.lang = 'en';
-      item.dir = 'ltr';
+      // Lines the server writes ("picked up by …"), in the console's language.
+      item.lang = pageLang;
+      item.dir = 'auto';
     } else {
       item.lang = lang;
       item.dir = dir;
@@ -936,6 +1038,10 @@
 
   els.closeForm.addEventListener('submit', async (event) => {
     event.preventDefault();
+    const conv = state.detail ? state.detail.conversation : null;
+    const mineNow = conv ? state.mine.filter((x) => x.id === conv.id)[0] : null;
+    const unread = mineNow ? unreadCount(mineNow) : 0;
+    if (!window.confirm(text(unread > 0 ? 'confirm_close_unread' : 'confirm_close'))) return;
     const result = await act('close', closeBody(), event.submitter || null);
     if (result !== null) els.closeBox.open = false;
   });
@@ -947,12 +1053,17 @@
       els.blockHours.focus();
       return;
     }
+    if (!window.confirm(text('confirm_block').replace('{hours}', String(hours)))) return;
     const result = await act('block', { hours: hours }, event.submitter || null);
     if (result !== null) els.blockBox.open = false;
   });
 
   els.hostile.addEventListener('change', async () => {
     const wanted = els.hostile.checked;
+    if (wanted && !window.confirm(text('confirm_hostile'))) {
+      els.hostile.checked = false;
+      return;
+    }
     const result = await act('flag', { hostile: wanted }, els.hostile);
     if (result === null) els.hostile.checked = !wanted;
   });
@@ -1039,8 +1150,122 @@
 
   window.addEventListener('online', () => refresh(true));
 
+  // ---- Search over open and recent transcripts (the server audits every conversation it shows) ----
+
+  const searchForm = $('search-form');
+  const searchInput = $('search');
+  const searchResults = $('search-results');
+  const searchNone = $('search-none');
+
+  searchForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const query = searchInput.value.trim();
+    searchResults.textContent = '';
+    searchNone.hidden = true;
+    if (query.length < 2) return;
+    let results = [];
+    try {
+      const data = await call('GET', '/search?q=' + encodeURIComponent(query));
+      results = Array.isArray(data.results) ? data.results : [];
+    } catch (error) {
+      if (error.status !== 401) showError(error.message);
+      return;
+    }
+    searchNone.hidden = results.length > 0;
+    results.forEach((r) => {
+      if (!r || typeof r.conversation !== 'string') return;
+      const item = el('li', 'search__item');
+      const button = el('button', 'link search__open');
+      button.type = 'button';
+      const time = el('time', 'card__time', formatTime(r.at, false));
+      if (typeof r.at === 'string') time.dateTime = r.at;
+      button.appendChild(time);
+      const words = el('span', 'search__snippet', typeof r.snippet === 'string' ? r.snippet : '');
+      words.dir = 'auto';
+      button.appendChild(words);
+      button.addEventListener('click', () => openConversation(r.conversation, { focus: true, readOnly: false }));
+      item.appendChild(button);
+      searchResults.appendChild(item);
+    });
+  });
+
+  // ---- The audit log (administrators only: the server refuses anyone else) ----
+
+  const auditBox = $('audit-box');
+
+  async function loadAudit() {
+    let rows = [];
+    try {
+      const data = await call('GET', '/audit');
+      rows = Array.isArray(data.audit) ? data.audit : [];
+    } catch (error) {
+      if (error.status !== 401) showError(error.message);
+      return;
+    }
+    const body = $('audit-rows');
+    body.textContent = '';
+    rows.forEach((r) => {
+      if (!r || typeof r !== 'object') return;
+      const tr = el('tr', '');
+      const when = el('td', '');
+      const time = el('time', '', formatTime(r.at, true));
+      if (typeof r.at === 'string') time.dateTime = r.at;
+      when.appendChild(time);
+      tr.appendChild(when);
+      tr.appendChild(el('td', '', typeof r.staff === 'string' ? r.staff : ''));
+      tr.appendChild(el('td', '', label('audit_actions', r.action)));
+      const conv = typeof r.conversation === 'string' ? r.conversation : '';
+      const cell = el('td', 'audit__conversation', conv.slice(0, 8));
+      if (conv) cell.title = conv;
+      tr.appendChild(cell);
+      body.appendChild(tr);
+    });
+  }
+
+  if (auditBox) {
+    auditBox.addEventListener('toggle', () => {
+      if (auditBox.open) loadAudit();
+    });
+  }
+
+  // ---- Keyboard shortcuts (never while typing; "?" lists them) ----
+
+  const shortcuts = $('shortcuts');
+  const shortcutsButton = $('shortcuts-button');
+
+  function showShortcuts() {
+    if (shortcuts && typeof shortcuts.showModal === 'function' && !shortcuts.open) shortcuts.showModal();
+  }
+
+  if (shortcutsButton) shortcutsButton.addEventListener('click', showShortcuts);
+
+  document.addEventListener('keydown', (event) => {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
+    const target = event.target;
+    if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName || ''))) return;
+    if (shortcuts && shortcuts.open) return;
+    if (event.key === 'n') {
+      if (state.queue.length) openConversation(state.queue[0].id, { focus: true, readOnly: false });
+    } else if (event.key === 'c') {
+      if (!els.claim.hidden && state.openId !== null) claimConversation(state.openId, els.claim);
+    } else if (event.key === 'r') {
+      if (els.replyForm.hidden) return;
+      els.reply.focus();
+    } else if (event.key === 'x') {
+      if (els.closeBox.hidden) return;
+      els.closeBox.open = true;
+      els.closeBox.querySelector('summary').focus();
+    } else if (event.key === '?') {
+      showShortcuts();
+    } else {
+      return;
+    }
+    event.preventDefault();
+  });
+
   // ---- Start ----
 
+  showNotifyButton();
   window.setInterval(tick, TICK_MS);
   window.setInterval(() => refresh(true), FALLBACK_REFRESH_MS);
   refresh(false);

@@ -339,6 +339,32 @@ class Messages:
         )
         return int((await self.session.execute(stmt)).scalar_one())
 
+    async def search(
+        self, words: str, closed_since: datetime, limit: int = 50, scan: int = 20_000
+    ) -> Sequence[MessageRow]:
+        """Messages to or from people (never notes or system lines) that contain `words`, ignoring case, in
+        open conversations and those closed since `closed_since`; newest first. Text is encrypted at rest,
+        so the database cannot match it: the newest `scan` such messages are read (the column type opens
+        them) and matched here, which also folds case in every script, not only ASCII."""
+        needle = words.casefold()
+        stmt = (
+            select(MessageRow)
+            .join(ConversationRow, ConversationRow.id == MessageRow.conversation_id)
+            .where(
+                MessageRow.direction.in_(("in", "out")),
+                or_(ConversationRow.status != "closed", ConversationRow.closed_at >= closed_since),
+            )
+            .order_by(MessageRow.id.desc())
+            .limit(scan)
+        )
+        found: list[MessageRow] = []
+        for row in (await self.session.execute(stmt)).scalars():
+            if needle in row.text.casefold():
+                found.append(row)
+                if len(found) == limit:
+                    break
+        return found
+
     async def set_delivery(self, outbox_id: int, delivery: Delivery) -> None:
         await self.advance_delivery([outbox_id], delivery)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
-from playwright.async_api import Browser, ConsoleMessage, Page, Route, async_playwright, expect
+from playwright.async_api import Browser, ConsoleMessage, Dialog, Page, Route, async_playwright, expect
 from sqlalchemy import select
 
 from bots.app import WIRING, make_app
@@ -326,11 +326,19 @@ async def test_d_taken_meanwhile_then_note_flag_block_and_close(browser: Browser
     await expect(note).to_contain_text("Asked about school; check again tomorrow.")
     await expect(note).to_contain_text(STAFF)
 
+    # Blocking and flagging sit apart, each confirmed.
+    dialogs: list[str] = []
+
+    async def accept(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        await dialog.accept()
+
+    console.on("dialog", accept)
+    await console.locator("#safety-box summary").click()
     await console.get_by_label("Possibly hostile").check()
     badges = console.locator("#conv-badges")
     await expect(badges).to_contain_text("Possibly hostile", timeout=WAIT_MS)
 
-    await console.locator("#block-box summary").click()
     await console.locator("#block-hours").fill("2")
     await console.locator("#block-form").get_by_role("button", name="Block sender").click()
     await expect(badges).to_contain_text("Block sender:", timeout=WAIT_MS)
@@ -346,6 +354,11 @@ async def test_d_taken_meanwhile_then_note_flag_block_and_close(browser: Browser
     await form.get_by_label("Follow-up case").check()
     await form.get_by_role("button", name="Close").click()
     await expect(console.locator("#mine-list .card")).to_have_count(0, timeout=WAIT_MS)
+    assert dialogs == [
+        "Mark this contact as possibly hostile?",
+        "Block this sender for 2 hours? They get one neutral line and nothing else.",
+        "Close this conversation?",
+    ]
     await expect(console.locator("#reply-form")).to_be_hidden()
     await expect(console.locator("#close-box")).to_be_hidden()
     async with wiring.db.uow() as uow:

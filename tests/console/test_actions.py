@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from bots import webchat as webchat_module
 from intake import content as c
+from intake.ending import REOPEN_WINDOW
 from intake.storage.models import AuditRow, OutboxRow, StatRecordRow
 from tests.console.conftest import Console
 from tests.integration.conftest import fetch
@@ -21,6 +22,7 @@ SUMMARY = {
     "flood_source",
 }  # fmt: skip
 MESSAGE = {"id", "direction", "sender", "text", "attachments", "at", "delivery"}
+ENDED = "This conversation has ended. You can write here again at any time."
 INTAKE_ANSWERS = ("en", "yes", "self", "forced_marriage", "done", "under_18", "woman")
 
 
@@ -45,7 +47,11 @@ async def test_queue_lists_who_waits_most_urgent_first(console: Console) -> None
     assert data["mine"] == []
     assert [x["id"] for x in data["queue"]] == [danger, young, plain]
     for summary in data["queue"]:
-        assert set(summary) == SUMMARY
+        # Waiting cards: when the conversation last moved and what nobody has answered; never its words.
+        assert set(summary) == SUMMARY | {"last_at", "unanswered"}
+        assert isinstance(summary["last_at"], str)
+        assert summary["unanswered"]
+        assert all(isinstance(x, int) for x in summary["unanswered"])
         assert (summary["status"], summary["channel"], summary["claimed_by"]) == ("queued", "webchat", None)
         assert summary["mine"] is False
         assert summary["waiting_seconds"] >= 0
@@ -118,7 +124,7 @@ async def test_claim_moves_it_to_mine_and_tells_the_person(console: Console) -> 
     detail = await anna.conversation(conversation)
     assert detail["can_reply"] is True
     assert detail["messages"][-2]["direction"] == "system"
-    assert detail["messages"][-2]["text"] == "claimed by anna"
+    assert detail["messages"][-2]["text"] == "Tatt av anna"
     # The person learns that a human is there.
     (joined,) = await chat.poll()
     assert (joined["text"], joined["sender"]) == (c.STAFF_JOINED, "staff")
@@ -169,7 +175,7 @@ async def test_release_puts_it_back_in_the_queue_for_anyone(console: Console) ->
     assert (await anna.post(f"conversations/{conversation}/messages", {"text": "hello?"})).status == 403
     assert await bjorn.act(conversation, "claim") == {"ok": True}
     texts = [m["text"] for m in (await bjorn.conversation(conversation))["messages"]]
-    assert "released by anna" in texts
+    assert "Satt tilbake i køen av anna" in texts
 
 
 async def test_transfer_hands_it_to_another_member(console: Console) -> None:
@@ -184,7 +190,7 @@ async def test_transfer_hands_it_to_another_member(console: Console) -> None:
     await bjorn.act(conversation, "messages", {"text": "I am Bjørn, I take over from Anna."})
     assert [m["text"] for m in await chat.poll()][-1] == "I am Bjørn, I take over from Anna."
     texts = [m["text"] for m in (await bjorn.conversation(conversation))["messages"]]
-    assert "transferred by anna to bjorn" in texts
+    assert "Overført av anna til bjorn" in texts
 
 
 async def stat_records(console: Console) -> list[StatRecordRow]:
@@ -233,7 +239,8 @@ async def test_close_corrects_the_anonymous_record_with_the_final_categorisation
     assert (queue["queue"], queue["mine"]) == ([], [])
     detail = await anna.conversation(conversation)
     assert (detail["conversation"]["status"], detail["can_reply"]) == ("closed", False)
-    assert detail["messages"][-1]["text"] == "closed by anna"
+    assert detail["messages"][-2]["text"] == "Avsluttet av anna"
+    assert detail["messages"][-1]["text"] == ENDED
 
 
 async def test_closing_with_nothing_chosen_keeps_what_the_intake_found(console: Console) -> None:
@@ -267,7 +274,7 @@ async def test_a_blocked_sender_gets_one_neutral_line_then_silence(console: Cons
     # Still stored for staff, who may need to read what a hostile sender writes.
     messages = (await anna.conversation(conversation))["messages"]
     assert [m["text"] for m in messages if m["direction"] == "in"][-2:] == ["are you there?", "hello??"]
-    assert "sender blocked for 2 h by anna" in [m["text"] for m in messages]
+    assert "Avsender blokkert i 2 t av anna" in [m["text"] for m in messages]
 
 
 async def test_flagging_a_contact_as_possibly_hostile_and_back(console: Console) -> None:
@@ -279,8 +286,8 @@ async def test_flagging_a_contact_as_possibly_hostile_and_back(console: Console)
     data = await anna.conversation(conversation)
     assert data["conversation"]["hostile"] is False
     texts = [m["text"] for m in data["messages"]]
-    assert "flagged as possibly hostile by anna" in texts
-    assert "hostile flag removed by anna" in texts
+    assert "Merket som mulig fiendtlig av anna" in texts
+    assert "Merket «mulig fiendtlig» fjernet av anna" in texts
 
 
 async def test_a_person_who_writes_again_shows_their_earlier_conversation(console: Console) -> None:
@@ -288,6 +295,9 @@ async def test_a_person_who_writes_again_shows_their_earlier_conversation(consol
     anna = await console.signed_in("anna")
     await anna.act(first, "claim")
     await anna.act(first, "close", {})
+    # Past the reopen window (sooner, the same conversation reopens: tests/console/test_ending.py).
+    later = datetime.now(UTC) + REOPEN_WINDOW + timedelta(minutes=1)
+    console.wiring.service.clock = lambda: later
     await chat.send("It is me again")
     second = (await console.conversation_of(chat)).id
     assert second != first

@@ -235,6 +235,24 @@ async def test_chat_poll_query_strings(service: Service, token: str, query: list
         assert json.loads(answer.text) == {"messages": []}
 
 
+@FUZZ
+@given(
+    query=st.lists(
+        st.tuples(st.sampled_from(["lang", "lang", "lang[]", "", "x"]), query_values()), max_size=3
+    )
+)
+async def test_chat_status_query_strings(service: Service, query: list[tuple[str, str]]) -> None:
+    """The landing's poll: no session needed; any language asked for gets an answer, in a served one."""
+    pairs = "&".join(f"{quote(name)}={value}" for name, value in query)
+    target = "/chat/api/status" + ("?" + pairs if query else "")
+    valid = len(f"GET {target} HTTP/1.1") <= MAX_LINE
+    answer = await service.check(Request("GET", target), Expect.OK if valid else Expect.REFUSED)
+    if valid:
+        state = json.loads(answer.text)
+        assert isinstance(state["open"], bool)
+        assert "112" in state["emergency"]
+
+
 # ---- Telegram ---------------------------------------------------------------------------------------
 
 

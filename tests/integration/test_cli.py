@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import select
+import socket
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -10,7 +12,7 @@ import pytest
 from alembic.script import ScriptDirectory
 
 from intake.storage.db import alembic_config
-from tests.conftest import HELPLINE_COMMAND
+from tests.conftest import HELPLINE_COMMAND, REPO
 
 SECRET = "sAJ7OV5aIspMkMyOpCC-50VaNDNyjMJ1_Bcz1JLppDM"
 
@@ -197,3 +199,77 @@ def test_migrate_on_a_new_sqlite_file_succeeds_and_is_idempotent(tmp_path: Path)
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert version == [(ScriptDirectory.from_config(alembic_config()).get_current_head(),)]
     assert {"contacts", "conversations", "messages", "outbox", "stat_records", "inbound_seen"} <= tables
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_serve_says_where_it_listens(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "LANG": "C.UTF-8",
+        "HELPLINE_ENV": "development",
+        "HELPLINE_DATABASE_URL": sqlite_url(tmp_path),
+    }
+    process = subprocess.Popen(  # noqa: S603 - our own command, fixed arguments
+        [*HELPLINE_COMMAND, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], 30)
+        assert ready, "nothing printed within 30 s"
+        line = process.stdout.readline()
+        assert line == f"helpline: serving http://127.0.0.1:{port}/chat and /staff\n"
+        # Printed once it listens: the address answers.
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            pass
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def readme_line(containing: str) -> str:
+    lines = [
+        line for line in (REPO / "README.md").read_text(encoding="utf-8").splitlines() if containing in line
+    ]
+    assert len(lines) == 1, lines
+    return lines[0].split("  #")[0].strip()
+
+
+def test_the_readmes_staff_add_works_as_written_next_to_make_run(tmp_path: Path) -> None:
+    """In a fresh shell (no secret key, no HELPLINE_ENV) after `make run` made `.local/helpline.db`."""
+    (tmp_path / ".local").mkdir()
+    (tmp_path / ".venv").symlink_to(Path(HELPLINE_COMMAND[0]).parents[1], target_is_directory=True)
+    made = helpline(
+        tmp_path,
+        ["migrate"],
+        {"HELPLINE_ENV": "development", "HELPLINE_DATABASE_URL": "sqlite+aiosqlite:///.local/helpline.db"},
+    )
+    assert made.returncode == 0, made.stderr
+    command = readme_line("helpline staff add anna")
+    result = subprocess.run(  # noqa: S602 - the README's own line, as a person pastes it into a shell
+        command,
+        shell=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"},
+        cwd=tmp_path,
+        input="correct horse battery staple\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "added anna"
+    with sqlite3.connect(tmp_path / ".local" / "helpline.db") as conn:
+        assert conn.execute("SELECT name FROM staff").fetchall() == [("anna",)]
