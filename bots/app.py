@@ -7,7 +7,7 @@ import importlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -127,12 +127,13 @@ def channel_setups(settings: Settings) -> list[ChannelSetup]:
 
 
 def scheduled_jobs(
-    db: Database, retention_days: int, session_idle: timedelta, case_years: int, counter: Counter
+    service: IntakeService, retention_days: int, session_idle: timedelta, case_years: int, counter: Counter
 ) -> list[Job]:
-    """The periodic work; one copy at a time runs it (intake/scheduler.py)."""
+    """The periodic work; one copy at a time runs it (intake/scheduler.py). On the service's clock, read at
+    each run: the one clock the messages were stamped with (a test's moved clock included)."""
 
     async def retention() -> None:
-        purged = await purge(db, datetime.now(UTC), retention_days, session_idle, case_years)
+        purged = await purge(service.db, service.clock(), retention_days, session_idle, case_years)
         if purged.conversations:
             log.info(
                 "retention: deleted %d conversations (%d never closed, inactive)",
@@ -233,7 +234,7 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         janitor = asyncio.create_task(
             run_jobs(
                 scheduled_jobs(
-                    db,
+                    service,
                     settings.retention_days,
                     accounts.idle_timeout,
                     settings.case_retention_years,

@@ -107,6 +107,9 @@ async def test_two_copies_run_a_periodic_job_once_per_period(engines: Callable[[
     await copies[follower]
 
 
+METRICS_TOKEN = "scheduler-metrics-token-7Qk2vX9pL4mZ8rT1"
+
+
 async def test_two_services_on_one_database_purge_once(database_url: str) -> None:
     """Two apps as `helpline serve` builds them: the retention purge at start runs in one of them only."""
     env = {
@@ -114,6 +117,7 @@ async def test_two_services_on_one_database_purge_once(database_url: str) -> Non
         "HELPLINE_SECRET_KEY": TEST_SECRET_KEY,
         "HELPLINE_DATABASE_URL": database_url,
         "HELPLINE_CONFIG": str(REPO / "deploy" / "config" / "always-open.toml"),
+        "HELPLINE_METRICS_TOKEN": METRICS_TOKEN,
     }
     clients = [TestClient(TestServer(make_app(load_settings(env)))) for _ in range(2)]
     for client in clients:
@@ -123,7 +127,8 @@ async def test_two_services_on_one_database_purge_once(database_url: str) -> Non
         async def retention_runs() -> list[float]:
             counts = []
             for client in clients:
-                body = await (await client.get("/metrics")).text()
+                answer = await client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+                body = await answer.text()
                 counts.append(
                     sum(
                         sample.value

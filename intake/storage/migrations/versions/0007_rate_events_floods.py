@@ -28,10 +28,13 @@ def upgrade() -> None:
     with op.batch_alter_table("rate_events", schema=None) as batch_op:
         batch_op.create_index("ix_rate_events_key_at", ["key", "at"], unique=False)
         batch_op.create_index(batch_op.f("ix_rate_events_at"), ["at"], unique=False)
-    with op.batch_alter_table("conversations", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("source", sa.String(length=16), nullable=True))
-        batch_op.add_column(sa.Column("flood", sa.Boolean(), nullable=False, server_default=sa.false()))
-        batch_op.create_index(batch_op.f("ix_conversations_source"), ["source"], unique=False)
+    # Plain ADD COLUMN, never a batch "move and copy": on SQLite that drops the old conversations table,
+    # and with foreign keys on, the drop cascades to every message and outbox row of those conversations.
+    op.add_column("conversations", sa.Column("source", sa.String(length=16), nullable=True))
+    op.add_column(
+        "conversations", sa.Column("flood", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
+    op.create_index(op.f("ix_conversations_source"), "conversations", ["source"], unique=False)
 
 
 def downgrade() -> None:
