@@ -426,6 +426,7 @@
         row.appendChild(clear);
         box.appendChild(row);
       });
+  }
 
   // ---- Unread: the person's messages after the last staff reply that this tab has not shown ----
 
