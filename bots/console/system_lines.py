@@ -20,6 +20,7 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (rf"released by {_NAME}", N_("Put back in the queue by {staff}")),
         (rf"transferred by {_NAME} to (?P<to>[A-Za-z0-9._-]{{1,64}})", N_("Transferred by {staff} to {to}")),
         (rf"closed by {_NAME}", N_("Closed by {staff}")),
+        (rf"closed with a flood by {_NAME}", N_("Closed with a flood by {staff}")),
         (
             rf"sender blocked for (?P<hours>[0-9]{{1,5}}) h by {_NAME}",
             N_("Sender blocked for {hours} h by {staff}"),
