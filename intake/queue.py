@@ -17,7 +17,7 @@ from intake.categories import AGE_GROUPS, ROLES, Gender, InquiryKind, option_ids
 from intake.countries import normalise_country
 from intake.ending import ENDED, was_reopened
 from intake.flow import FlowState
-from intake.messages import Channel, Delivery, Reply, storable
+from intake.messages import Channel, ConversationStatus, Delivery, Direction, Reply, Sender, storable
 from intake.records import TOPIC_IDS
 from intake.service import IntakeService, stat_month
 from intake.storage.models import ContactRow, ConversationRow, MessageRow
@@ -110,10 +110,13 @@ class StaffDesk:
                 update(ConversationRow)
                 .where(
                     ConversationRow.id == conversation_id,
-                    ConversationRow.status.in_(("queued", "intake")),
+                    ConversationRow.status.in_((ConversationStatus.QUEUED, ConversationStatus.INTAKE)),
                 )
                 .values(
-                    status="claimed", claimed_by=staff, updated_at=now, version=ConversationRow.version + 1
+                    status=ConversationStatus.CLAIMED,
+                    claimed_by=staff,
+                    updated_at=now,
+                    version=ConversationRow.version + 1,
                 )
                 .returning(ConversationRow.id)
                 .execution_options(synchronize_session=False)
@@ -134,7 +137,7 @@ class StaffDesk:
             # a human is there from the first reply (or the template invitation) instead.
             if contact is not None and not contact.opted_out and not _window_closed(conv, now):
                 t = self.service.catalogs.texts(conv.language)
-                joined = Reply(text=t(c.STAFF_JOINED), lang=t.lang, rtl=t.rtl, sender="staff")
+                joined = Reply(text=t(c.STAFF_JOINED), lang=t.lang, rtl=t.rtl, sender=Sender.STAFF)
                 await self.service.enqueue(uow, conv, contact, [joined], now)
             await uow.commit()
             pseudonym = contact.pseudonym if contact else None
@@ -143,7 +146,7 @@ class StaffDesk:
     async def _held_by(self, uow_conv: ConversationRow | None, staff: str) -> ConversationRow:
         if uow_conv is None:
             raise NotFound("no such conversation")
-        if uow_conv.status != "claimed" or uow_conv.claimed_by != staff:
+        if uow_conv.status != ConversationStatus.CLAIMED or uow_conv.claimed_by != staff:
             raise Forbidden("claim the conversation first")
         return uow_conv
 
@@ -163,14 +166,14 @@ class StaffDesk:
             if contact.opted_out:
                 raise Conflict("the person has opted out of messages on this channel")
             t = self.service.catalogs.texts(conv.language)
-            reply = Reply(text=text, lang=t.lang, rtl=t.rtl, sender="staff")
+            reply = Reply(text=text, lang=t.lang, rtl=t.rtl, sender=Sender.STAFF)
             [outbox_id] = await self.service.enqueue(uow, conv, contact, [reply], now)
             held = _window_closed(conv, now)
             if held:
                 await uow.outbox.hold(outbox_id)
                 await uow.messages.set_delivery(outbox_id, Delivery.HELD)
                 if conv.channel in self.invite_channels:
-                    invite = Reply(text=t(c.WHATSAPP_INVITE), lang=t.lang, rtl=t.rtl, sender="staff")
+                    invite = Reply(text=t(c.WHATSAPP_INVITE), lang=t.lang, rtl=t.rtl, sender=Sender.STAFF)
                     await self.service.enqueue(
                         uow, conv, contact, [invite], now, extra={"template": "invite"}
                     )
@@ -188,13 +191,13 @@ class StaffDesk:
             conv = await uow.conversations.get(conversation_id)
             if conv is None:
                 raise NotFound("no such conversation")
-            if conv.status == "closed":
+            if conv.status == ConversationStatus.CLOSED:
                 # Closed transcripts are only kept until retention deletes them; nothing is added.
                 raise Conflict("the conversation is closed")
             uow.messages.add(
                 MessageRow(
                     conversation_id=conv.id,
-                    direction="note",
+                    direction=Direction.NOTE,
                     sender=staff,
                     text=text,
                     attachments=0,
@@ -218,7 +221,7 @@ class StaffDesk:
         async with self.service.db.uow() as uow:
             conv = await self._held_by(await uow.conversations.get(conversation_id), staff)
             if to is None:
-                conv.status, conv.claimed_by = "queued", None
+                conv.status, conv.claimed_by = ConversationStatus.QUEUED, None
                 self._system(uow, conv, f"released by {staff}", now)
             else:
                 conv.claimed_by = to
@@ -253,7 +256,7 @@ class StaffDesk:
                     closed_by_staff=True,
                 )
             conv.stat_key = None
-            conv.status, conv.closed_at, conv.updated_at = "closed", now, now
+            conv.status, conv.closed_at, conv.updated_at = ConversationStatus.CLOSED, now, now
             self._system(uow, conv, f"closed by {staff}", now)
             contact = await uow.contacts.get(conv.contact_id) if conv.contact_id is not None else None
             # The person is told, neutrally, unless nothing may reach them: opted out, blocked, or outside
@@ -266,7 +269,7 @@ class StaffDesk:
             )
             if contact is not None and told:
                 t = self.service.catalogs.texts(conv.language)
-                ended = Reply(text=t(ENDED), lang=t.lang, rtl=t.rtl, sender="staff")
+                ended = Reply(text=t(ENDED), lang=t.lang, rtl=t.rtl, sender=Sender.STAFF)
                 await self.service.enqueue(uow, conv, contact, [ended], now)
             await uow.commit()
             pseudonym = contact.pseudonym if contact is not None and told else None
@@ -359,8 +362,8 @@ class StaffDesk:
         uow.messages.add(
             MessageRow(
                 conversation_id=conv.id,
-                direction="system",
-                sender="system",
+                direction=Direction.SYSTEM,
+                sender=Sender.SYSTEM,
                 text=text,
                 attachments=0,
                 created_at=now,

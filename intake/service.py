@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 from intake import content as c
 from intake.ending import reopen_recent
@@ -35,7 +34,18 @@ from intake.hours import OpeningHours
 from intake.i18n import Catalogs
 from intake.keywords import KeywordTable
 from intake.limits import ChatLimits, joins_flood, settle_flood
-from intake.messages import Channel, Delivery, InboundMessage, Reply, storable
+from intake.messages import (
+    Channel,
+    ConversationStatus,
+    Delivery,
+    Direction,
+    InboundMessage,
+    OutboxStatus,
+    Reply,
+    Sender,
+    reply_payload,
+    storable,
+)
 from intake.metrics import Metrics
 from intake.privacy import Keys
 from intake.storage.models import ContactRow, ConversationRow, OutboxRow
@@ -74,34 +84,6 @@ class Handled:
 class Outcome(StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
-
-
-def reply_payload(reply: Reply) -> dict[str, Any]:
-    return {
-        "text": reply.text,
-        "choices": [{"id": ch.id, "label": ch.label} for ch in reply.choices],
-        "multi": reply.multi,
-        "lang": reply.lang,
-        "rtl": reply.rtl,
-        "erase": reply.erase,
-        "sender": reply.sender,
-        "erase_refs": list(reply.erase_refs),
-    }
-
-
-def reply_from_payload(payload: dict[str, Any]) -> Reply:
-    from intake.messages import Choice
-
-    return Reply(
-        text=str(payload.get("text", "")),
-        choices=tuple(Choice(str(c["id"]), str(c["label"])) for c in payload.get("choices", [])),
-        multi=bool(payload.get("multi", False)),
-        lang=str(payload.get("lang", "nb")),
-        rtl=bool(payload.get("rtl", False)),
-        erase=bool(payload.get("erase", False)),
-        sender=str(payload.get("sender", "bot")),
-        erase_refs=tuple(str(r) for r in payload.get("erase_refs", [])),
-    )
 
 
 def stat_month(now: datetime, hours: OpeningHours) -> str:
@@ -194,7 +176,7 @@ class IntakeService:
                     channel=channel,
                     language=self.catalogs.languages[0],
                     state={},
-                    status="intake",
+                    status=ConversationStatus.INTAKE,
                     created_at=now,
                     updated_at=now,
                     source=msg.source,
@@ -203,8 +185,8 @@ class IntakeService:
                 uow.conversations.add(conv)
             uow.messages.stage(
                 conversation_id=conv.id,
-                direction="in",
-                sender="person",
+                direction=Direction.IN,
+                sender=Sender.PERSON,
                 text=text,
                 attachments=msg.attachments,
                 created_at=now,
@@ -329,14 +311,14 @@ class IntakeService:
             # The provider blocks sends after an opt-out; trying anyway would only fail, so cancel.
             contact.opted_out = True
             await uow.outbox.cancel_pending(contact.pseudonym, "opted out")
-            conv.status = "closed"
+            conv.status = ConversationStatus.CLOSED
             conv.closed_at = now
-        if Event.HANDOFF in result.events and conv.status == "intake":
+        if Event.HANDOFF in result.events and conv.status == ConversationStatus.INTAKE:
             if ctx.is_open:
                 ahead = await uow.conversations.waiting_ahead(conv.danger, conv.under18, conv.flood)
                 if ahead:
                     replies = (*replies, queue_ahead_reply(state.lang, ahead, ctx))
-            conv.status = "queued"
+            conv.status = ConversationStatus.QUEUED
             conv.queued_at = now
             conv.outside_hours = not ctx.is_open
         if Event.INTAKE_COMPLETE in result.events:
@@ -392,7 +374,7 @@ class IntakeService:
                     pseudonym=contact.pseudonym,
                     address_enc=contact.address_enc,
                     payload=payload,
-                    status="pending",
+                    status=OutboxStatus.PENDING,
                     attempts=0,
                     next_attempt_at=now,
                     created_at=now,
@@ -404,7 +386,7 @@ class IntakeService:
                 [
                     {
                         "conversation_id": conv.id,
-                        "direction": "out",
+                        "direction": Direction.OUT,
                         "sender": reply.sender,
                         "text": reply.text,
                         "attachments": 0,

@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -20,7 +21,15 @@ from sqlalchemy import delete, func, select
 from intake.storage.models import AuditRow, LoginAttemptRow, StaffRow, StaffSessionRow
 from intake.storage.uow import Database
 
-ROLES = ("staff", "admin")
+
+class StaffRole(StrEnum):
+    """A staff account's role (the staff table's role column)."""
+
+    STAFF = "staff"
+    ADMIN = "admin"
+
+
+ROLES = tuple(role.value for role in StaffRole)
 MIN_PASSWORD = 10
 # Verified against when the name is unknown, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = PasswordHasher().hash("not a real password")
@@ -44,7 +53,7 @@ class StaffSession:
 
     @property
     def admin(self) -> bool:
-        return self.role == "admin"
+        return self.role == StaffRole.ADMIN
 
 
 @dataclass(frozen=True)
@@ -77,7 +86,7 @@ class StaffAccounts:
     # at sign-out. The console ends those sessions' live streams at once.
     on_sessions_ended: Callable[[int | None, str | None], None] | None = None
 
-    async def add(self, name: str, password: str, role: str = "staff") -> None:
+    async def add(self, name: str, password: str, role: str = StaffRole.STAFF) -> None:
         name = name.strip()
         if not _possible_name(name):
             raise ValueError("a staff name is 1 to 64 letters, digits, '.', '-' or '_'")
