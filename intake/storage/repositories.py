@@ -155,9 +155,6 @@ class Contacts:
         stmt = select(ContactRow).where(ContactRow.pseudonym == pseudonym)
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
-    async def delete(self, contact: ContactRow) -> None:
-        await self.session.delete(contact)
-
     async def forget_unused(self, cutoff: datetime) -> int:
         """Contacts with no conversation left, not seen since `cutoff`: a contact is only the means to
         answer a person."""
