@@ -176,6 +176,31 @@ class Conversations:
     async def get(self, conversation_id: str) -> ConversationRow | None:
         return await self.session.get(ConversationRow, conversation_id)
 
+    async def claim(self, conversation_id: str, staff: str, now: datetime) -> ConversationRow | None:
+        """Give a waiting conversation (queued, or still in the intake) to one staff member, atomically: of
+        two claims at once, on any copy of the service, one wins. None when it was not waiting."""
+        result = await self.session.execute(
+            update(ConversationRow)
+            .where(
+                ConversationRow.id == conversation_id,
+                ConversationRow.status.in_((ConversationStatus.QUEUED, ConversationStatus.INTAKE)),
+            )
+            .values(
+                status=ConversationStatus.CLAIMED,
+                claimed_by=staff,
+                updated_at=now,
+                version=ConversationRow.version + 1,
+            )
+            .returning(ConversationRow.id)
+            .execution_options(synchronize_session=False)
+        )
+        if result.scalar_one_or_none() is None:
+            return None
+        conv = await self.get(conversation_id)
+        assert conv is not None
+        await self.session.refresh(conv)
+        return conv
+
     async def open_for_contact(self, contact_id: int) -> ConversationRow | None:
         stmt = (
             select(ConversationRow)
