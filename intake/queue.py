@@ -20,6 +20,7 @@ from intake.ending import ENDED, system_line, was_reopened
 from intake.flow import FlowState
 from intake.messages import Channel, ConversationStatus, Delivery, Direction, Reply, Sender, storable
 from intake.records import TOPIC_IDS
+from intake.replies import enqueue
 from intake.service import IntakeService, stat_month
 from intake.storage.models import ConversationRow, MessageRow
 from intake.storage.uow import UnitOfWork
@@ -115,7 +116,7 @@ class StaffDesk:
             if contact is not None and not contact.opted_out and not _window_closed(conv, now):
                 t = self.service.catalogs.texts(conv.language)
                 joined = Reply(text=t(c.STAFF_JOINED), lang=t.lang, rtl=t.rtl, sender=Sender.STAFF)
-                await self.service.enqueue(uow, conv, contact, [joined], now)
+                await enqueue(uow, conv, contact, [joined], now)
             await uow.commit()
             pseudonym = contact.pseudonym if contact else None
         self._wake(pseudonym, conversation_id)
@@ -144,16 +145,14 @@ class StaffDesk:
                 raise Conflict("the person has opted out of messages on this channel")
             t = self.service.catalogs.texts(conv.language)
             reply = Reply(text=text, lang=t.lang, rtl=t.rtl, sender=Sender.STAFF)
-            [outbox_id] = await self.service.enqueue(uow, conv, contact, [reply], now)
+            [outbox_id] = await enqueue(uow, conv, contact, [reply], now)
             held = _window_closed(conv, now)
             if held:
                 await uow.outbox.hold(outbox_id)
                 await uow.messages.set_delivery(outbox_id, Delivery.HELD)
                 if conv.channel in self.invite_channels:
                     invite = Reply(text=t(c.WHATSAPP_INVITE), lang=t.lang, rtl=t.rtl, sender=Sender.STAFF)
-                    await self.service.enqueue(
-                        uow, conv, contact, [invite], now, extra={"template": "invite"}
-                    )
+                    await enqueue(uow, conv, contact, [invite], now, extra={"template": "invite"})
             conv.updated_at = now
             await uow.commit()
         self._wake(contact.pseudonym, conversation_id)
@@ -247,7 +246,7 @@ class StaffDesk:
             if contact is not None and told:
                 t = self.service.catalogs.texts(conv.language)
                 ended = Reply(text=t(ENDED), lang=t.lang, rtl=t.rtl, sender=Sender.STAFF)
-                await self.service.enqueue(uow, conv, contact, [ended], now)
+                await enqueue(uow, conv, contact, [ended], now)
             await uow.commit()
             pseudonym = contact.pseudonym if contact is not None and told else None
         self._wake(pseudonym, conversation_id)

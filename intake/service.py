@@ -37,18 +37,16 @@ from intake.limits import ChatLimits, joins_flood, settle_flood
 from intake.messages import (
     Channel,
     ConversationStatus,
-    Delivery,
     Direction,
     InboundMessage,
-    OutboxStatus,
     Reply,
     Sender,
-    reply_payload,
     storable,
 )
 from intake.metrics import Metrics
 from intake.privacy import Keys
-from intake.storage.models import ContactRow, ConversationRow, OutboxRow
+from intake.replies import enqueue
+from intake.storage.models import ContactRow, ConversationRow
 from intake.storage.uow import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -272,9 +270,7 @@ class IntakeService:
     async def _say(self, turn: Turn, msgid: str) -> None:
         t = self.catalogs.texts(turn.conv.language)
         text = compose(t, msgid, self.keywords)
-        await self.enqueue(
-            turn.uow, turn.conv, turn.contact, [Reply(text=text, lang=t.lang, rtl=t.rtl)], turn.now
-        )
+        await enqueue(turn.uow, turn.conv, turn.contact, [Reply(text=text, lang=t.lang, rtl=t.rtl)], turn.now)
 
     def _changed(self, conversation_id: str | None, pseudonyms: Sequence[str]) -> None:
         if pseudonyms and self.on_replies is not None:
@@ -295,7 +291,7 @@ class IntakeService:
         if Event.DELETE in result.events:
             refs = await self._erase_all(uow, contact, now)
             erased = [replace(r, erase_refs=tuple(refs)) if r.erase else r for r in result.replies]
-            await self.enqueue(uow, None, contact, erased, now)
+            await enqueue(uow, None, contact, erased, now)
             # The confirmation's outbox row keeps the address it needs; the contact keeps none (its next
             # message brings it back). The row itself stays, so a block on a hostile sender survives.
             contact.address_enc = b""
@@ -333,7 +329,7 @@ class IntakeService:
                 topics=list(state.topics),
                 outside_hours=not ctx.is_open,
             )
-        await self.enqueue(uow, conv, contact, replies, now)
+        await enqueue(uow, conv, contact, replies, now)
 
     async def _erase_all(self, uow: UnitOfWork, contact: ContactRow, now: datetime) -> list[str]:
         """The delete keyword: transcripts, stored replies and the link to the person go; the anonymous
@@ -352,49 +348,3 @@ class IntakeService:
         await uow.outbox.forget_pseudonym(contact.pseudonym)
         await uow.flush()
         return refs
-
-    async def enqueue(
-        self,
-        uow: UnitOfWork,
-        conv: ConversationRow | None,
-        contact: ContactRow,
-        replies: Sequence[Reply],
-        now: datetime,
-        extra: dict[str, str] | None = None,
-    ) -> list[int]:
-        rows = []
-        for reply in replies:
-            payload = reply_payload(reply)
-            if extra:
-                payload["extra"] = dict(extra)
-            rows.append(
-                OutboxRow(
-                    conversation_id=conv.id if conv is not None else None,
-                    channel=contact.channel,
-                    pseudonym=contact.pseudonym,
-                    address_enc=contact.address_enc,
-                    payload=payload,
-                    status=OutboxStatus.PENDING,
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-            )
-        ids = await uow.outbox.add_all(rows)
-        if conv is not None:
-            await uow.messages.insert(
-                [
-                    {
-                        "conversation_id": conv.id,
-                        "direction": Direction.OUT,
-                        "sender": reply.sender,
-                        "text": reply.text,
-                        "attachments": 0,
-                        "created_at": now,
-                        "outbox_id": outbox_id,
-                        "delivery": Delivery.PENDING.value,
-                    }
-                    for reply, outbox_id in zip(replies, ids, strict=True)
-                ]
-            )
-        return ids
