@@ -11,14 +11,13 @@ import threading
 from collections.abc import Sequence
 
 from aiohttp import web
-from sqlalchemy.exc import SQLAlchemyError
 
 from bots import cli_keys, cli_records, cli_report, cli_staff, logs
 from bots.access_log import access_log_options
 from intake.config import ConfigError, Settings, load_settings
 from intake.hours import HoursConfigError, OpeningHours
 from intake.i18n import compile_catalogs, default_locales_dir
-from intake.storage.db import make_engine, migrate
+from intake.storage.db import DatabaseUnusable, make_engine, migrate_or_refuse
 from intake.storage.sealed import use_cipher
 
 
@@ -60,11 +59,10 @@ async def _migrate(settings: Settings) -> None:
     engine = make_engine(settings.database_url)
     use_cipher(engine, settings.keys())
     try:
-        await migrate(engine)
-    except (OSError, SQLAlchemyError) as exc:
-        # One line naming the setting; never the URL itself (it may hold a password).
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__]
-        raise ConfigError(f"HELPLINE_DATABASE_URL: cannot use the database: {reason[0]}") from None
+        await migrate_or_refuse(engine)
+    except DatabaseUnusable as exc:
+        # One line naming the setting; never the URL itself.
+        raise ConfigError(f"HELPLINE_DATABASE_URL: cannot use the database: {exc}") from None
     finally:
         await engine.dispose()
         # aiosqlite stops the thread of a failed connection without waiting for it; if the loop closes

@@ -11,11 +11,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
 from intake.i18n import SOURCE_LANGUAGE
 from intake.privacy import Keys, key_problem
+from intake.storage.urls import NotADatabaseUrl, driver_name
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./helpline.db"
 # A fixed key for development only: `make run` generates a real one; production refuses to start without.
@@ -129,15 +127,14 @@ def load_settings(env: Mapping[str, str] | None = None, *, need_secret: bool = T
 
     database_url = env.get("HELPLINE_DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
     try:
-        url = make_url(database_url)
-    except ArgumentError:
+        driver = driver_name(database_url)
+    except NotADatabaseUrl:
         raise ConfigError(  # noqa: B904 - the parser's message adds nothing for an operator
             "HELPLINE_DATABASE_URL is not a database URL (e.g. sqlite+aiosqlite:///./helpline.db)"
         )
-    if url.drivername not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
+    if driver not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
         raise ConfigError(
-            "HELPLINE_DATABASE_URL must use sqlite+aiosqlite:// or postgresql+asyncpg://, "
-            f"not {url.drivername}://"
+            f"HELPLINE_DATABASE_URL must use sqlite+aiosqlite:// or postgresql+asyncpg://, not {driver}://"
         )
 
     public_url = env.get("HELPLINE_PUBLIC_URL", "").strip().rstrip("/") or None

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from intake.messages import Direction, Sender
 from intake.storage.uow import Database
 
 MAX_UNANSWERED = 99
@@ -34,19 +35,19 @@ async def activity(db: Database, conversation_ids: Sequence[str]) -> dict[str, A
             messages = [
                 m
                 for m in await uow.messages.for_conversation(conversation_id)
-                if m.direction in ("in", "out")
+                if m.direction in (Direction.IN, Direction.OUT)
             ]
             last = messages[-1] if messages else None
             unanswered: list[int] = []
             for m in messages:
-                if m.direction == "out" and m.sender == "staff":
+                if m.direction == Direction.OUT and m.sender == Sender.STAFF:
                     unanswered.clear()
-                elif m.direction == "in":
+                elif m.direction == Direction.IN:
                     unanswered.append(m.id)
             found[conversation_id] = Activity(
                 last_at=last.created_at if last else None,
                 preview=_first_line(last.text) if last else "",
-                preview_from_person=bool(last and last.direction == "in"),
+                preview_from_person=bool(last and last.direction == Direction.IN),
                 unanswered=tuple(unanswered[-MAX_UNANSWERED:]),
             )
     return found

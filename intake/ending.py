@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from intake.categories import N_
+from intake.messages import ConversationStatus, Direction, Sender
 from intake.storage.models import ConversationRow, MessageRow
 from intake.storage.uow import UnitOfWork
 
@@ -21,7 +22,12 @@ REOPENED_LINE = "reopened: the person wrote again"
 
 def system_line(conv: ConversationRow, text: str, now: datetime) -> MessageRow:
     return MessageRow(
-        conversation_id=conv.id, direction="system", sender="system", text=text, attachments=0, created_at=now
+        conversation_id=conv.id,
+        direction=Direction.SYSTEM,
+        sender=Sender.SYSTEM,
+        text=text,
+        attachments=0,
+        created_at=now,
     )
 
 
@@ -33,14 +39,14 @@ async def reopen_recent(uow: UnitOfWork, contact_id: int, now: datetime) -> Conv
     latest = conversations[-1] if conversations else None
     if (
         latest is None
-        or latest.status != "closed"
+        or latest.status != ConversationStatus.CLOSED
         or latest.claimed_by is None
         or latest.stat_key is not None
         or latest.closed_at is None
         or now - latest.closed_at > REOPEN_WINDOW
     ):
         return None
-    latest.status, latest.closed_at, latest.updated_at = "claimed", None, now
+    latest.status, latest.closed_at, latest.updated_at = ConversationStatus.CLAIMED, None, now
     uow.messages.add(system_line(latest, REOPENED_LINE, now))
     return latest
 
@@ -48,4 +54,4 @@ async def reopen_recent(uow: UnitOfWork, contact_id: int, now: datetime) -> Conv
 async def was_reopened(uow: UnitOfWork, conv: ConversationRow) -> bool:
     """Closed once already: its anonymous record was written then, and is not written twice."""
     messages = await uow.messages.for_conversation(conv.id)
-    return any(m.direction == "system" and m.text == REOPENED_LINE for m in messages)
+    return any(m.direction == Direction.SYSTEM and m.text == REOPENED_LINE for m in messages)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 def storable(text: str) -> str:
@@ -46,6 +47,54 @@ _RANKS = {
     Delivery.FAILED: 3,
     Delivery.DELIVERED: 4,
 }
+
+
+class ConversationStatus(StrEnum):
+    """Where a conversation stands (the conversation's status column)."""
+
+    # The bot is still asking its questions.
+    INTAKE = "intake"
+    # Waiting for a staff member.
+    QUEUED = "queued"
+    # A staff member holds it.
+    CLAIMED = "claimed"
+    CLOSED = "closed"
+
+
+# A person's next message joins an open conversation; a closed one is only kept until retention.
+OPEN_STATUSES = (ConversationStatus.INTAKE, ConversationStatus.QUEUED, ConversationStatus.CLAIMED)
+
+
+class OutboxStatus(StrEnum):
+    """Where a reply stands in the outbox (the outbox's status column)."""
+
+    PENDING = "pending"
+    # Claimed by a sender under a lease.
+    SENDING = "sending"
+    SENT = "sent"
+    # Not sent: the channel's free-text window had closed; staff see it as held.
+    HELD = "held"
+    FAILED = "failed"
+
+
+class Direction(StrEnum):
+    """Which way a stored message went (the message's direction column)."""
+
+    IN = "in"
+    OUT = "out"
+    # A staff member's internal note: never sent.
+    NOTE = "note"
+    # A line the desk writes itself (claimed by, closed by, …).
+    SYSTEM = "system"
+
+
+class Sender(StrEnum):
+    """Who wrote a stored message. A note's sender is the staff member's name instead."""
+
+    PERSON = "person"
+    BOT = "bot"
+    STAFF = "staff"
+    SYSTEM = "system"
 
 
 @dataclass(frozen=True)
@@ -101,7 +150,7 @@ class Reply:
     lang: str = "nb"
     rtl: bool = False
     erase: bool = False
-    sender: str = "bot"
+    sender: str = Sender.BOT.value
     # With `erase`: the chat's ids of earlier messages (both directions) the adapter should delete.
     erase_refs: tuple[str, ...] = ()
 
@@ -115,3 +164,30 @@ class OutboundMessage:
     reply: Reply
     attempt: int = 0
     extra: dict[str, str] = field(default_factory=dict)
+
+
+def reply_payload(reply: Reply) -> dict[str, Any]:
+    """A reply as the outbox stores it (JSON): the outbox worker decodes it with `reply_from_payload`."""
+    return {
+        "text": reply.text,
+        "choices": [{"id": ch.id, "label": ch.label} for ch in reply.choices],
+        "multi": reply.multi,
+        "lang": reply.lang,
+        "rtl": reply.rtl,
+        "erase": reply.erase,
+        "sender": reply.sender,
+        "erase_refs": list(reply.erase_refs),
+    }
+
+
+def reply_from_payload(payload: dict[str, Any]) -> Reply:
+    return Reply(
+        text=str(payload.get("text", "")),
+        choices=tuple(Choice(str(c["id"]), str(c["label"])) for c in payload.get("choices", [])),
+        multi=bool(payload.get("multi", False)),
+        lang=str(payload.get("lang", "nb")),
+        rtl=bool(payload.get("rtl", False)),
+        erase=bool(payload.get("erase", False)),
+        sender=str(payload.get("sender", Sender.BOT)),
+        erase_refs=tuple(str(r) for r in payload.get("erase_refs", [])),
+    )

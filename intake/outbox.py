@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from intake.messages import Channel, Contact, Delivery, OutboundMessage
+from intake.messages import Channel, Contact, Delivery, OutboundMessage, reply_from_payload
 from intake.metrics import Metrics
 from intake.privacy import Keys, UnreadableAddress
-from intake.service import reply_from_payload
 from intake.storage.models import OutboxRow
 from intake.storage.sealed import UNREADABLE
 from intake.storage.uow import Database

@@ -10,17 +10,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
-
 from intake import content as c
 from intake.categories import AGE_GROUPS, ROLES, Gender, InquiryKind, option_ids, with_main_topics
 from intake.countries import normalise_country
-from intake.ending import ENDED, was_reopened
+from intake.desk_activity import Activity, activity
+from intake.desk_search import Hit, search
+from intake.desk_views import ContactView, ConversationView, Detail, MessageView
+from intake.ending import ENDED, system_line, was_reopened
 from intake.flow import FlowState
-from intake.messages import Channel, Delivery, Reply, storable
+from intake.messages import Channel, ConversationStatus, Delivery, Direction, Reply, Sender, storable
 from intake.records import TOPIC_IDS
+from intake.replies import enqueue
 from intake.service import IntakeService, stat_month
-from intake.storage.models import ContactRow, ConversationRow, MessageRow
+from intake.storage.models import ConversationRow, MessageRow
 from intake.storage.uow import UnitOfWork
 
 # Channels that only allow free text within a window after the person's last message.
@@ -83,14 +85,6 @@ class Categorisation:
 
 
 @dataclass(frozen=True)
-class Detail:
-    conversation: ConversationRow
-    messages: list[MessageRow]
-    contact: ContactRow | None
-    earlier: list[ConversationRow]
-
-
-@dataclass(frozen=True)
 class ReplyOutcome:
     outbox_id: int
     # Held: not sent because the channel's free-text window has closed (WhatsApp after 24 hours).
@@ -106,36 +100,23 @@ class StaffDesk:
     async def claim(self, conversation_id: str, staff: str) -> None:
         now = self.service.clock()
         async with self.service.db.uow() as uow:
-            result = await uow.session.execute(
-                update(ConversationRow)
-                .where(
-                    ConversationRow.id == conversation_id,
-                    ConversationRow.status.in_(("queued", "intake")),
-                )
-                .values(
-                    status="claimed", claimed_by=staff, updated_at=now, version=ConversationRow.version + 1
-                )
-                .returning(ConversationRow.id)
-                .execution_options(synchronize_session=False)
-            )
-            if result.scalar_one_or_none() is None:
+            claimed = await uow.conversations.claim(conversation_id, staff, now)
+            if claimed is None:
                 conv = await uow.conversations.get(conversation_id)
                 if conv is None:
                     raise NotFound("no such conversation")
                 raise Conflict(
                     f"the conversation is {conv.status}" + (" by someone else" if conv.claimed_by else "")
                 )
-            conv = await uow.conversations.get(conversation_id)
-            assert conv is not None
-            await uow.session.refresh(conv)
+            conv = claimed
             contact = await uow.contacts.get(conv.contact_id) if conv.contact_id is not None else None
             self._system(uow, conv, f"claimed by {staff}", now)
             # Outside a channel's free-text window the notice could not be delivered: the person learns
             # a human is there from the first reply (or the template invitation) instead.
             if contact is not None and not contact.opted_out and not _window_closed(conv, now):
                 t = self.service.catalogs.texts(conv.language)
-                joined = Reply(text=t(c.STAFF_JOINED), lang=t.lang, rtl=t.rtl, sender="staff")
-                await self.service.enqueue(uow, conv, contact, [joined], now)
+                joined = Reply(text=t(c.STAFF_JOINED), lang=t.lang, rtl=t.rtl, sender=Sender.STAFF)
+                await enqueue(uow, conv, contact, [joined], now)
             await uow.commit()
             pseudonym = contact.pseudonym if contact else None
         self._wake(pseudonym, conversation_id)
@@ -143,7 +124,7 @@ class StaffDesk:
     async def _held_by(self, uow_conv: ConversationRow | None, staff: str) -> ConversationRow:
         if uow_conv is None:
             raise NotFound("no such conversation")
-        if uow_conv.status != "claimed" or uow_conv.claimed_by != staff:
+        if uow_conv.status != ConversationStatus.CLAIMED or uow_conv.claimed_by != staff:
             raise Forbidden("claim the conversation first")
         return uow_conv
 
@@ -163,17 +144,15 @@ class StaffDesk:
             if contact.opted_out:
                 raise Conflict("the person has opted out of messages on this channel")
             t = self.service.catalogs.texts(conv.language)
-            reply = Reply(text=text, lang=t.lang, rtl=t.rtl, sender="staff")
-            [outbox_id] = await self.service.enqueue(uow, conv, contact, [reply], now)
+            reply = Reply(text=text, lang=t.lang, rtl=t.rtl, sender=Sender.STAFF)
+            [outbox_id] = await enqueue(uow, conv, contact, [reply], now)
             held = _window_closed(conv, now)
             if held:
                 await uow.outbox.hold(outbox_id)
                 await uow.messages.set_delivery(outbox_id, Delivery.HELD)
                 if conv.channel in self.invite_channels:
-                    invite = Reply(text=t(c.WHATSAPP_INVITE), lang=t.lang, rtl=t.rtl, sender="staff")
-                    await self.service.enqueue(
-                        uow, conv, contact, [invite], now, extra={"template": "invite"}
-                    )
+                    invite = Reply(text=t(c.WHATSAPP_INVITE), lang=t.lang, rtl=t.rtl, sender=Sender.STAFF)
+                    await enqueue(uow, conv, contact, [invite], now, extra={"template": "invite"})
             conv.updated_at = now
             await uow.commit()
         self._wake(contact.pseudonym, conversation_id)
@@ -188,13 +167,13 @@ class StaffDesk:
             conv = await uow.conversations.get(conversation_id)
             if conv is None:
                 raise NotFound("no such conversation")
-            if conv.status == "closed":
+            if conv.status == ConversationStatus.CLOSED:
                 # Closed transcripts are only kept until retention deletes them; nothing is added.
                 raise Conflict("the conversation is closed")
             uow.messages.add(
                 MessageRow(
                     conversation_id=conv.id,
-                    direction="note",
+                    direction=Direction.NOTE,
                     sender=staff,
                     text=text,
                     attachments=0,
@@ -218,7 +197,7 @@ class StaffDesk:
         async with self.service.db.uow() as uow:
             conv = await self._held_by(await uow.conversations.get(conversation_id), staff)
             if to is None:
-                conv.status, conv.claimed_by = "queued", None
+                conv.status, conv.claimed_by = ConversationStatus.QUEUED, None
                 self._system(uow, conv, f"released by {staff}", now)
             else:
                 conv.claimed_by = to
@@ -253,7 +232,7 @@ class StaffDesk:
                     closed_by_staff=True,
                 )
             conv.stat_key = None
-            conv.status, conv.closed_at, conv.updated_at = "closed", now, now
+            conv.status, conv.closed_at, conv.updated_at = ConversationStatus.CLOSED, now, now
             self._system(uow, conv, f"closed by {staff}", now)
             contact = await uow.contacts.get(conv.contact_id) if conv.contact_id is not None else None
             # The person is told, neutrally, unless nothing may reach them: opted out, blocked, or outside
@@ -266,8 +245,8 @@ class StaffDesk:
             )
             if contact is not None and told:
                 t = self.service.catalogs.texts(conv.language)
-                ended = Reply(text=t(ENDED), lang=t.lang, rtl=t.rtl, sender="staff")
-                await self.service.enqueue(uow, conv, contact, [ended], now)
+                ended = Reply(text=t(ENDED), lang=t.lang, rtl=t.rtl, sender=Sender.STAFF)
+                await enqueue(uow, conv, contact, [ended], now)
             await uow.commit()
             pseudonym = contact.pseudonym if contact is not None and told else None
         self._wake(pseudonym, conversation_id)
@@ -305,9 +284,13 @@ class StaffDesk:
             await uow.commit()
         self._wake(None, conversation_id)
 
-    async def queue(self) -> Sequence[ConversationRow]:
+    def now(self) -> datetime:
+        """The desk's clock (the service's: tests set one clock for both)."""
+        return self.service.clock()
+
+    async def queue(self) -> list[ConversationView]:
         async with self.service.db.uow() as uow:
-            return await uow.conversations.queue()
+            return [ConversationView.of(row) for row in await uow.conversations.queue()]
 
     async def floods(self) -> list[tuple[str, int]]:
         """(source, open conversations from it) for every flood now in the queue or the intake."""
@@ -327,9 +310,16 @@ class StaffDesk:
             self.service.on_change(None)
         return [conv.id for conv in cleared]
 
-    async def held_by(self, staff: str) -> Sequence[ConversationRow]:
+    async def held_by(self, staff: str) -> list[ConversationView]:
         async with self.service.db.uow() as uow:
-            return await uow.conversations.claimed_by(staff)
+            return [ConversationView.of(row) for row in await uow.conversations.claimed_by(staff)]
+
+    async def activity(self, conversation_ids: Sequence[str]) -> dict[str, Activity]:
+        return await activity(self.service.db, conversation_ids)
+
+    async def search(self, query: str) -> list[Hit]:
+        """Words in open and recent transcripts (see `desk_search`)."""
+        return await search(self.service.db, query, self.now())
 
     async def detail(self, conversation_id: str) -> Detail:
         async with self.service.db.uow() as uow:
@@ -343,29 +333,15 @@ class StaffDesk:
                 earlier = [
                     x for x in await uow.conversations.for_contact(contact.id) if x.id != conversation_id
                 ]
-            return Detail(conv, messages, contact, earlier)
-
-    async def history(self, conversation_id: str) -> Sequence[ConversationRow]:
-        """The same person's other conversations that still exist (known by pseudonym, never by address)."""
-        async with self.service.db.uow() as uow:
-            conv = await uow.conversations.get(conversation_id)
-            if conv is None or conv.contact_id is None:
-                return []
-            return [
-                x for x in await uow.conversations.for_contact(conv.contact_id) if x.id != conversation_id
-            ]
+            return Detail(
+                ConversationView.of(conv),
+                [MessageView.of(m) for m in messages],
+                ContactView.of(contact) if contact is not None else None,
+                [ConversationView.of(x) for x in earlier],
+            )
 
     def _system(self, uow: UnitOfWork, conv: ConversationRow, text: str, now: datetime) -> None:
-        uow.messages.add(
-            MessageRow(
-                conversation_id=conv.id,
-                direction="system",
-                sender="system",
-                text=text,
-                attachments=0,
-                created_at=now,
-            )
-        )
+        uow.messages.add(system_line(conv, text, now))
 
     def _wake(self, pseudonym: str | None, conversation_id: str | None = None) -> None:
         if pseudonym is not None and self.service.on_replies is not None:

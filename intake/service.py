@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 from intake import content as c
 from intake.ending import reopen_recent
@@ -35,10 +34,19 @@ from intake.hours import OpeningHours
 from intake.i18n import Catalogs
 from intake.keywords import KeywordTable
 from intake.limits import ChatLimits, joins_flood, settle_flood
-from intake.messages import Channel, Delivery, InboundMessage, Reply, storable
+from intake.messages import (
+    Channel,
+    ConversationStatus,
+    Direction,
+    InboundMessage,
+    Reply,
+    Sender,
+    storable,
+)
 from intake.metrics import Metrics
 from intake.privacy import Keys
-from intake.storage.models import ContactRow, ConversationRow, OutboxRow
+from intake.replies import enqueue
+from intake.storage.models import ContactRow, ConversationRow
 from intake.storage.uow import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -74,34 +82,6 @@ class Handled:
 class Outcome(StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
-
-
-def reply_payload(reply: Reply) -> dict[str, Any]:
-    return {
-        "text": reply.text,
-        "choices": [{"id": ch.id, "label": ch.label} for ch in reply.choices],
-        "multi": reply.multi,
-        "lang": reply.lang,
-        "rtl": reply.rtl,
-        "erase": reply.erase,
-        "sender": reply.sender,
-        "erase_refs": list(reply.erase_refs),
-    }
-
-
-def reply_from_payload(payload: dict[str, Any]) -> Reply:
-    from intake.messages import Choice
-
-    return Reply(
-        text=str(payload.get("text", "")),
-        choices=tuple(Choice(str(c["id"]), str(c["label"])) for c in payload.get("choices", [])),
-        multi=bool(payload.get("multi", False)),
-        lang=str(payload.get("lang", "nb")),
-        rtl=bool(payload.get("rtl", False)),
-        erase=bool(payload.get("erase", False)),
-        sender=str(payload.get("sender", "bot")),
-        erase_refs=tuple(str(r) for r in payload.get("erase_refs", [])),
-    )
 
 
 def stat_month(now: datetime, hours: OpeningHours) -> str:
@@ -194,7 +174,7 @@ class IntakeService:
                     channel=channel,
                     language=self.catalogs.languages[0],
                     state={},
-                    status="intake",
+                    status=ConversationStatus.INTAKE,
                     created_at=now,
                     updated_at=now,
                     source=msg.source,
@@ -203,8 +183,8 @@ class IntakeService:
                 uow.conversations.add(conv)
             uow.messages.stage(
                 conversation_id=conv.id,
-                direction="in",
-                sender="person",
+                direction=Direction.IN,
+                sender=Sender.PERSON,
                 text=text,
                 attachments=msg.attachments,
                 created_at=now,
@@ -290,9 +270,7 @@ class IntakeService:
     async def _say(self, turn: Turn, msgid: str) -> None:
         t = self.catalogs.texts(turn.conv.language)
         text = compose(t, msgid, self.keywords)
-        await self.enqueue(
-            turn.uow, turn.conv, turn.contact, [Reply(text=text, lang=t.lang, rtl=t.rtl)], turn.now
-        )
+        await enqueue(turn.uow, turn.conv, turn.contact, [Reply(text=text, lang=t.lang, rtl=t.rtl)], turn.now)
 
     def _changed(self, conversation_id: str | None, pseudonyms: Sequence[str]) -> None:
         if pseudonyms and self.on_replies is not None:
@@ -313,7 +291,7 @@ class IntakeService:
         if Event.DELETE in result.events:
             refs = await self._erase_all(uow, contact, now)
             erased = [replace(r, erase_refs=tuple(refs)) if r.erase else r for r in result.replies]
-            await self.enqueue(uow, None, contact, erased, now)
+            await enqueue(uow, None, contact, erased, now)
             # The confirmation's outbox row keeps the address it needs; the contact keeps none (its next
             # message brings it back). The row itself stays, so a block on a hostile sender survives.
             contact.address_enc = b""
@@ -329,14 +307,14 @@ class IntakeService:
             # The provider blocks sends after an opt-out; trying anyway would only fail, so cancel.
             contact.opted_out = True
             await uow.outbox.cancel_pending(contact.pseudonym, "opted out")
-            conv.status = "closed"
+            conv.status = ConversationStatus.CLOSED
             conv.closed_at = now
-        if Event.HANDOFF in result.events and conv.status == "intake":
+        if Event.HANDOFF in result.events and conv.status == ConversationStatus.INTAKE:
             if ctx.is_open:
                 ahead = await uow.conversations.waiting_ahead(conv.danger, conv.under18, conv.flood)
                 if ahead:
                     replies = (*replies, queue_ahead_reply(state.lang, ahead, ctx))
-            conv.status = "queued"
+            conv.status = ConversationStatus.QUEUED
             conv.queued_at = now
             conv.outside_hours = not ctx.is_open
         if Event.INTAKE_COMPLETE in result.events:
@@ -351,7 +329,7 @@ class IntakeService:
                 topics=list(state.topics),
                 outside_hours=not ctx.is_open,
             )
-        await self.enqueue(uow, conv, contact, replies, now)
+        await enqueue(uow, conv, contact, replies, now)
 
     async def _erase_all(self, uow: UnitOfWork, contact: ContactRow, now: datetime) -> list[str]:
         """The delete keyword: transcripts, stored replies and the link to the person go; the anonymous
@@ -370,49 +348,3 @@ class IntakeService:
         await uow.outbox.forget_pseudonym(contact.pseudonym)
         await uow.flush()
         return refs
-
-    async def enqueue(
-        self,
-        uow: UnitOfWork,
-        conv: ConversationRow | None,
-        contact: ContactRow,
-        replies: Sequence[Reply],
-        now: datetime,
-        extra: dict[str, str] | None = None,
-    ) -> list[int]:
-        rows = []
-        for reply in replies:
-            payload = reply_payload(reply)
-            if extra:
-                payload["extra"] = dict(extra)
-            rows.append(
-                OutboxRow(
-                    conversation_id=conv.id if conv is not None else None,
-                    channel=contact.channel,
-                    pseudonym=contact.pseudonym,
-                    address_enc=contact.address_enc,
-                    payload=payload,
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-            )
-        ids = await uow.outbox.add_all(rows)
-        if conv is not None:
-            await uow.messages.insert(
-                [
-                    {
-                        "conversation_id": conv.id,
-                        "direction": "out",
-                        "sender": reply.sender,
-                        "text": reply.text,
-                        "attachments": 0,
-                        "created_at": now,
-                        "outbox_id": outbox_id,
-                        "delivery": Delivery.PENDING.value,
-                    }
-                    for reply, outbox_id in zip(replies, ids, strict=True)
-                ]
-            )
-        return ids

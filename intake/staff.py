@@ -12,15 +12,23 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
 
-from intake.storage.models import AuditRow, LoginAttemptRow, StaffRow, StaffSessionRow
+from intake.storage.models import StaffSessionRow
 from intake.storage.uow import Database
 
-ROLES = ("staff", "admin")
+
+class StaffRole(StrEnum):
+    """A staff account's role (the staff table's role column)."""
+
+    STAFF = "staff"
+    ADMIN = "admin"
+
+
+ROLES = tuple(role.value for role in StaffRole)
 MIN_PASSWORD = 10
 # Verified against when the name is unknown, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = PasswordHasher().hash("not a real password")
@@ -44,7 +52,17 @@ class StaffSession:
 
     @property
     def admin(self) -> bool:
-        return self.role == "admin"
+        return self.role == StaffRole.ADMIN
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of the audit log: who did what to which conversation, when (never what it says)."""
+
+    staff_name: str
+    action: str
+    conversation_id: str | None
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -77,7 +95,7 @@ class StaffAccounts:
     # at sign-out. The console ends those sessions' live streams at once.
     on_sessions_ended: Callable[[int | None, str | None], None] | None = None
 
-    async def add(self, name: str, password: str, role: str = "staff") -> None:
+    async def add(self, name: str, password: str, role: str = StaffRole.STAFF) -> None:
         name = name.strip()
         if not _possible_name(name):
             raise ValueError("a staff name is 1 to 64 letters, digits, '.', '-' or '_'")
@@ -87,22 +105,19 @@ class StaffAccounts:
             raise ValueError(f"the password must be at least {MIN_PASSWORD} characters")
         password_hash = await asyncio.to_thread(self.hasher.hash, password)
         async with self.db.uow() as uow:
-            exists = await uow.session.scalar(select(StaffRow.id).where(StaffRow.name == name))
-            if exists is not None:
+            if await uow.staff.by_name(name) is not None:
                 raise ValueError(f"staff member {name!r} exists already")
-            uow.session.add(
-                StaffRow(name=name, password_hash=password_hash, role=role, created_at=self.clock())
-            )
+            uow.staff.add(name, password_hash, role, self.clock())
             await uow.commit()
 
     async def set_disabled(self, name: str, disabled: bool = True) -> bool:
         async with self.db.uow() as uow:
-            staff = await uow.session.scalar(select(StaffRow).where(StaffRow.name == name))
+            staff = await uow.staff.by_name(name)
             if staff is None:
                 return False
             staff.disabled = disabled
             if disabled:
-                await uow.session.execute(delete(StaffSessionRow).where(StaffSessionRow.staff_id == staff.id))
+                await uow.staff.end_sessions_of(staff.id)
             await uow.commit()
         if disabled and self.on_sessions_ended is not None:
             self.on_sessions_ended(staff.id, None)
@@ -110,8 +125,7 @@ class StaffAccounts:
 
     async def names(self) -> list[str]:
         async with self.db.uow() as uow:
-            rows = await uow.session.scalars(select(StaffRow.name).where(StaffRow.disabled.is_(False)))
-            return sorted(rows)
+            return await uow.staff.enabled_names()
 
     def _limits(self, name: str, client: str) -> list[tuple[str, int, timedelta]]:
         """(key, most attempts, window) for each limit a sign-in counts against. The pair limit stops
@@ -132,21 +146,14 @@ class StaffAccounts:
         count sees each row committed before it, so of N parallel tries at most the limit get through,
         whichever copy of the service answers them."""
         async with self.db.uow() as uow:
-            rows = [LoginAttemptRow(key=key, at=now) for key, _most, _window in limits]
-            uow.session.add_all(rows)
+            ids = await uow.staff.add_attempts([key for key, _most, _window in limits], now)
             await uow.commit()
-            ids = [row.id for row in rows]
         async with self.db.uow() as uow:
             over = False
             for key, most, window in limits:
-                count = await uow.session.scalar(
-                    select(func.count())
-                    .select_from(LoginAttemptRow)
-                    .where(LoginAttemptRow.key == key, LoginAttemptRow.at > now - window)
-                )
-                over = over or (count or 0) > most
+                over = over or await uow.staff.attempts_since(key, now - window) > most
             if over:
-                await uow.session.execute(delete(LoginAttemptRow).where(LoginAttemptRow.id.in_(ids)))
+                await uow.staff.forget_attempts(ids)
                 await uow.commit()
                 raise RateLimited("too many failed sign-ins; wait a few minutes")
         return ids
@@ -158,22 +165,14 @@ class StaffAccounts:
         attempt = await self._record_attempt(limits, now)
         async with self.db.uow() as uow:
             # No account has another name, and a NUL in one would fail in PostgreSQL itself.
-            staff = (
-                await uow.session.scalar(select(StaffRow).where(StaffRow.name == name.strip()))
-                if _possible_name(name.strip())
-                else None
-            )
+            staff = await uow.staff.by_name(name.strip()) if _possible_name(name.strip()) else None
         ok = await asyncio.to_thread(self._verify, staff.password_hash if staff else _DUMMY_HASH, password)
         if staff is None or staff.disabled or not ok:
             # The attempt's rows stay: they are the failure.
             raise SignInRefused("wrong name or password")
         async with self.db.uow() as uow:
             # A success clears this client's count for the name, and is not a failure of the name.
-            await uow.session.execute(
-                delete(LoginAttemptRow).where(
-                    (LoginAttemptRow.key == limits[0][0]) | LoginAttemptRow.id.in_(attempt)
-                )
-            )
+            await uow.staff.forget_attempts(attempt, key=limits[0][0])
             token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
             row = StaffSessionRow(
                 token_hash=_hash_token(token),
@@ -183,8 +182,8 @@ class StaffAccounts:
                 last_seen_at=now,
                 expires_at=now + self.absolute_timeout,
             )
-            uow.session.add(row)
-            uow.session.add(AuditRow(staff_name=staff.name, action="sign_in", conversation_id=None, at=now))
+            uow.staff.add_session(row)
+            uow.staff.audit(staff.name, "sign_in", None, now)
             await uow.commit()
         return SignIn(token, StaffSession(staff.id, staff.name, staff.role, csrf, row.token_hash))
 
@@ -205,17 +204,17 @@ class StaffAccounts:
             return None
         now = self.clock()
         async with self.db.uow() as uow:
-            row = await uow.session.get(StaffSessionRow, _hash_token(token))
+            row = await uow.staff.session_by_hash(_hash_token(token))
             if row is None:
                 return None
-            staff = await uow.session.get(StaffRow, row.staff_id)
+            staff = await uow.staff.get(row.staff_id)
             if (
                 staff is None
                 or staff.disabled
                 or now >= row.expires_at
                 or now - row.last_seen_at > self.idle_timeout
             ):
-                await uow.session.delete(row)
+                await uow.staff.drop_session(row)
                 await uow.commit()
                 return None
             # Touch at most once a minute: a busy console would otherwise write on every request.
@@ -226,12 +225,8 @@ class StaffAccounts:
 
     async def sign_out(self, session: StaffSession) -> None:
         async with self.db.uow() as uow:
-            await uow.session.execute(
-                delete(StaffSessionRow).where(StaffSessionRow.token_hash == session.token_hash)
-            )
-            uow.session.add(
-                AuditRow(staff_name=session.name, action="sign_out", conversation_id=None, at=self.clock())
-            )
+            await uow.staff.end_session(session.token_hash)
+            uow.staff.audit(session.name, "sign_out", None, self.clock())
             await uow.commit()
         if self.on_sessions_ended is not None:
             self.on_sessions_ended(None, session.token_hash)
@@ -240,27 +235,16 @@ class StaffAccounts:
         """Whether a staff member holds a valid session: without one, the line counts as closed."""
         now = self.clock()
         async with self.db.uow() as uow:
-            found = await uow.session.scalar(
-                select(StaffSessionRow.token_hash)
-                .join(StaffRow, StaffRow.id == StaffSessionRow.staff_id)
-                .where(
-                    StaffRow.disabled.is_(False),
-                    StaffSessionRow.expires_at > now,
-                    StaffSessionRow.last_seen_at > now - self.idle_timeout,
-                )
-                .limit(1)
-            )
-            return found is not None
+            return await uow.staff.anyone_signed_in(now, now - self.idle_timeout)
 
     async def audit(self, staff_name: str, action: str, conversation_id: str | None) -> None:
         async with self.db.uow() as uow:
-            uow.session.add(
-                AuditRow(
-                    staff_name=staff_name, action=action, conversation_id=conversation_id, at=self.clock()
-                )
-            )
+            uow.staff.audit(staff_name, action, conversation_id, self.clock())
             await uow.commit()
 
-    async def audit_log(self, limit: int = 200) -> list[AuditRow]:
+    async def audit_log(self, limit: int = 200) -> list[AuditEntry]:
         async with self.db.uow() as uow:
-            return list(await uow.session.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)))
+            return [
+                AuditEntry(row.staff_name, row.action, row.conversation_id, row.at)
+                for row in await uow.staff.audit_log(limit)
+            ]

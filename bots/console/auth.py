@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from intake.staff import StaffAccounts, StaffSession
+from intake.staff import StaffAccounts, StaffRole, StaffSession
 
 COOKIE = "helpline_staff"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -72,7 +72,7 @@ async def require(
         if api:
             raise web.HTTPUnauthorized(text='{"error": "sign in first"}', content_type="application/json")
         raise web.HTTPSeeOther("/staff/login")
-    if role == "admin" and not session.admin:
+    if role == StaffRole.ADMIN and not session.admin:
         raise web.HTTPForbidden(text='{"error": "for administrators only"}', content_type="application/json")
     if request.method not in SAFE_METHODS:
         sent = request.headers.get("X-CSRF-Token", "")

@@ -14,7 +14,8 @@ from collections import deque
 from typing import Any
 
 import asyncpg
-from sqlalchemy.engine import make_url
+
+from intake.storage.urls import listen_dsn
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +28,7 @@ MAX_PENDING = 100
 
 class LiveBus:
     def __init__(self, database_url: str) -> None:
-        url = make_url(database_url)
-        self._dsn = (
-            url.set(drivername="postgresql").render_as_string(hide_password=False)
-            if url.get_backend_name() == "postgresql"
-            else None
-        )
+        self._dsn = listen_dsn(database_url)
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self._conn: asyncpg.Connection | None = None
         self._pending: deque[dict[str, Any]] = deque()

@@ -30,13 +30,12 @@ from bots.console.live import LiveBus
 from bots.console.system_lines import translate as translate_system_line
 from bots.console.texts import PAGE, labels
 from intake import content as c
-from intake.desk_activity import activity
-from intake.desk_search import search as search_transcripts
+from intake.desk_views import ConversationView, MessageView
 from intake.i18n import Catalogs, Texts, is_rtl, language_name
 from intake.keywords import Keyword, KeywordTable
+from intake.messages import ConversationStatus, Direction
 from intake.queue import Categorisation, DeskError, StaffDesk
 from intake.staff import RateLimited, SignInRefused, StaffAccounts, StaffSession
-from intake.storage.models import ConversationRow, MessageRow
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +115,7 @@ class Console:
             )
         return data
 
-    def _summary(self, conv: ConversationRow, staff: str, now: datetime) -> dict[str, Any]:
-        state = conv.state or {}
+    def _summary(self, conv: ConversationView, staff: str, now: datetime) -> dict[str, Any]:
         since = conv.queued_at or conv.created_at
         return {
             "id": conv.id,
@@ -126,11 +124,11 @@ class Console:
             "language": conv.language,
             "language_name": language_name(conv.language),
             "rtl": is_rtl(conv.language),
-            "role": state.get("role"),
-            "kind": state.get("kind"),
-            "topics": list(state.get("topics") or []),
-            "age_group": state.get("age"),
-            "gender": state.get("gender"),
+            "role": conv.role,
+            "kind": conv.kind,
+            "topics": list(conv.topics),
+            "age_group": conv.age_group,
+            "gender": conv.gender,
             "danger": conv.danger,
             "under18": conv.under18,
             "outside_hours": conv.outside_hours,
@@ -143,12 +141,12 @@ class Console:
         }
 
     @staticmethod
-    def _message(m: MessageRow, page: Texts) -> dict[str, Any]:
+    def _message(m: MessageView, page: Texts) -> dict[str, Any]:
         return {
             "id": m.id,
             "direction": m.direction,
             "sender": m.sender,
-            "text": translate_system_line(m.text, page) if m.direction == "system" else m.text,
+            "text": translate_system_line(m.text, page) if m.direction == Direction.SYSTEM else m.text,
             "attachments": m.attachments,
             "at": _iso(m.created_at),
             "delivery": m.delivery,
@@ -224,13 +222,13 @@ class Console:
 
     async def queue(self, request: web.Request) -> web.Response:
         staff = await self._staff(request)
-        now = self.desk.service.clock()
+        now = self.desk.now()
         waiting = await self.desk.queue()
         mine = await self.desk.held_by(staff.name)
         floods = await self.desk.floods()
-        moved = await activity(self.desk.service.db, [x.id for x in (*mine, *waiting)])
+        moved = await self.desk.activity([x.id for x in (*mine, *waiting)])
 
-        def card(conv: ConversationRow, preview: bool) -> dict[str, Any]:
+        def card(conv: ConversationView, preview: bool) -> dict[str, Any]:
             summary, seen = self._summary(conv, staff.name, now), moved[conv.id]
             summary["last_at"] = _iso(seen.last_at)
             summary["unanswered"] = list(seen.unanswered)
@@ -269,7 +267,7 @@ class Console:
             return _json_error(exc.status, str(exc))
         # Opening a transcript is always recorded: who, when, which conversation (never what it says).
         await self.accounts.audit(staff.name, "open", conversation_id)
-        now = self.desk.service.clock()
+        now = self.desk.now()
         conv, contact = detail.conversation, detail.contact
         t = self.catalogs.texts(conv.language)
         delete_word = self.keywords.word(Keyword.DELETE, t.lang)
@@ -297,7 +295,7 @@ class Console:
                     {"id": key, "text": t(msgid, **({"delete": delete_word} if "{delete}" in msgid else {}))}
                     for key, msgid in c.CANNED.items()
                 ],
-                "can_reply": conv.status == "claimed"
+                "can_reply": conv.status == ConversationStatus.CLAIMED
                 and conv.claimed_by == staff.name
                 and contact is not None,
             }
@@ -370,8 +368,7 @@ class Console:
         """Words in open and recent transcripts. Every conversation shown is audited as searched (the
         words searched for are not: the log never holds text)."""
         staff = await self._staff(request)
-        service = self.desk.service
-        hits = await search_transcripts(service.db, request.query.get("q", ""), service.clock())
+        hits = await self.desk.search(request.query.get("q", ""))
         for conversation_id in dict.fromkeys(hit.conversation_id for hit in hits):
             await self.accounts.audit(staff.name, "search", conversation_id)
         return web.json_response(

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from intake.categories import CaseStatus
 from intake.storage.models import ActivityRecordRow, CaseActivityRow, CaseRow, ConcernDecisionRow
 
 
@@ -56,11 +57,11 @@ class Cases:
     async def delete_closed_before(self, cutoff: datetime) -> int:
         """Closed cases past retention go, with their activities, notes and decisions (the anonymous
         counts stay)."""
-        ids = select(CaseRow.id).where(CaseRow.status == "closed", CaseRow.closed_at < cutoff)
+        ids = select(CaseRow.id).where(CaseRow.status == CaseStatus.CLOSED, CaseRow.closed_at < cutoff)
         # Explicitly, not by the foreign keys' cascade alone: SQLite enforces it only with its pragma on.
         for table in (CaseActivityRow, ConcernDecisionRow):
             await self.session.execute(delete(table).where(table.case_id.in_(ids)))
         result = await self.session.execute(
-            delete(CaseRow).where(CaseRow.status == "closed", CaseRow.closed_at < cutoff)
+            delete(CaseRow).where(CaseRow.status == CaseStatus.CLOSED, CaseRow.closed_at < cutoff)
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -13,6 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
@@ -143,6 +144,21 @@ async def migrate(engine: AsyncEngine) -> None:
             # transaction's, so it is let go at commit or when a copy dies.
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         await conn.run_sync(upgrade)
+
+
+class DatabaseUnusable(Exception):
+    """The database cannot be reached or migrated. The message names the cause in one line, never the URL
+    (it may hold a password)."""
+
+
+async def migrate_or_refuse(engine: AsyncEngine) -> None:
+    """`migrate`, with every way the database can be unusable (unreachable, refused, unwritable) as one
+    exception the command line can report."""
+    try:
+        await migrate(engine)
+    except (OSError, SQLAlchemyError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__]
+        raise DatabaseUnusable(reason[0]) from None
 
 
 @functools.cache

@@ -8,10 +8,11 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from intake.messages import ConversationStatus
 from intake.storage.models import ConversationRow, RateEventRow, StatRecordRow
 
 # A flood's conversations that staff can clear: not those a staff member holds, nor closed ones.
-CLEARABLE = ("intake", "queued")
+CLEARABLE = (ConversationStatus.INTAKE, ConversationStatus.QUEUED)
 
 
 class RateEvents:
@@ -93,5 +94,10 @@ class Floods:
         if records:
             await self.session.execute(delete(StatRecordRow).where(StatRecordRow.key.in_(records)))
         for conv in rows:
-            conv.status, conv.closed_at, conv.updated_at, conv.stat_key = "closed", now, now, None
+            conv.status, conv.closed_at, conv.updated_at, conv.stat_key = (
+                ConversationStatus.CLOSED,
+                now,
+                now,
+                None,
+            )
         return rows

@@ -28,6 +28,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from intake.categories import CaseStatus
+from intake.messages import ConversationStatus, OutboxStatus, Sender
 from intake.storage.sealed import SealedJSON, SealedText
 
 # Stable constraint names so Alembic migrations are the same on SQLite and PostgreSQL.
@@ -98,7 +100,7 @@ class ConversationRow(Base):
     language: Mapped[str] = mapped_column(String(16))
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
     # intake -> queued -> claimed -> closed
-    status: Mapped[str] = mapped_column(String(16), default="intake")
+    status: Mapped[str] = mapped_column(String(16), default=ConversationStatus.INTAKE.value)
     danger: Mapped[bool] = mapped_column(default=False)
     under18: Mapped[bool] = mapped_column(default=False)
     outside_hours: Mapped[bool] = mapped_column(default=False)
@@ -136,7 +138,7 @@ class MessageRow(Base):
     )
     # in (from the person) | out (to the person) | note (staff only) | system
     direction: Mapped[str] = mapped_column(String(8))
-    sender: Mapped[str] = mapped_column(String(16), default="person")
+    sender: Mapped[str] = mapped_column(String(16), default=Sender.PERSON.value)
     # Encrypted (the transcript and staff notes); see sealed.py.
     text: Mapped[str] = mapped_column(SealedText)
     attachments: Mapped[int] = mapped_column(Integer, default=0)
@@ -196,7 +198,7 @@ class OutboxRow(Base):
     # Encrypted: the reply's text and menu.
     payload: Mapped[dict[str, Any]] = mapped_column(SealedJSON)
     # pending -> sending -> sent | failed | held
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(aware())
     locked_until: Mapped[datetime | None] = mapped_column(aware(), nullable=True)
@@ -252,7 +254,7 @@ class CaseRow(Base):
     age_group: Mapped[str] = mapped_column(String(16))
     gender: Mapped[str] = mapped_column(String(16))
     responsible: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(8), default="open")
+    status: Mapped[str] = mapped_column(String(8), default=CaseStatus.OPEN.value)
     alias_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     opened_on: Mapped[date] = mapped_column(Date)
     closed_at: Mapped[datetime | None] = mapped_column(aware(), nullable=True)

@@ -29,7 +29,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from intake.categories import topic_bits
-from intake.messages import Delivery
+from intake.messages import OPEN_STATUSES, ConversationStatus, Delivery, Direction, OutboxStatus
 from intake.storage.models import (
     ContactRow,
     ConversationRow,
@@ -41,7 +41,6 @@ from intake.storage.models import (
     StatRecordRow,
 )
 
-OPEN_STATUSES = ("intake", "queued", "claimed")
 # Any fixed number, the same in every copy (see db.MIGRATION_LOCK and leader.JOBS_LOCK).
 OUTBOX_CLAIM_LOCK = 0x68656C72
 
@@ -73,7 +72,11 @@ def _message_values(values: dict[str, Any]) -> dict[str, Any]:
 def _open(status: Any) -> Any:
     """The outbox's partial indexes' condition, as literals: a planner matches a partial index only to
     the same condition, and a bound parameter (in a generic plan) would not prove it."""
-    return status.in_([literal_column("'pending'"), literal_column("'sending'")])
+    return status.in_([_literal(OutboxStatus.PENDING), _literal(OutboxStatus.SENDING)])
+
+
+def _literal(status: OutboxStatus) -> Any:
+    return literal_column(f"'{status.value}'")
 
 
 def _dialect(session: AsyncSession) -> str:
@@ -152,9 +155,6 @@ class Contacts:
         stmt = select(ContactRow).where(ContactRow.pseudonym == pseudonym)
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
-    async def delete(self, contact: ContactRow) -> None:
-        await self.session.delete(contact)
-
     async def forget_unused(self, cutoff: datetime) -> int:
         """Contacts with no conversation left, not seen since `cutoff`: a contact is only the means to
         answer a person."""
@@ -175,6 +175,31 @@ class Conversations:
 
     async def get(self, conversation_id: str) -> ConversationRow | None:
         return await self.session.get(ConversationRow, conversation_id)
+
+    async def claim(self, conversation_id: str, staff: str, now: datetime) -> ConversationRow | None:
+        """Give a waiting conversation (queued, or still in the intake) to one staff member, atomically: of
+        two claims at once, on any copy of the service, one wins. None when it was not waiting."""
+        result = await self.session.execute(
+            update(ConversationRow)
+            .where(
+                ConversationRow.id == conversation_id,
+                ConversationRow.status.in_((ConversationStatus.QUEUED, ConversationStatus.INTAKE)),
+            )
+            .values(
+                status=ConversationStatus.CLAIMED,
+                claimed_by=staff,
+                updated_at=now,
+                version=ConversationRow.version + 1,
+            )
+            .returning(ConversationRow.id)
+            .execution_options(synchronize_session=False)
+        )
+        if result.scalar_one_or_none() is None:
+            return None
+        conv = await self.get(conversation_id)
+        assert conv is not None
+        await self.session.refresh(conv)
+        return conv
 
     async def open_for_contact(self, contact_id: int) -> ConversationRow | None:
         stmt = (
@@ -208,7 +233,7 @@ class Conversations:
         the line was closed, then the longest wait."""
         stmt = (
             select(ConversationRow)
-            .where(ConversationRow.status == "queued")
+            .where(ConversationRow.status == ConversationStatus.QUEUED)
             .order_by(
                 # A flood (many conversations from one source) never pushes anyone else down or out.
                 ConversationRow.flood,
@@ -224,13 +249,15 @@ class Conversations:
     async def claimed_by(self, staff: str) -> Sequence[ConversationRow]:
         stmt = (
             select(ConversationRow)
-            .where(ConversationRow.status == "claimed", ConversationRow.claimed_by == staff)
+            .where(ConversationRow.status == ConversationStatus.CLAIMED, ConversationRow.claimed_by == staff)
             .order_by(ConversationRow.updated_at)
         )
         return (await self.session.execute(stmt)).scalars().all()
 
     async def longest_wait(self, now: datetime) -> float:
-        stmt = select(func.min(ConversationRow.queued_at)).where(ConversationRow.status == "queued")
+        stmt = select(func.min(ConversationRow.queued_at)).where(
+            ConversationRow.status == ConversationStatus.QUEUED
+        )
         oldest = (await self.session.execute(stmt)).scalar_one_or_none()
         if oldest is None:
             return 0.0
@@ -256,12 +283,18 @@ class Conversations:
             else and_(ConversationRow.flood.is_(False), level)
         )
         stmt = (
-            select(func.count()).select_from(ConversationRow).where(ConversationRow.status == "queued", ahead)
+            select(func.count())
+            .select_from(ConversationRow)
+            .where(ConversationRow.status == ConversationStatus.QUEUED, ahead)
         )
         return int((await self.session.execute(stmt)).scalar_one())
 
     async def queue_length(self) -> int:
-        stmt = select(func.count()).select_from(ConversationRow).where(ConversationRow.status == "queued")
+        stmt = (
+            select(func.count())
+            .select_from(ConversationRow)
+            .where(ConversationRow.status == ConversationStatus.QUEUED)
+        )
         return int((await self.session.execute(stmt)).scalar_one())
 
     async def delete(self, conversation: ConversationRow) -> None:
@@ -290,7 +323,7 @@ class Conversations:
     async def closed_before(self, cutoff: datetime, limit: int = 500) -> Sequence[ConversationRow]:
         stmt = (
             select(ConversationRow)
-            .where(ConversationRow.status == "closed", ConversationRow.closed_at < cutoff)
+            .where(ConversationRow.status == ConversationStatus.CLOSED, ConversationRow.closed_at < cutoff)
             .limit(limit)
         )
         return (await self.session.execute(stmt)).scalars().all()
@@ -333,7 +366,7 @@ class Messages:
             .select_from(MessageRow)
             .where(
                 MessageRow.conversation_id == conversation_id,
-                MessageRow.direction == "in",
+                MessageRow.direction == Direction.IN,
                 MessageRow.created_at >= since,
             )
         )
@@ -351,8 +384,11 @@ class Messages:
             select(MessageRow)
             .join(ConversationRow, ConversationRow.id == MessageRow.conversation_id)
             .where(
-                MessageRow.direction.in_(("in", "out")),
-                or_(ConversationRow.status != "closed", ConversationRow.closed_at >= closed_since),
+                MessageRow.direction.in_((Direction.IN, Direction.OUT)),
+                or_(
+                    ConversationRow.status != ConversationStatus.CLOSED,
+                    ConversationRow.closed_at >= closed_since,
+                ),
             )
             .order_by(MessageRow.id.desc())
             .limit(scan)
@@ -432,8 +468,8 @@ class Outbox:
                 earlier.pseudonym == OutboxRow.pseudonym,
                 earlier.id < OutboxRow.id,
                 or_(
-                    and_(earlier.status == "pending", earlier.next_attempt_at > now),
-                    and_(earlier.status == "sending", earlier.locked_until >= now),
+                    and_(earlier.status == OutboxStatus.PENDING, earlier.next_attempt_at > now),
+                    and_(earlier.status == OutboxStatus.SENDING, earlier.locked_until >= now),
                 ),
             )
             .exists()
@@ -453,8 +489,8 @@ class Outbox:
             await self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": OUTBOX_CLAIM_LOCK})
         ids: list[int] = []
         for condition in (
-            and_(OutboxRow.status == literal_column("'pending'"), OutboxRow.next_attempt_at <= now),
-            and_(OutboxRow.status == literal_column("'sending'"), OutboxRow.locked_until < now),
+            and_(OutboxRow.status == _literal(OutboxStatus.PENDING), OutboxRow.next_attempt_at <= now),
+            and_(OutboxRow.status == _literal(OutboxStatus.SENDING), OutboxRow.locked_until < now),
         ):
             due = (
                 select(OutboxRow.id)
@@ -471,7 +507,7 @@ class Outbox:
         stmt = (
             update(OutboxRow)
             .where(_among_ids(self.session, OutboxRow.id, ids))
-            .values(status="sending", locked_until=now + lease, attempts=OutboxRow.attempts + 1)
+            .values(status=OutboxStatus.SENDING, locked_until=now + lease, attempts=OutboxRow.attempts + 1)
             .returning(OutboxRow)
             .execution_options(synchronize_session=False)
         )
@@ -496,7 +532,7 @@ class Outbox:
         await self.session.execute(
             update(OutboxRow),
             [
-                {"id": outbox_id, "status": "sent", "sent_at": now, "locked_until": None,
+                {"id": outbox_id, "status": OutboxStatus.SENT, "sent_at": now, "locked_until": None,
                  "provider_id": provider_id, "last_error": None}
                 for outbox_id, provider_id in sent
             ],
@@ -507,7 +543,10 @@ class Outbox:
             update(OutboxRow)
             .where(OutboxRow.id == outbox_id)
             .values(
-                status="pending", next_attempt_at=next_attempt_at, locked_until=None, last_error=error[:200]
+                status=OutboxStatus.PENDING,
+                next_attempt_at=next_attempt_at,
+                locked_until=None,
+                last_error=error[:200],
             )
         )
 
@@ -517,26 +556,31 @@ class Outbox:
         if ids:
             await self.session.execute(
                 update(OutboxRow)
-                .where(_among_ids(self.session, OutboxRow.id, ids), OutboxRow.status == "sending")
-                .values(status="pending", locked_until=None, attempts=OutboxRow.attempts - 1)
+                .where(_among_ids(self.session, OutboxRow.id, ids), OutboxRow.status == OutboxStatus.SENDING)
+                .values(status=OutboxStatus.PENDING, locked_until=None, attempts=OutboxRow.attempts - 1)
             )
 
     async def cancel_pending(self, pseudonym: str, reason: str) -> None:
         await self.session.execute(
             update(OutboxRow)
-            .where(OutboxRow.pseudonym == pseudonym, OutboxRow.status.in_(("pending", "held")))
-            .values(status="failed", last_error=reason)
+            .where(
+                OutboxRow.pseudonym == pseudonym,
+                OutboxRow.status.in_((OutboxStatus.PENDING, OutboxStatus.HELD)),
+            )
+            .values(status=OutboxStatus.FAILED, last_error=reason)
         )
 
     async def hold(self, outbox_id: int) -> None:
         """Keep a reply unsent (the channel's window closed); staff see it as held."""
-        await self.session.execute(update(OutboxRow).where(OutboxRow.id == outbox_id).values(status="held"))
+        await self.session.execute(
+            update(OutboxRow).where(OutboxRow.id == outbox_id).values(status=OutboxStatus.HELD)
+        )
 
     async def mark_failed(self, outbox_id: int, error: str) -> None:
         await self.session.execute(
             update(OutboxRow)
             .where(OutboxRow.id == outbox_id)
-            .values(status="failed", locked_until=None, last_error=error[:200])
+            .values(status=OutboxStatus.FAILED, locked_until=None, last_error=error[:200])
         )
 
     async def delivered_to(self, pseudonym: str, after_id: int, limit: int = 50) -> Sequence[OutboxRow]:
@@ -553,14 +597,14 @@ class Outbox:
         if ids:
             await self.session.execute(
                 update(OutboxRow)
-                .where(_among_ids(self.session, OutboxRow.id, ids), OutboxRow.status != "sent")
-                .values(status="sent", sent_at=now, attempts=OutboxRow.attempts + 1)
+                .where(_among_ids(self.session, OutboxRow.id, ids), OutboxRow.status != OutboxStatus.SENT)
+                .values(status=OutboxStatus.SENT, sent_at=now, attempts=OutboxRow.attempts + 1)
             )
 
     async def sent_refs(self, pseudonym: str, since: datetime) -> list[str]:
         stmt = select(OutboxRow.provider_id).where(
             OutboxRow.pseudonym == pseudonym,
-            OutboxRow.status == "sent",
+            OutboxRow.status == OutboxStatus.SENT,
             OutboxRow.sent_at >= since,
             OutboxRow.provider_id.is_not(None),
         )
@@ -574,12 +618,18 @@ class Outbox:
     async def forget_finished_before(self, cutoff: datetime) -> int:
         """Replies sent or given up on before `cutoff` (the retention purge)."""
         result = await self.session.execute(
-            delete(OutboxRow).where(OutboxRow.status.in_(("sent", "failed")), OutboxRow.created_at < cutoff)
+            delete(OutboxRow).where(
+                OutboxRow.status.in_((OutboxStatus.SENT, OutboxStatus.FAILED)), OutboxRow.created_at < cutoff
+            )
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def backlog(self) -> int:
-        stmt = select(func.count()).select_from(OutboxRow).where(OutboxRow.status.in_(("pending", "sending")))
+        stmt = (
+            select(func.count())
+            .select_from(OutboxRow)
+            .where(OutboxRow.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING)))
+        )
         return int((await self.session.execute(stmt)).scalar_one())
 
     async def by_provider_id(self, provider_id: str) -> OutboxRow | None:

@@ -21,6 +21,7 @@ from intake.storage.repositories import (
     StaffAccess,
     Stats,
 )
+from intake.storage.staff import Staff
 
 
 class WriteTurns:
@@ -77,6 +78,7 @@ class UnitOfWork:
     seen: InboundSeen
     stats: Stats
     access: StaffAccess
+    staff: Staff
     cases: Cases
     reports: Reports
     rate_events: RateEvents
@@ -105,6 +107,7 @@ class UnitOfWork:
         self.seen = InboundSeen(self.session)
         self.stats = Stats(self.session)
         self.access = StaffAccess(self.session)
+        self.staff = Staff(self.session)
         self.cases = Cases(self.session)
         self.reports = Reports(self.session)
         self.rate_events = RateEvents(self.session)

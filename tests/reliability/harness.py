@@ -27,9 +27,8 @@ from sqlalchemy import select, update
 
 from bots.telegram import SECRET_HEADER, WEBHOOK_PATH
 from bots.telegram_sender import MAX_TEXT, render
-from intake.messages import Channel, Contact
+from intake.messages import Channel, Contact, reply_from_payload
 from intake.privacy import Keys
-from intake.service import reply_from_payload
 from intake.storage.models import ContactRow, InboundSeenRow, OutboxRow
 from intake.storage.uow import Database
 from tests.channels.fake_telegram import FakeTelegram, User

@@ -31,9 +31,8 @@ from sqlalchemy import select
 
 from intake import sms
 from intake.flow import FlowState, Step
-from intake.messages import Channel, Contact
+from intake.messages import Channel, Contact, reply_from_payload
 from intake.privacy import Keys
-from intake.service import reply_from_payload
 from intake.storage.db import make_database, make_engine
 from intake.storage.models import InboundSeenRow
 from intake.storage.uow import Database
