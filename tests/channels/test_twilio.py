@@ -30,8 +30,8 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 
 from bots.app import WIRING, Wiring, make_app
-from bots.twilio import TWILIO, TWIML_EMPTY, locale_hint, whatsapp_invite_enabled
-from bots.twilio_sender import RateLimiter, TwilioSender, classify
+from bots.channels.twilio import TWILIO, TWIML_EMPTY, locale_hint, whatsapp_invite_enabled
+from bots.channels.twilio.sender import RateLimiter, TwilioSender, classify
 from intake import content as c
 from intake.categories import AGE_GROUPS, GENDERS, ROLES, SITUATIONS, TOPICS
 from intake.config import ConfigError, Settings, load_settings
