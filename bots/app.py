@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,18 +16,24 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bots.access_log import route_of
+from bots.channels import telegram, twilio, webchat
+from bots.channels.base import Channel, ChannelContext, ChannelModule
+from bots.channels.webchat import WebChat, WebChatChannel
 from bots.client_address import ClientAddresses, parse_trusted_proxies
 from bots.console.live import LiveBus
 from bots.console.routes import CONSOLE_LANGUAGES, Console
 from bots.console.routes import add_routes as add_console_routes
+from bots.http.errors import json_error
 from bots.metrics_access import MetricsAccess
-from bots.webchat import WebChat
+from intake.chat_tokens import token_expired
 from intake.config import Settings
+from intake.delivery import Deliveries
 from intake.hours import HoursConfigError, OpeningHours
 from intake.i18n import Catalogs, compile_catalogs, default_locales_dir
 from intake.keywords import default_table
 from intake.limits import ChatLimits, Counter
-from intake.metrics import Metrics
+from intake.line_status import line_status
+from intake.metrics import Metrics, sample_backlog
 from intake.outbox import OutboxWorker, Sender
 from intake.privacy import Keys
 from intake.queue import StaffDesk
@@ -51,6 +56,10 @@ CSP = (
 )
 HSTS_SECONDS = 365 * 24 * 3600
 
+# The channels, in the order they start (and the reverse of the order they stop). A new channel is a
+# package under bots/channels/ and one entry here.
+CHANNELS: tuple[ChannelModule, ...] = (webchat, telegram, twilio)
+
 
 @dataclass
 class Wiring:
@@ -63,17 +72,25 @@ class Wiring:
     catalogs: Catalogs
     hours: OpeningHours
     service: IntakeService
-    webchat: WebChat
     outbox: OutboxWorker
     accounts: StaffAccounts
     desk: StaffDesk
     console: Console
     bus: LiveBus
     metrics: Metrics
+    counter: Counter
+    channels: tuple[Channel, ...]
+    # Filled by the channels' start-up (each returns its own); read by the outbox worker.
     senders: dict[str, Sender] = field(default_factory=dict)
+
+    @property
+    def webchat(self) -> WebChat:
+        """The running web chat (always on)."""
+        return next(c for c in self.channels if isinstance(c, WebChatChannel)).chat
 
 
 WIRING = web.AppKey("wiring", Wiring)
+CONTEXT = web.AppKey("channel_context", ChannelContext)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -102,28 +119,16 @@ async def no_tracebacks(request: web.Request, handler: Handler) -> web.StreamRes
         raise
     except Exception:
         log.exception("unhandled error on %s %s", request.method, route_of(request))
-        return web.json_response({"error": "internal error"}, status=500)
+        return json_error(500, "internal error")
 
 
 def build_hours(settings: Settings) -> OpeningHours:
     return OpeningHours.from_config(settings.hours)
 
 
-ChannelSetup = Callable[[web.Application, Settings], None]
-
-
-def channel_setups(settings: Settings) -> list[ChannelSetup]:
-    """The push channels whose settings are present. Each `setup(app, settings)` checks its settings at
-    once (raising ConfigError), adds its routes, and at start-up (its own cleanup_ctx, which runs after the
-    core's) registers its sender in `app[WIRING].senders`. A channel without settings is off."""
-    setups: list[ChannelSetup] = []
-    for variable, module in (
-        ("HELPLINE_TELEGRAM_TOKEN", "bots.telegram"),
-        ("HELPLINE_TWILIO_ACCOUNT_SID", "bots.twilio"),
-    ):
-        if settings.env.get(variable):
-            setups.append(importlib.import_module(module).setup)
-    return setups
+def load_channels(settings: Settings) -> tuple[Channel, ...]:
+    """The channels that are on, their settings checked now (ConfigError), not at the first message."""
+    return tuple(channel for module in CHANNELS if (channel := module.load(settings)) is not None)
 
 
 def scheduled_jobs(
@@ -150,9 +155,7 @@ def scheduled_jobs(
 
 def invite_channels(settings: Settings) -> frozenset[str]:
     """Channels with an approved template to invite a person back when a staff reply is held."""
-    return (
-        frozenset({"whatsapp"}) if settings.env.get("HELPLINE_TWILIO_WHATSAPP_TEMPLATE_SID") else frozenset()
-    )
+    return frozenset({"whatsapp"}) if twilio.whatsapp_invite_enabled(settings) else frozenset()
 
 
 def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
@@ -164,6 +167,7 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
     metrics_access = MetricsAccess.from_env(settings.env)
     chat_limits = ChatLimits.from_config(settings.file.get("chat", {}).get("limits", {}))
     clients = ClientAddresses(parse_trusted_proxies(settings.env.get("HELPLINE_TRUSTED_PROXIES", "")))
+    channels = load_channels(settings)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         locales = default_locales_dir()
@@ -188,16 +192,7 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         accounts = StaffAccounts(db)
         if settings.require_staff:
             service.staffed = accounts.anyone_signed_in
-        webchat = WebChat(
-            service,
-            db,
-            keys,
-            catalogs,
-            settings.exit_url,
-            clients,
-            chat_limits,
-            retention=timedelta(days=settings.retention_days),
-        )
+        counter = Counter(db)
         senders: dict[str, Sender] = {}
         outbox = OutboxWorker(db=db, keys=keys, senders=senders, metrics=metrics)
         bus = LiveBus(settings.database_url)
@@ -207,8 +202,11 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         pages = Catalogs(locales, CONSOLE_LANGUAGES, domain="console")
         console = Console(accounts, desk, catalogs, pages, service.keywords, bus, https, clients)
 
+        listeners: list[Callable[[Sequence[str]], None]] = []
+
         def replies_queued(pseudonyms: Sequence[str]) -> None:
-            webchat.notify(pseudonyms)
+            for listener in listeners:
+                listener(pseudonyms)
             outbox.wake.set()
 
         service.on_replies = replies_queued
@@ -221,14 +219,30 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
             catalogs=catalogs,
             hours=hours,
             service=service,
-            webchat=webchat,
             outbox=outbox,
             accounts=accounts,
             desk=desk,
             console=console,
             bus=bus,
             metrics=metrics,
+            counter=counter,
+            channels=channels,
             senders=senders,
+        )
+        app[CONTEXT] = ChannelContext(
+            # Looked up on each call: tests swap the service's clock after start-up.
+            receive=lambda message: service.handle(message),
+            delivery=Deliveries(db),
+            catalogs=catalogs,
+            keys=keys,
+            clock=lambda: service.clock(),
+            metrics=metrics,
+            keywords=service.keywords,
+            hours=hours,
+            line_status=lambda now, channel: line_status(service, now, channel),
+            counter=counter,
+            token_expired=lambda token, now, retention: token_expired(db, keys, token, now, retention),
+            on_replies=listeners.append,
         )
         stop = asyncio.Event()
         janitor = asyncio.create_task(
@@ -238,7 +252,7 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
                     settings.retention_days,
                     accounts.idle_timeout,
                     settings.case_retention_years,
-                    webchat.counter,
+                    counter,
                 ),
                 Leadership(engine),
                 stop,
@@ -259,7 +273,6 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         # Runs before aiohttp waits for open requests: long-lived console streams end at once.
         if WIRING in app:
             app[WIRING].bus.end_streams()
-            app[WIRING].webchat.close()
 
     app.on_shutdown.append(end_streams)
 
@@ -275,27 +288,9 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
     async def metrics(request: web.Request) -> web.Response:
         # `app`, not `request.app`: this also answers on the separate metrics listener.
         wiring = app[WIRING]
-        async with wiring.db.uow() as uow:
-            wiring.metrics.queue_length.set(await uow.conversations.queue_length())
-            wiring.metrics.longest_wait.set(await uow.conversations.longest_wait(wiring.service.clock()))
-            wiring.metrics.outbox_backlog.set(await uow.outbox.backlog())
+        await sample_backlog(wiring.metrics, wiring.db, wiring.service.clock())
         body = generate_latest(wiring.metrics.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-    async def chat_page(request: web.Request) -> web.StreamResponse:
-        return await request.app[WIRING].webchat.page(request)
-
-    async def chat_session(request: web.Request) -> web.StreamResponse:
-        return await request.app[WIRING].webchat.session(request)
-
-    async def chat_send(request: web.Request) -> web.StreamResponse:
-        return await request.app[WIRING].webchat.send(request)
-
-    async def chat_poll(request: web.Request) -> web.StreamResponse:
-        return await request.app[WIRING].webchat.poll(request)
-
-    async def chat_status(request: web.Request) -> web.StreamResponse:
-        return await request.app[WIRING].webchat.status(request)
 
     async def favicon(request: web.Request) -> web.StreamResponse:
         # Browsers ask for /favicon.ico by themselves: answer it instead of a 404 on every page load.
@@ -308,19 +303,34 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
     app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    app.router.add_get("/chat", chat_page)
-    app.router.add_post("/chat/api/session", chat_session)
-    app.router.add_post("/chat/api/send", chat_send)
-    app.router.add_get("/chat/api/poll", chat_poll)
-    app.router.add_get("/chat/api/status", chat_status)
+    for channel in channels:
+        channel.add_routes(app)
     add_console_routes(app, lambda request: request.app[WIRING].console)
     metrics_access.add_to(app, metrics)
     app.router.add_static("/static", STATIC_DIR)
-    for setup in channel_setups(settings):
-        setup(app, settings)
+    app.cleanup_ctx.append(running_channels)
     if run_outbox:
         app.cleanup_ctx.append(sending)
     return app
+
+
+async def running_channels(app: web.Application) -> AsyncIterator[None]:
+    """Starts each channel after the core (in CHANNELS order) and registers the senders it returns; stops
+    them in reverse order after the outbox worker stopped (`sending` is added after this)."""
+    wiring = app[WIRING]
+    started: list[tuple[Channel, list[str]]] = []
+    try:
+        for channel in wiring.channels:
+            senders = await channel.start(app[CONTEXT])
+            started.append((channel, list(senders)))
+            wiring.senders.update(senders)
+        wiring.outbox.wake.set()
+        yield
+    finally:
+        for channel, names in reversed(started):
+            for name in names:
+                wiring.senders.pop(name, None)
+            await channel.stop()
 
 
 async def sending(app: web.Application) -> AsyncIterator[None]:
