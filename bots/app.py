@@ -17,12 +17,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bots.access_log import route_of
+from bots.channels import voice as voice_channel
 from bots.client_address import ClientAddresses, parse_trusted_proxies
 from bots.console.live import LiveBus
 from bots.console.routes import CONSOLE_LANGUAGES, Console
 from bots.console.routes import add_routes as add_console_routes
 from bots.metrics_access import MetricsAccess
 from bots.webchat import WebChat
+from intake.calls import PhoneLine
 from intake.config import Settings
 from intake.hours import HoursConfigError, OpeningHours
 from intake.i18n import Catalogs, compile_catalogs, default_locales_dir
@@ -121,9 +123,44 @@ def channel_setups(settings: Settings) -> list[ChannelSetup]:
         ("HELPLINE_TELEGRAM_TOKEN", "bots.telegram"),
         ("HELPLINE_TWILIO_ACCOUNT_SID", "bots.twilio"),
     ):
+        if module == "bots.twilio" and _voice_only(settings):
+            continue
         if settings.env.get(variable):
             setups.append(importlib.import_module(module).setup)
     return setups
+
+
+def _voice_only(settings: Settings) -> bool:
+    """The Twilio account used only for the phone line (no SMS or WhatsApp number)."""
+    env = settings.env
+    return bool(env.get("HELPLINE_TWILIO_VOICE_NUMBER")) and not any(
+        env.get(name) for name in ("HELPLINE_TWILIO_SMS_FROM", "HELPLINE_TWILIO_WHATSAPP_FROM")
+    )
+
+
+VOICE = web.AppKey("voice", voice_channel.VoiceChannel)
+
+
+def add_voice(app: web.Application, settings: Settings) -> None:
+    """The phone line, when HELPLINE_TWILIO_VOICE_NUMBER is set (ConfigError on a wrong setting). Until
+    app.py builds every channel from bots/channels/, it is started here with the core's PhoneLine."""
+    voice = voice_channel.load(settings)
+    if voice is None:
+        return
+    voice.add_routes(app)
+    app[VOICE] = voice
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        wiring = app[WIRING]
+        service = wiring.service
+        voice.use_line(PhoneLine(wiring.db, wiring.keys, lambda: service.clock()))
+        await voice.begin(wiring.catalogs, wiring.hours, lambda: service.clock())
+        try:
+            yield
+        finally:
+            await voice.stop()
+
+    app.cleanup_ctx.append(lifecycle)
 
 
 def scheduled_jobs(
@@ -317,6 +354,7 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
     app.router.add_static("/static", STATIC_DIR)
     for setup in channel_setups(settings):
         setup(app, settings)
+    add_voice(app, settings)
     if run_outbox:
         app.cleanup_ctx.append(sending)
     return app

@@ -1,0 +1,260 @@
+"""The phone line end to end: signed Twilio Voice webhooks into the real app (SQLite and PostgreSQL), the
+recordings and call-backs through a local fake of Twilio's REST API. Every TwiML answer is parsed as XML.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlencode
+
+import pytest
+from aiohttp import ClientResponse, web
+from aiohttp.test_utils import TestClient
+from pytest_aiohttp import AiohttpClient, AiohttpServer
+from sqlalchemy import func, select
+from twilio.request_validator import RequestValidator
+
+from bots.app import VOICE, WIRING, make_app
+from bots.channels.voice import NoConsent, VoiceChannel
+from intake.calls import CallState, Consent, PhoneLine
+from intake.config import load_settings
+from intake.storage.models import CallRow, VoicemailRow
+from tests.channels.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, twilio_signature
+
+ROOT = Path(__file__).resolve().parents[2]
+ALWAYS_OPEN = ROOT / "deploy" / "config" / "always-open.toml"
+ALWAYS_CLOSED = ROOT / "deploy" / "config" / "always-closed.toml"
+PUBLIC_URL = "https://public.example"
+LINE = "+4722000000"
+CALLER = "+4791234567"
+KARI, OLA = "+4790000001", "+4790000002"
+VOICE_PATH = "/webhooks/twilio/voice"
+AUDIO = b"ID3\x03\x00 a fake voicemail in mp3"
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:BasicAuth is deprecated:DeprecationWarning",
+    "ignore:The 'auth' parameter is deprecated:DeprecationWarning",
+)
+Params = list[tuple[str, str]]
+
+
+@dataclass
+class Phone:
+    client: TestClient[web.Request, web.Application]
+    fake: FakeTwilio
+
+    @property
+    def voice(self) -> VoiceChannel:
+        return self.client.app[VOICE]
+
+    @property
+    def line(self) -> PhoneLine:
+        assert self.voice.line is not None
+        return self.voice.line
+
+    async def post(self, step: str, params: Params, signature: str | None = None) -> ClientResponse:
+        path = VOICE_PATH + (f"/{step}" if step else "")
+        sign = signature if signature is not None else twilio_signature(AUTH_TOKEN, PUBLIC_URL + path, params)
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": sign}
+        return await self.client.post(path, data=urlencode(params), headers=headers)
+
+    async def twiml(self, step: str, params: Params) -> ET.Element:
+        response = await self.post(step, params)
+        assert response.status == 200, await response.text()
+        assert response.content_type == "text/xml"
+        root = ET.fromstring(await response.text())  # noqa: S314 (our own answer, or our own call-back TwiML)
+        assert root.tag == "Response"
+        return root
+
+    async def calls(self) -> int:
+        async with self.line.db.uow() as uow:
+            return int((await uow.session.execute(select(func.count()).select_from(CallRow))).scalar_one())
+
+
+class Start(Protocol):
+    async def __call__(self, config: Path) -> Phone: ...
+
+
+@pytest.fixture
+async def start(database_url: str, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient) -> Start:
+    fake = FakeTwilio()
+    server = await aiohttp_server(fake.app)
+
+    async def go(config: Path) -> Phone:
+        env = {
+            "HELPLINE_ENV": "production",
+            "HELPLINE_SECRET_KEY": "MDAqrmsoswGljZORB45t9X3L2oVVDt7TGFiZ3gfOf3w",
+            "HELPLINE_DATABASE_URL": database_url,
+            "HELPLINE_CONFIG": str(config),
+            "HELPLINE_PUBLIC_URL": PUBLIC_URL,
+            "HELPLINE_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+            "HELPLINE_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            "HELPLINE_TWILIO_VOICE_NUMBER": LINE,
+            "HELPLINE_TWILIO_API_URL": str(server.make_url("")).rstrip("/"),
+        }
+        client = await aiohttp_client(make_app(load_settings(env), run_outbox=False))
+        assert client.app[WIRING]
+        return Phone(client, fake)
+
+    return go
+
+
+def call(sid: str = "CA" + "1" * 32, **extra: str) -> Params:
+    return [("CallSid", sid), ("AccountSid", ACCOUNT_SID), ("From", CALLER), ("To", LINE), *extra.items()]
+
+
+def says(root: ET.Element) -> str:
+    return " ".join(el.text or "" for el in root.iter("Say"))
+
+
+def test_signatures_are_twilios_algorithm() -> None:
+    params = call(Digits="1")
+    url = PUBLIC_URL + VOICE_PATH + "/answered?staff=kari"
+    assert twilio_signature(AUTH_TOKEN, url, params) == RequestValidator(AUTH_TOKEN).compute_signature(
+        url, dict(params)
+    )
+
+
+async def test_in_hours_the_call_rings_every_staff_phone_on_duty(start: Start) -> None:
+    phone = await start(ALWAYS_OPEN)
+    await phone.line.set_duty("kari", KARI, True)
+    await phone.line.set_duty("ola", OLA, True)
+    await phone.line.set_duty("per", "+4790000003", False)
+    welcome = await phone.twiml("", call())
+    assert "112" in says(welcome)
+    gather = welcome.find("Gather")
+    assert gather is not None
+    assert gather.get("numDigits") == "1"
+    menu = [el.text or "" for el in gather.iter("Say")]
+    assert any("Norsk" in text for text in menu)
+    assert any("English" in text for text in menu)
+    assert {el.get("voice") for el in welcome.iter("Say")} >= {"Polly.Liv", "Polly.Amy"}
+    assert welcome.find("Redirect") is not None
+
+    ring = await phone.twiml("language", call(Digits="1"))
+    dial = ring.find("Dial")
+    assert dial is not None
+    assert dial.get("callerId") == LINE
+    assert dial.get("timeout") == "20"
+    numbers = dial.findall("Number")
+    assert [n.text for n in numbers] == [KARI, OLA]
+    assert CALLER not in ET.tostring(ring, encoding="unicode")
+
+    child = [("CallSid", "CA" + "2" * 32), ("ParentCallSid", "CA" + "1" * 32), ("To", KARI)]
+    path = "answered?staff=kari"
+    assert numbers[0].get("url") == PUBLIC_URL + VOICE_PATH + "/" + path
+    whisper = await phone.twiml(path, child)
+    assert list(whisper) == []
+    done = await phone.twiml("dialled", call(DialCallStatus="completed", DialCallDuration="95"))
+    assert done.find("Hangup") is not None
+    assert (await phone.post("status", call(CallStatus="completed"))).status == 204
+    (view,) = await phone.line.listing()
+    assert (view.state, view.answered_by, view.duration_seconds) == (CallState.ANSWERED, "kari", 95)
+
+
+async def test_in_hours_with_nobody_on_duty_the_caller_hears_closed(start: Start) -> None:
+    phone = await start(ALWAYS_OPEN)
+    await phone.twiml("", call())
+    closed = await phone.twiml("language", call(Digits="1"))
+    assert closed.find("Dial") is None
+    assert closed.find("Record") is not None
+    assert "112" in says(closed)
+    assert "113" in says(closed)
+
+
+async def test_out_of_hours_a_message_is_downloaded_deleted_at_twilio_and_called_back_only_with_a_yes(
+    start: Start,
+) -> None:
+    phone = await start(ALWAYS_CLOSED)
+    await phone.line.set_duty("kari", KARI, True)  # on duty, but the line is closed
+    await phone.twiml("", call())
+    closed = await phone.twiml("language", call(Digits="2"))
+    spoken = says(closed)
+    assert "112" in spoken
+    assert "113" in spoken
+    assert "116 111" in spoken
+    record = closed.find("Record")
+    assert record is not None
+    assert closed.find("Dial") is None
+    assert record.get("maxLength") == "180"
+    assert record.get("transcribe") == "false"
+    assert record.get("recordingStatusCallback") == PUBLIC_URL + VOICE_PATH + "/recording"
+
+    phone.fake.recordings["RE1"] = AUDIO
+    recorded = call(RecordingSid="RE1", RecordingDuration="31", RecordingStatus="completed")
+    ask = await phone.twiml("recorded", recorded)
+    gather = ask.find("Gather")
+    assert gather is not None
+    assert "1" in says(gather)
+    assert "2" in says(gather)
+    assert ask.find("Hangup") is not None  # no answer is a no
+    assert (await phone.post("recording", recorded)).status == 204
+    assert phone.fake.deleted == ["RE1"]
+    assert phone.fake.recordings == {}
+    assert (await phone.post("recording", recorded)).status == 204  # repeated: nothing fetched again
+    assert (await phone.post("status", call(CallStatus="completed"))).status == 204
+
+    (view,) = await phone.line.listing()
+    assert (view.state, view.voicemail_seconds, view.consent) == (CallState.VOICEMAIL, 31, Consent.UNKNOWN)
+    voicemail = await phone.line.voicemail(view.id)
+    assert voicemail is not None
+    assert voicemail.audio == AUDIO
+    async with phone.line.db.uow() as uow:
+        (mail,) = (await uow.session.execute(select(VoicemailRow))).scalars()
+        assert mail.audio_enc is not None
+        assert AUDIO not in mail.audio_enc
+
+    with pytest.raises(NoConsent):
+        await phone.voice.call_back(view.id, "kari")
+    assert phone.fake.placed == []
+
+    bye = await phone.twiml("consent", call(Digits="1"))
+    assert bye.find("Hangup") is not None
+    await phone.voice.call_back(view.id, "kari")
+    (placed,) = phone.fake.placed
+    assert (placed["To"], placed["From"]) == (KARI, LINE)
+    connect = ET.fromstring(placed["Twiml"])  # noqa: S314 (our own answer, or our own call-back TwiML)
+    dial = connect.find("Dial")
+    assert dial is not None
+    assert dial.get("callerId") == LINE
+    assert [n.text for n in dial.findall("Number")] == [CALLER]
+
+
+async def test_a_caller_who_says_no_is_never_called_back(start: Start) -> None:
+    phone = await start(ALWAYS_CLOSED)
+    await phone.line.set_duty("kari", KARI, True)
+    await phone.twiml("", call())
+    await phone.twiml("consent", call(Digits="2"))
+    (view,) = await phone.line.listing()
+    assert view.consent is Consent.NO
+    with pytest.raises(NoConsent):
+        await phone.voice.call_back(view.id, "kari")
+    assert phone.fake.placed == []
+
+
+@pytest.mark.parametrize("signature", ["", "d3Jvbmcgc2lnbmF0dXJl"])
+async def test_unsigned_or_wrongly_signed_is_refused_and_changes_nothing(
+    start: Start, signature: str
+) -> None:
+    phone = await start(ALWAYS_OPEN)
+    for step in ("", "language", "recording", "consent", "status"):
+        response = await phone.post(step, call(Digits="1"), signature=signature)
+        assert response.status == 403
+    assert await phone.calls() == 0
+
+
+async def test_a_repeated_step_answers_the_same_and_stores_once(start: Start) -> None:
+    phone = await start(ALWAYS_OPEN)
+    await phone.line.set_duty("kari", KARI, True)
+    first = await phone.twiml("", call())
+    again = await phone.twiml("", call())
+    assert ET.tostring(first) == ET.tostring(again)
+    ring = await phone.twiml("language", call(Digits="1"))
+    ring_again = await phone.twiml("language", call(Digits="1"))
+    assert ET.tostring(ring) == ET.tostring(ring_again)
+    assert await phone.calls() == 1
+    (view,) = await phone.line.listing()
+    assert view.state is CallState.DIALLING
