@@ -20,6 +20,7 @@ from bots.access_log import route_of
 from bots.channels import voice as voice_channel
 from bots.client_address import ClientAddresses, parse_trusted_proxies
 from bots.console.live import LiveBus
+from bots.console.phone import PhoneDesk
 from bots.console.routes import CONSOLE_LANGUAGES, Console
 from bots.console.routes import add_routes as add_console_routes
 from bots.metrics_access import MetricsAccess
@@ -149,6 +150,7 @@ def add_voice(app: web.Application, settings: Settings) -> None:
         return
     voice.add_routes(app)
     app[VOICE] = voice
+    PhoneDesk(voice).add_routes(app, lambda request: request.app[WIRING].console)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         wiring = app[WIRING]

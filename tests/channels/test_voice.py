@@ -4,6 +4,7 @@ recordings and call-backs through a local fake of Twilio's REST API. Every TwiML
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from intake.calls import CallState, Consent, PhoneLine
 from intake.config import load_settings
 from intake.storage.models import CallRow, VoicemailRow
 from tests.channels.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, twilio_signature
+from tests.console.staff_client import PASSWORD, Staff
 
 ROOT = Path(__file__).resolve().parents[2]
 ALWAYS_OPEN = ROOT / "deploy" / "config" / "always-open.toml"
@@ -258,3 +260,55 @@ async def test_a_repeated_step_answers_the_same_and_stores_once(start: Start) ->
     assert await phone.calls() == 1
     (view,) = await phone.line.listing()
     assert view.state is CallState.DIALLING
+
+
+async def test_console_lists_calls_plays_voicemail_to_staff_only_audited_and_calls_back_with_consent(
+    start: Start,
+) -> None:
+    phone = await start(ALWAYS_CLOSED)
+    accounts = phone.client.app[WIRING].accounts
+    await accounts.add("kari", PASSWORD)
+    kari = await Staff(phone.client, "kari").sign_in()
+    assert (await kari.post("phone-duty", {"number": "90000001", "on_duty": True})).status == 400
+    assert (await kari.post("phone-duty", {"number": KARI, "on_duty": True})).status == 200
+
+    await phone.twiml("", call())
+    await phone.twiml("language", call(Digits="1"))
+    phone.fake.recordings["RE1"] = AUDIO
+    recorded = call(RecordingSid="RE1", RecordingDuration="12", RecordingStatus="completed")
+    await phone.twiml("recorded", recorded)
+    assert (await phone.post("recording", recorded)).status == 204
+
+    (listed,) = (await kari.read("calls"))["calls"]
+    assert (listed["state"], listed["voicemail_seconds"], listed["consent"]) == ("voicemail", 12, "unknown")
+    assert CALLER not in json.dumps(listed)
+    page = await phone.client.get("/staff/calls", headers=kari.cookies())
+    assert page.status == 200
+    html = await page.text()
+    assert f'src="/staff/api/calls/{listed["id"]}/voicemail"' in html
+    assert CALLER not in html
+    assert "call-back" not in html.split('id="call-list"')[1]  # no call-back button without consent
+
+    anonymous = await phone.client.get(f"/staff/api/calls/{listed['id']}/voicemail")
+    assert anonymous.status == 401
+    played = await kari.get(f"calls/{listed['id']}/voicemail")
+    assert played.status == 200
+    assert await played.read() == AUDIO
+    log = await accounts.audit_log()
+    plays = [(row.staff_name, row.conversation_id) for row in log if row.action == "play_voicemail"]
+    assert plays == [("kari", f"call-{listed['id']}")]
+
+    refused = await kari.post(f"calls/{listed['id']}/call-back")
+    assert refused.status == 409
+    assert phone.fake.placed == []
+    await phone.twiml("consent", call(Digits="1"))
+    placed = await kari.post(f"calls/{listed['id']}/call-back")
+    assert placed.status == 200, await placed.text()
+    assert [p["To"] for p in phone.fake.placed] == [KARI]
+
+    category = await kari.post(f"calls/{listed['id']}/category", {"role": "self", "age_group": "under_18"})
+    assert category.status == 201, await category.text()
+    assert (await kari.post(f"calls/{listed['id']}/erase")).status == 200
+    assert (await kari.get(f"calls/{listed['id']}/voicemail")).status == 404
+    (after,) = (await kari.read("calls"))["calls"]
+    assert (after["consent"], after["voicemail_seconds"], after["categorised"]) == ("no", None, True)
