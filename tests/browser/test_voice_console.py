@@ -16,7 +16,7 @@ from playwright.async_api import Browser, async_playwright, expect
 from bots.app import VOICE, WIRING, make_app
 from intake.calls import PhoneLine
 from intake.config import load_settings
-from tests.browser.test_console import CHROMIUM_ARGS, WAIT_MS, PageProblems, Server, new_page, sign_in
+from tests.browser.test_console import CHROMIUM_ARGS, PageProblems, Server, new_page, sign_in
 from tests.channels.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 
 STAFF, PASSWORD = "kari", "correct horse battery"
