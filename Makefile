@@ -34,6 +34,7 @@ run: $(STAMP) $(LOCAL)/secret_key catalogs
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -56,4 +57,4 @@ bench: $(STAMP) catalogs
 	$(BIN)/python -m bench.report_timing
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

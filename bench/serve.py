@@ -1,10 +1,11 @@
 """Starts the service for the benchmark: `python -m bench.serve serve --port P` is `helpline serve`, except
 that Telegram's send limits are lifted unless HELPLINE_BENCH_TELEGRAM_LIMITS=1.
 
-The service paces its Telegram sends to what the real Bot API allows (`bots.telegram_sender.SendLimiter`:
-about one message a second per chat, 30 a second overall). Against the benchmark's fake Bot API that pacing
-would be all the benchmark measured (30 replies a second), and neither reference paces; so by default the
-limiter's `wait` returns at once. Nothing else differs from `python -m bots.cli serve`.
+The service paces its Telegram sends to what the real Bot API allows
+(`bots.channels.telegram.sender.SendLimiter`: about one message a second per chat, 30 a second overall).
+Against the benchmark's fake Bot API that pacing would be all the benchmark measured (30 replies a
+second), and neither reference paces; so by default the limiter's `wait` returns at once. Nothing else
+differs from `python -m bots.cli serve`.
 With HELPLINE_BENCH_PROFILE=path the whole run is profiled with cProfile into that file; with
 HELPLINE_BENCH_SAMPLE=path its stacks are sampled (bench/sampler.py) into that file. With
 HELPLINE_BENCH_SQL=path every SQL statement the service runs is counted, by its text, into that file (JSON):
@@ -75,7 +76,7 @@ def main() -> int:
     if sql_path:
         count_statements(sql_path)
     if os.environ.get("HELPLINE_BENCH_TELEGRAM_LIMITS") != "1":
-        from bots.telegram_sender import SendLimiter
+        from bots.channels.telegram.sender import SendLimiter
 
         async def unlimited(self: SendLimiter, chat: str | None = None) -> None:
             return None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,20 +16,25 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bots.access_log import route_of
-from bots.channels import voice as voice_channel
+from bots.channels import telegram, twilio, voice, webchat
+from bots.channels.base import Channel, ChannelContext, ChannelModule
+from bots.channels.webchat import WebChat, WebChatChannel
 from bots.client_address import ClientAddresses, parse_trusted_proxies
 from bots.console.live import LiveBus
 from bots.console.phone import PhoneDesk
 from bots.console.routes import CONSOLE_LANGUAGES, Console
 from bots.console.routes import add_routes as add_console_routes
+from bots.http.errors import json_error
 from bots.metrics_access import MetricsAccess
-from bots.webchat import WebChat
 from intake.calls import PhoneLine
+from intake.chat_tokens import token_expired
 from intake.config import Settings
+from intake.delivery import Deliveries
 from intake.hours import HoursConfigError, OpeningHours
 from intake.i18n import Catalogs, compile_catalogs, default_locales_dir
 from intake.keywords import default_table
 from intake.limits import ChatLimits, Counter
+from intake.line_status import line_status
 from intake.metrics import Metrics
 from intake.outbox import OutboxWorker, Sender
 from intake.privacy import Keys
@@ -54,6 +58,10 @@ CSP = (
 )
 HSTS_SECONDS = 365 * 24 * 3600
 
+# The channels, in the order they start (and the reverse of the order they stop). A new channel is a
+# package under bots/channels/ and one entry here.
+CHANNELS: tuple[ChannelModule, ...] = (webchat, telegram, twilio, voice)
+
 
 @dataclass
 class Wiring:
@@ -66,17 +74,25 @@ class Wiring:
     catalogs: Catalogs
     hours: OpeningHours
     service: IntakeService
-    webchat: WebChat
     outbox: OutboxWorker
     accounts: StaffAccounts
     desk: StaffDesk
     console: Console
     bus: LiveBus
     metrics: Metrics
+    counter: Counter
+    channels: tuple[Channel, ...]
+    # Filled by the channels' start-up (each returns its own); read by the outbox worker.
     senders: dict[str, Sender] = field(default_factory=dict)
+
+    @property
+    def webchat(self) -> WebChat:
+        """The running web chat (always on)."""
+        return next(c for c in self.channels if isinstance(c, WebChatChannel)).chat
 
 
 WIRING = web.AppKey("wiring", Wiring)
+CONTEXT = web.AppKey("channel_context", ChannelContext)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -105,64 +121,37 @@ async def no_tracebacks(request: web.Request, handler: Handler) -> web.StreamRes
         raise
     except Exception:
         log.exception("unhandled error on %s %s", request.method, route_of(request))
-        return web.json_response({"error": "internal error"}, status=500)
+        return json_error(500, "internal error")
 
 
 def build_hours(settings: Settings) -> OpeningHours:
     return OpeningHours.from_config(settings.hours)
 
 
-ChannelSetup = Callable[[web.Application, Settings], None]
+VOICE = web.AppKey("voice", voice.VoiceChannel)
 
 
-def channel_setups(settings: Settings) -> list[ChannelSetup]:
-    """The push channels whose settings are present. Each `setup(app, settings)` checks its settings at
-    once (raising ConfigError), adds its routes, and at start-up (its own cleanup_ctx, which runs after the
-    core's) registers its sender in `app[WIRING].senders`. A channel without settings is off."""
-    setups: list[ChannelSetup] = []
-    for variable, module in (
-        ("HELPLINE_TELEGRAM_TOKEN", "bots.telegram"),
-        ("HELPLINE_TWILIO_ACCOUNT_SID", "bots.twilio"),
-    ):
-        if module == "bots.twilio" and _voice_only(settings):
-            continue
-        if settings.env.get(variable):
-            setups.append(importlib.import_module(module).setup)
-    return setups
-
-
-def _voice_only(settings: Settings) -> bool:
-    """The Twilio account used only for the phone line (no SMS or WhatsApp number)."""
-    env = settings.env
-    return bool(env.get("HELPLINE_TWILIO_VOICE_NUMBER")) and not any(
-        env.get(name) for name in ("HELPLINE_TWILIO_SMS_FROM", "HELPLINE_TWILIO_WHATSAPP_FROM")
-    )
-
-
-VOICE = web.AppKey("voice", voice_channel.VoiceChannel)
-
-
-def add_voice(app: web.Application, settings: Settings) -> None:
-    """The phone line, when HELPLINE_TWILIO_VOICE_NUMBER is set (ConfigError on a wrong setting). Until
-    app.py builds every channel from bots/channels/, it is started here with the core's PhoneLine."""
-    voice = voice_channel.load(settings)
-    if voice is None:
+def add_phone_line(app: web.Application, channels: tuple[Channel, ...]) -> None:
+    """The phone line's console pages, and the core's PhoneLine handed to it before the channels start
+    (ChannelContext has no place for it yet: calls are not messages)."""
+    found = [channel for channel in channels if isinstance(channel, voice.VoiceChannel)]
+    if not found:
         return
-    voice.add_routes(app)
-    app[VOICE] = voice
-    PhoneDesk(voice).add_routes(app, lambda request: request.app[WIRING].console)
+    line_channel = app[VOICE] = found[0]
+    PhoneDesk(line_channel).add_routes(app, lambda request: request.app[WIRING].console)
 
-    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+    async def phone_line(app: web.Application) -> AsyncIterator[None]:
         wiring = app[WIRING]
         service = wiring.service
-        voice.use_line(PhoneLine(wiring.db, wiring.keys, lambda: service.clock()))
-        await voice.begin(wiring.catalogs, wiring.hours, lambda: service.clock())
-        try:
-            yield
-        finally:
-            await voice.stop()
+        line_channel.use_line(PhoneLine(wiring.db, wiring.keys, lambda: service.clock()))
+        yield
 
-    app.cleanup_ctx.append(lifecycle)
+    app.cleanup_ctx.append(phone_line)
+
+
+def load_channels(settings: Settings) -> tuple[Channel, ...]:
+    """The channels that are on, their settings checked now (ConfigError), not at the first message."""
+    return tuple(channel for module in CHANNELS if (channel := module.load(settings)) is not None)
 
 
 def scheduled_jobs(
@@ -188,9 +177,7 @@ def scheduled_jobs(
 
 def invite_channels(settings: Settings) -> frozenset[str]:
     """Channels with an approved template to invite a person back when a staff reply is held."""
-    return (
-        frozenset({"whatsapp"}) if settings.env.get("HELPLINE_TWILIO_WHATSAPP_TEMPLATE_SID") else frozenset()
-    )
+    return frozenset({"whatsapp"}) if twilio.whatsapp_invite_enabled(settings) else frozenset()
 
 
 def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
@@ -202,6 +189,7 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
     metrics_access = MetricsAccess.from_env(settings.env)
     chat_limits = ChatLimits.from_config(settings.file.get("chat", {}).get("limits", {}))
     clients = ClientAddresses(parse_trusted_proxies(settings.env.get("HELPLINE_TRUSTED_PROXIES", "")))
+    channels = load_channels(settings)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         locales = default_locales_dir()
@@ -226,16 +214,7 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         accounts = StaffAccounts(db)
         if settings.require_staff:
             service.staffed = accounts.anyone_signed_in
-        webchat = WebChat(
-            service,
-            db,
-            keys,
-            catalogs,
-            settings.exit_url,
-            clients,
-            chat_limits,
-            retention=timedelta(days=settings.retention_days),
-        )
+        counter = Counter(db)
         senders: dict[str, Sender] = {}
         outbox = OutboxWorker(db=db, keys=keys, senders=senders, metrics=metrics)
         bus = LiveBus(settings.database_url)
@@ -245,8 +224,11 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         pages = Catalogs(locales, CONSOLE_LANGUAGES, domain="console")
         console = Console(accounts, desk, catalogs, pages, service.keywords, bus, https, clients)
 
+        listeners: list[Callable[[Sequence[str]], None]] = []
+
         def replies_queued(pseudonyms: Sequence[str]) -> None:
-            webchat.notify(pseudonyms)
+            for listener in listeners:
+                listener(pseudonyms)
             outbox.wake.set()
 
         service.on_replies = replies_queued
@@ -259,14 +241,30 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
             catalogs=catalogs,
             hours=hours,
             service=service,
-            webchat=webchat,
             outbox=outbox,
             accounts=accounts,
             desk=desk,
             console=console,
             bus=bus,
             metrics=metrics,
+            counter=counter,
+            channels=channels,
             senders=senders,
+        )
+        app[CONTEXT] = ChannelContext(
+            # Looked up on each call: tests swap the service's clock after start-up.
+            receive=lambda message: service.handle(message),
+            delivery=Deliveries(db),
+            catalogs=catalogs,
+            keys=keys,
+            clock=lambda: service.clock(),
+            metrics=metrics,
+            keywords=service.keywords,
+            hours=hours,
+            line_status=lambda now, channel: line_status(service, now, channel),
+            counter=counter,
+            token_expired=lambda token, now, retention: token_expired(db, keys, token, now, retention),
+            on_replies=listeners.append,
         )
         stop = asyncio.Event()
         janitor = asyncio.create_task(
@@ -276,7 +274,7 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
                     settings.retention_days,
                     accounts.idle_timeout,
                     settings.case_retention_years,
-                    webchat.counter,
+                    counter,
                 ),
                 Leadership(engine),
                 stop,
@@ -297,7 +295,6 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         # Runs before aiohttp waits for open requests: long-lived console streams end at once.
         if WIRING in app:
             app[WIRING].bus.end_streams()
-            app[WIRING].webchat.close()
 
     app.on_shutdown.append(end_streams)
 
@@ -320,21 +317,6 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         body = generate_latest(wiring.metrics.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-    async def chat_page(request: web.Request) -> web.StreamResponse:
-        return await request.app[WIRING].webchat.page(request)
-
-    async def chat_session(request: web.Request) -> web.StreamResponse:
-        return await request.app[WIRING].webchat.session(request)
-
-    async def chat_send(request: web.Request) -> web.StreamResponse:
-        return await request.app[WIRING].webchat.send(request)
-
-    async def chat_poll(request: web.Request) -> web.StreamResponse:
-        return await request.app[WIRING].webchat.poll(request)
-
-    async def chat_status(request: web.Request) -> web.StreamResponse:
-        return await request.app[WIRING].webchat.status(request)
-
     async def favicon(request: web.Request) -> web.StreamResponse:
         # Browsers ask for /favicon.ico by themselves: answer it instead of a 404 on every page load.
         return web.FileResponse(STATIC_DIR / "favicon.svg", headers={"Content-Type": "image/svg+xml"})
@@ -346,20 +328,35 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
     app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    app.router.add_get("/chat", chat_page)
-    app.router.add_post("/chat/api/session", chat_session)
-    app.router.add_post("/chat/api/send", chat_send)
-    app.router.add_get("/chat/api/poll", chat_poll)
-    app.router.add_get("/chat/api/status", chat_status)
+    for channel in channels:
+        channel.add_routes(app)
     add_console_routes(app, lambda request: request.app[WIRING].console)
     metrics_access.add_to(app, metrics)
     app.router.add_static("/static", STATIC_DIR)
-    for setup in channel_setups(settings):
-        setup(app, settings)
-    add_voice(app, settings)
+    add_phone_line(app, channels)
+    app.cleanup_ctx.append(running_channels)
     if run_outbox:
         app.cleanup_ctx.append(sending)
     return app
+
+
+async def running_channels(app: web.Application) -> AsyncIterator[None]:
+    """Starts each channel after the core (in CHANNELS order) and registers the senders it returns; stops
+    them in reverse order after the outbox worker stopped (`sending` is added after this)."""
+    wiring = app[WIRING]
+    started: list[tuple[Channel, list[str]]] = []
+    try:
+        for channel in wiring.channels:
+            senders = await channel.start(app[CONTEXT])
+            started.append((channel, list(senders)))
+            wiring.senders.update(senders)
+        wiring.outbox.wake.set()
+        yield
+    finally:
+        for channel, names in reversed(started):
+            for name in names:
+                wiring.senders.pop(name, None)
+            await channel.stop()
 
 
 async def sending(app: web.Application) -> AsyncIterator[None]:

@@ -101,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("database is up to date")
             return 0
         if args.command == "telegram":
-            from bots.telegram_admin import set_webhook_command
+            from bots.channels.telegram.admin import set_webhook_command
 
             return set_webhook_command(settings)
         # Migrate here first, so an unusable database is one line, not a traceback from start-up.
@@ -110,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         app = make_app(settings)
         if args.telegram_polling:
-            from bots.telegram import enable_polling
+            from bots.channels.telegram import enable_polling
 
             enable_polling(app)
         where = f"[{args.host}]" if ":" in args.host else args.host

@@ -3,7 +3,10 @@ order it sent them (each is an HTTP request of its own): a late "failed" must no
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from intake.messages import Delivery
 from intake.storage.uow import Database
@@ -31,3 +34,38 @@ async def apply_report(db: Database, report: Report) -> str | None:
             await uow.outbox.set_last_error(reply.id, report.error)
         await uow.commit()
         return reply.channel
+
+
+@dataclass(frozen=True)
+class PulledReply:
+    """A reply a pull channel (the web chat) fetched: its outbox id and the reply's payload."""
+
+    id: int
+    payload: Mapping[str, Any]
+
+
+async def pull(db: Database, pseudonym: str, after: int, now: datetime) -> list[PulledReply]:
+    """The replies for this person after outbox id `after`, marked pulled and sent in one commit."""
+    async with db.uow() as uow:
+        rows = await uow.outbox.delivered_to(pseudonym, after)
+        if not rows:
+            return []
+        ids = [row.id for row in rows]
+        await uow.outbox.mark_pulled(ids, now)
+        await uow.messages.set_delivery_many(ids, Delivery.SENT)
+        await uow.commit()
+    return [PulledReply(row.id, row.payload) for row in rows]
+
+
+@dataclass(frozen=True)
+class Deliveries:
+    """What channels learn about their replies, applied through the repositories (a channel's
+    `DeliveryUpdates`, bots/channels/base.py)."""
+
+    db: Database
+
+    async def report(self, report: Report) -> str | None:
+        return await apply_report(self.db, report)
+
+    async def pull(self, pseudonym: str, after: int) -> Sequence[PulledReply]:
+        return await pull(self.db, pseudonym, after, datetime.now(UTC))

@@ -24,12 +24,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from aiohttp import web
 
 from intake.config import ConfigError, Settings
-from intake.delivery import Report
+from intake.delivery import PulledReply, Report
 from intake.hours import OpeningHours
 from intake.i18n import Catalogs
 from intake.keywords import KeywordTable
@@ -53,14 +53,6 @@ def send_error(reason: str, *, retryable: bool, retry_after: float | None = None
 
 def retryable(error: SendError) -> bool:
     return isinstance(error, TemporaryFailure)
-
-
-@dataclass(frozen=True)
-class PulledReply:
-    """A reply a pull channel (the web chat) fetched: the outbox id and the reply's payload."""
-
-    id: int
-    payload: Mapping[str, Any]
 
 
 class DeliveryUpdates(Protocol):

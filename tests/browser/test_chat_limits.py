@@ -7,7 +7,7 @@ import aiohttp
 from playwright.async_api import Browser, expect
 
 from bots.app import WIRING
-from bots.webchat import BUSY
+from bots.channels.webchat.chat import BUSY
 from tests.browser.test_console import (  # noqa: F401 - the fixtures, used by name
     PageProblems,
     Server,

@@ -15,7 +15,7 @@ import pytest
 from playwright.async_api import Browser, Page, ViewportSize, expect
 
 from bots.app import WIRING
-from bots.webchat_page import CLOSED, EMERGENCY
+from bots.channels.webchat.page import CLOSED, EMERGENCY
 from intake.ending import ENDED
 from intake.hours import default_hours
 from intake.i18n import is_rtl, language_name

@@ -22,10 +22,10 @@ from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient, AiohttpServer
 from sqlalchemy import func, select
 
-from bots import telegram as telegram_module
 from bots.app import WIRING, Wiring, make_app
-from bots.telegram import MAX_BODY, TELEGRAM, TelegramChannel, enable_polling
-from bots.telegram_sender import SendLimiter, TelegramSender, render
+from bots.channels.telegram import channel as telegram_module
+from bots.channels.telegram.channel import MAX_BODY, TELEGRAM, TelegramChannel, enable_polling
+from bots.channels.telegram.sender import SendLimiter, TelegramSender, render
 from intake import content as c
 from intake.config import ConfigError, load_settings
 from intake.keywords import Keyword, default_table

@@ -14,7 +14,7 @@ from telegram.error import NetworkError, TimedOut
 from telegram.request import RequestData
 from telegram.request._requestparameter import RequestParameter
 
-from bots.telegram_http import AiohttpRequest
+from bots.channels.telegram.http import AiohttpRequest
 
 
 @pytest.fixture

@@ -29,9 +29,9 @@ from sqlalchemy import select
 from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 
-from bots.app import WIRING, Wiring, make_app
-from bots.twilio import TWILIO, TWIML_EMPTY, locale_hint, whatsapp_invite_enabled
-from bots.twilio_sender import RateLimiter, TwilioSender, classify
+from bots.app import WIRING, Wiring, invite_channels, make_app
+from bots.channels.twilio import TWILIO, TWIML_EMPTY, locale_hint, whatsapp_invite_enabled
+from bots.channels.twilio.sender import RateLimiter, TwilioSender, classify
 from intake import content as c
 from intake.categories import AGE_GROUPS, GENDERS, ROLES, SITUATIONS, TOPICS
 from intake.config import ConfigError, Settings, load_settings
@@ -646,6 +646,17 @@ def test_whatsapp_invites_need_a_template() -> None:
     assert whatsapp_invite_enabled(
         load_settings({**env, "HELPLINE_TWILIO_WHATSAPP_TEMPLATE_SID": TEMPLATE_SID})
     )
+
+
+def test_the_desk_invites_back_only_where_the_twilio_settings_allow_it() -> None:
+    # One check: the app once decided from the template alone, and offered WhatsApp invitations on a
+    # line without a WhatsApp number (every one of them would have failed).
+    env = base_env("sqlite+aiosqlite:///unused.db", "https://api.twilio.com")
+    sms_only = {k: v for k, v in env.items() if k != "HELPLINE_TWILIO_WHATSAPP_FROM"}
+    with_template = {"HELPLINE_TWILIO_WHATSAPP_TEMPLATE_SID": TEMPLATE_SID}
+    assert invite_channels(load_settings({**sms_only, **with_template})) == frozenset()
+    assert invite_channels(load_settings({**env, **with_template})) == {"whatsapp"}
+    assert invite_channels(load_settings(env)) == frozenset()
 
 
 # Pieces.

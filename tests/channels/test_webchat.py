@@ -13,8 +13,8 @@ import pytest
 from pytest_aiohttp import AiohttpClient
 from sqlalchemy import select
 
-from bots import webchat as webchat_module
 from bots.app import WIRING, Wiring, make_app
+from bots.channels.webchat import chat as webchat_module
 from intake import content as c
 from intake.config import load_settings
 from intake.messages import Channel

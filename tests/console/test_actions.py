@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bots import webchat as webchat_module
+from bots.channels.webchat import chat as webchat_module
 from intake import content as c
 from intake.ending import REOPEN_WINDOW
 from intake.storage.models import AuditRow, OutboxRow, StatRecordRow

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bots import webchat as webchat_module
+from bots.channels.webchat import chat as webchat_module
 from intake.ending import REOPEN_WINDOW
 from tests.console.conftest import Console
 from tests.console.test_actions import INTAKE_ANSWERS, stat_records

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import pytest
 
-from bots import webchat as webchat_module
+from bots.channels.webchat import chat as webchat_module
 from intake.desk_search import RECENT
 from tests.console.conftest import Console
 from tests.console.test_actions import audit_rows

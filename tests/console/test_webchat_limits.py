@@ -13,7 +13,7 @@ import pytest
 from aiohttp import ClientResponse
 from sqlalchemy import func, select
 
-from bots.webchat import BUSY, TOO_FAST, TOO_LONG
+from bots.channels.webchat.chat import BUSY, TOO_FAST, TOO_LONG
 from intake.config import ConfigError, load_settings
 from intake.limits import ChatLimits
 from intake.storage.models import MessageRow

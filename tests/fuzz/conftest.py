@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from pytest_aiohttp import AiohttpClient, AiohttpServer
 
-from bots import webchat
 from bots.app import WIRING, make_app
+from bots.channels.webchat import chat as webchat
 from intake.config import load_settings
 from intake.limits import ChatLimits
 from tests.channels.console_client import FAST_HASHER, sign_in

@@ -34,11 +34,11 @@ from hypothesis import strategies as st
 from multidict import MultiDict
 from yarl import URL
 
-from bots import webchat
 from bots.bodies import parse_json
+from bots.channels.telegram.channel import MAX_BODY as TELEGRAM_MAX_BODY
+from bots.channels.twilio.channel import MAX_FORM_BYTES, TWILIO
+from bots.channels.webchat import chat as webchat
 from bots.console.routes import MAX_JSON
-from bots.telegram import MAX_BODY as TELEGRAM_MAX_BODY
-from bots.twilio import MAX_FORM_BYTES, TWILIO
 from intake.categories import AGE_GROUPS, GENDERS, ROLES, TOPICS, InquiryKind, option_ids
 from intake.limits import ChatLimits
 from tests.channels.fake_telegram import User

@@ -25,8 +25,8 @@ import aiohttp
 import pytest
 from sqlalchemy import select, update
 
-from bots.telegram import SECRET_HEADER, WEBHOOK_PATH
-from bots.telegram_sender import MAX_TEXT, render
+from bots.channels.telegram.channel import SECRET_HEADER, WEBHOOK_PATH
+from bots.channels.telegram.sender import MAX_TEXT, render
 from intake.messages import Channel, Contact
 from intake.privacy import Keys
 from intake.service import reply_from_payload

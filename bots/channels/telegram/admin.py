@@ -8,11 +8,15 @@ import sys
 from telegram import Bot, BotCommand
 from telegram.error import InvalidToken, TelegramError
 
-from bots.telegram import ALLOWED_UPDATES, WEBHOOK_PATH, telegram_config
-from bots.webchat_page import PAGE_TEXTS
+from bots.channels.telegram.channel import ALLOWED_UPDATES, WEBHOOK_PATH
+from bots.channels.telegram.settings import TelegramSettings
+from intake.categories import N_
 from intake.config import ConfigError, Settings
 from intake.i18n import Catalogs, compile_catalogs, default_locales_dir
 from intake.keywords import Keyword, KeywordTable, default_table
+
+# The /start command's label: the web chat page's title, the same neutral word (one catalog entry).
+START = N_("Chat")
 
 
 def bot_commands(catalogs: Catalogs, keywords: KeywordTable) -> dict[str | None, list[BotCommand]]:
@@ -21,7 +25,7 @@ def bot_commands(catalogs: Catalogs, keywords: KeywordTable) -> dict[str | None,
 
     def commands(lang: str) -> list[BotCommand]:
         return [
-            BotCommand("start", catalogs.texts(lang)(PAGE_TEXTS["title"])),
+            BotCommand("start", catalogs.texts(lang)(START)),
             BotCommand("help", keywords.word(Keyword.HELP, lang).capitalize()),
             BotCommand("language", keywords.word(Keyword.LANGUAGE, lang).capitalize()),
             BotCommand("delete", keywords.word(Keyword.DELETE, lang).capitalize()),
@@ -37,7 +41,7 @@ def bot_commands(catalogs: Catalogs, keywords: KeywordTable) -> dict[str | None,
 async def register_webhook(settings: Settings) -> str:
     """`helpline telegram set-webhook`: point Telegram at HELPLINE_PUBLIC_URL/webhooks/telegram with the
     secret, ask only for messages and button presses, and set the command menu. Returns the URL."""
-    config = telegram_config(settings)
+    config = TelegramSettings.required(settings)
     if settings.public_url is None or not settings.public_url.startswith("https://"):
         raise ConfigError("HELPLINE_PUBLIC_URL must be the service's public https address for set-webhook")
     url = settings.public_url + WEBHOOK_PATH

@@ -8,24 +8,21 @@ import json
 import logging
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
 
 from bots.bodies import parse_json, read_limited
-from bots.client_address import ClientAddresses
-from bots.webchat_page import ChatPage
+from bots.channels.base import ChannelContext
+from bots.channels.webchat.page import ChatPage
+from bots.channels.webchat.settings import WebChatSettings
+from bots.http.errors import json_error
 from intake.categories import N_
-from intake.chat_tokens import token_expired
-from intake.i18n import Catalogs
 from intake.keywords import Keyword
-from intake.limits import ChatLimits, Check, Counter
-from intake.messages import Channel, Contact, Delivery, InboundMessage
-from intake.privacy import Keys
-from intake.service import IntakeService
-from intake.storage.uow import Database
+from intake.limits import Check
+from intake.messages import Channel, Contact, InboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -49,44 +46,35 @@ TOO_FAST = N_(
 RETRY_AFTER = "60"
 
 
-def _json_error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
-
-
 def _unauthorized(body: dict[str, Any]) -> web.HTTPUnauthorized:
     return web.HTTPUnauthorized(text=json.dumps(body), content_type="application/json")
 
 
 def _refused(text: str) -> web.Response:
     """A limit's answer: the polite text for the page to show, never a bare error page."""
-    return web.json_response({"error": text}, status=429, headers={"Retry-After": RETRY_AFTER})
+    return json_error(429, text, headers={"Retry-After": RETRY_AFTER})
 
 
 class WebChat:
-    def __init__(
-        self,
-        service: IntakeService,
-        db: Database,
-        keys: Keys,
-        catalogs: Catalogs,
-        exit_url: str,
-        clients: ClientAddresses | None = None,
-        limits: ChatLimits | None = None,
-        retention: timedelta = timedelta(days=30),
-    ) -> None:
-        self.service = service
+    """The web chat's routes while the service runs: built at start-up from its settings and the context."""
+
+    def __init__(self, settings: WebChatSettings, context: ChannelContext) -> None:
+        self.receive = context.receive
+        self.delivery = context.delivery
+        self.keywords = context.keywords
+        self.clock = context.clock
+        self.token_expired = context.token_expired
         # A token stops working once its conversation is gone by retention (intake/chat_tokens.py).
-        self.retention = retention
-        self.db = db
-        self.keys = keys
-        self.catalogs = catalogs
-        self.exit_url = exit_url
-        self.clients = clients or ClientAddresses()
-        self.limits = limits or ChatLimits()
-        self.counter = Counter(db)
+        self.retention = settings.retention
+        self.keys = context.keys
+        self.catalogs = context.catalogs
+        self.exit_url = settings.exit_url
+        self.clients = settings.clients
+        self.limits = settings.limits
+        self.counter = context.counter
         # A longer message than the default needs a larger body (16 KiB is 8 bytes a character for 2,000).
         self.max_body = max(MAX_BODY, 8 * self.limits.max_message_chars + 384)
-        self.landing = ChatPage(service, catalogs)
+        self.landing = ChatPage(context.catalogs, context.hours, context.clock, context.line_status)
         self._waiters: dict[str, set[asyncio.Event]] = {}
         self._closing = False
 
@@ -145,7 +133,7 @@ class WebChat:
         )
         if refused is not None:
             return _refused(self.catalogs.texts(self._language(request))(BUSY))
-        return web.json_response({"token": self.keys.new_token(issued=self.service.clock())})
+        return web.json_response({"token": self.keys.new_token(issued=self.clock())})
 
     async def _token(self, request: web.Request) -> str:
         """The request's valid token; else 401, which the page answers by starting a new session and
@@ -153,7 +141,7 @@ class WebChat:
         token = request.headers.get("X-Chat-Token", "")
         if not self.keys.check_token(token):
             raise _unauthorized({"error": "unknown chat session"})
-        if await token_expired(self.db, self.keys, token, self.service.clock(), self.retention):
+        if await self.token_expired(token, self.clock(), self.retention):
             raise _unauthorized({"error": "this chat session has expired", "expired": True})
         return token
 
@@ -168,22 +156,22 @@ class WebChat:
         token = await self._token(request)
         data = await self._body(request)
         if data is None:
-            return _json_error(400, "the body must be a JSON object")
+            return json_error(400, "the body must be a JSON object")
         text, choice, client_id = data.get("text", ""), data.get("choice"), data.get("client_id")
         lang = data.get("lang") if isinstance(data.get("lang"), str) else None
         t = self.catalogs.texts(lang or self.catalogs.languages[0])
         if not isinstance(text, str) or (choice is not None and not isinstance(choice, str)):
-            return _json_error(400, "text and choice must be strings")
+            return json_error(400, "text and choice must be strings")
         if len(text) > self.limits.max_message_chars:
-            return _json_error(400, t(TOO_LONG))
+            return json_error(400, t(TOO_LONG))
         if not text.strip() and not choice:
-            return _json_error(400, t(EMPTY))
+            return json_error(400, t(EMPTY))
         if not isinstance(client_id, str) or not 8 <= len(client_id) <= 64 or not client_id.isprintable():
             client_id = str(uuid.uuid4())
         contact = Contact(Channel.WEBCHAT, token)
         source = self._source(request)
         # The erase word is never held back: erasure wins over every limit.
-        if self.service.keywords.keyword(text) is not Keyword.DELETE:
+        if self.keywords.keyword(text) is not Keyword.DELETE:
             refused = await self.counter.admit(
                 [
                     Check(f"messages:{self.keys.pseudonym(contact)}", self.limits.messages_per_minute),
@@ -202,7 +190,7 @@ class WebChat:
             locale_hint=lang,
             source=source,
         )
-        outcome = await self.service.handle(message)
+        outcome = await self.receive(message)
         return web.json_response({"ok": True, "outcome": str(outcome)}, status=202)
 
     async def poll(self, request: web.Request) -> web.Response:
@@ -213,7 +201,7 @@ class WebChat:
             after = -1
         # Outbox ids are 64-bit: a larger number would fail in the database driver, not find nothing.
         if not 0 <= after <= MAX_ID:
-            return _json_error(400, "after must be a reply id, a whole number from 0")
+            return json_error(400, "after must be a reply id, a whole number from 0")
         pseudonym = self.keys.pseudonym(Contact(Channel.WEBCHAT, token))
         event = asyncio.Event()
         self._waiters.setdefault(pseudonym, set()).add(event)
@@ -239,12 +227,5 @@ class WebChat:
                     del self._waiters[pseudonym]
 
     async def _pending(self, pseudonym: str, after: int) -> list[dict[str, Any]]:
-        async with self.db.uow() as uow:
-            rows = await uow.outbox.delivered_to(pseudonym, after)
-            if not rows:
-                return []
-            await uow.outbox.mark_pulled([r.id for r in rows], datetime.now(UTC))
-            for row in rows:
-                await uow.messages.set_delivery(row.id, Delivery.SENT)
-            await uow.commit()
-        return [{"id": row.id, **row.payload} for row in rows]
+        pulled = await self.delivery.pull(pseudonym, after)
+        return [{"id": reply.id, **reply.payload} for reply in pulled]

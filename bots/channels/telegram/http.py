@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
-from telegram._utils.defaultvalue import DefaultValue
-from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
@@ -24,8 +22,13 @@ WRITE_TIMEOUT = 5.0
 MEDIA_WRITE_TIMEOUT = 20.0
 
 
-def _value(given: ODVInput[float], default: float | None) -> float | None:
-    return default if isinstance(given, DefaultValue) else given
+def _value(given: object, default: float | None) -> float | None:
+    """A timeout PTB passed (None: no limit), or ours when it passed `BaseRequest.DEFAULT_NONE`, its public
+    marker for "not given" (PTB's own type for it is private: `object` accepts it and keeps the override
+    compatible)."""
+    if given is None or (isinstance(given, int | float) and not isinstance(given, bool)):
+        return given
+    return default
 
 
 class AiohttpRequest(BaseRequest):
@@ -55,10 +58,10 @@ class AiohttpRequest(BaseRequest):
         url: str,
         method: str,
         request_data: RequestData | None = None,
-        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        read_timeout: object = BaseRequest.DEFAULT_NONE,
+        write_timeout: object = BaseRequest.DEFAULT_NONE,
+        connect_timeout: object = BaseRequest.DEFAULT_NONE,
+        pool_timeout: object = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         if self._session is None or self._session.closed:
             raise RuntimeError("this AiohttpRequest is not initialized")

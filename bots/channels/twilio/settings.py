@@ -1,4 +1,5 @@
-"""The Twilio channel's settings, checked at start-up, and the first-language hint from a phone number."""
+"""The Twilio channel's settings, read from the environment here and nowhere else, and the first-language
+hint from a phone number."""
 
 from __future__ import annotations
 
@@ -76,7 +77,7 @@ def locale_hint(address: str) -> str | None:
 
 
 @dataclass(frozen=True)
-class TwilioConfig:
+class TwilioSettings:
     account_sid: str
     auth_token: str
     public_url: str
@@ -89,9 +90,29 @@ class TwilioConfig:
     def status_callback(self) -> str:
         return self.public_url + STATUS_PATH
 
+    @property
+    def whatsapp_invites(self) -> bool:
+        """Whether a reply held by WhatsApp's 24-hour window can invite the person back with the approved
+        template (for `StaffDesk(invite_channels=...)`)."""
+        return self.whatsapp_from is not None and self.whatsapp_template_sid is not None
 
-def load_config(settings: Settings) -> TwilioConfig:
-    """The Twilio settings, checked; a wrong one raises ConfigError naming it."""
+    @classmethod
+    def from_env(cls, settings: Settings) -> TwilioSettings | None:
+        """None without HELPLINE_TWILIO_ACCOUNT_SID (the channel is off); else the settings, checked: a
+        wrong one raises ConfigError naming it."""
+        env = settings.env
+        if not env.get("HELPLINE_TWILIO_ACCOUNT_SID"):
+            return None
+        # An account that serves only the phone line (bots/channels/voice): SMS and WhatsApp stay off.
+        messaging = ("HELPLINE_TWILIO_SMS_FROM", "HELPLINE_TWILIO_WHATSAPP_FROM")
+        if env.get("HELPLINE_TWILIO_VOICE_NUMBER", "").strip() and not any(
+            env.get(n, "").strip() for n in messaging
+        ):
+            return None
+        return _checked(settings)
+
+
+def _checked(settings: Settings) -> TwilioSettings:
     env = {k: v.strip() for k, v in settings.env.items() if k.startswith("HELPLINE_TWILIO_")}
     sid = env.get("HELPLINE_TWILIO_ACCOUNT_SID", "")
     if not _ACCOUNT_SID.fullmatch(sid):
@@ -129,18 +150,10 @@ def load_config(settings: Settings) -> TwilioConfig:
     parts = urlsplit(api_url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"HELPLINE_TWILIO_API_URL must be an http(s) URL, not {api_url!r}")
-    return TwilioConfig(sid, token, settings.public_url, api_url, sms_from, whatsapp_from, template)
+    return TwilioSettings(sid, token, settings.public_url, api_url, sms_from, whatsapp_from, template)
 
 
 def whatsapp_invite_enabled(settings: Settings) -> bool:
-    """Whether a reply held by WhatsApp's 24-hour window can invite the person back with the approved
-    template (for `StaffDesk(invite_channels=...)`)."""
-    env = settings.env
-    return all(
-        env.get(name, "").strip()
-        for name in (
-            "HELPLINE_TWILIO_ACCOUNT_SID",
-            "HELPLINE_TWILIO_WHATSAPP_FROM",
-            "HELPLINE_TWILIO_WHATSAPP_TEMPLATE_SID",
-        )
-    )
+    """`TwilioSettings.whatsapp_invites`, False when the Twilio channel is off."""
+    config = TwilioSettings.from_env(settings)
+    return config is not None and config.whatsapp_invites

@@ -3,7 +3,7 @@
 Inbound: Twilio posts a form to /webhooks/twilio/sms or /webhooks/twilio/whatsapp. The signature is checked
 against the URL as Twilio called it (HELPLINE_PUBLIC_URL + path and query: behind a TLS-terminating proxy
 the app itself sees http://127.0.0.1…), the message is committed by the core, and Twilio gets empty TwiML
-at once: every reply goes through the outbox (bots/twilio_sender.py). Delivery reports arrive, also signed,
+at once: every reply goes through the outbox (sender.py). Delivery reports arrive, also signed,
 at /webhooks/twilio/status and set the message's delivery state, which the staff console shows.
 
 The person's number is the contact's address: stored only encrypted, never logged, never shown to staff.
@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -24,20 +25,15 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from bots.app import WIRING
-from bots.twilio_config import (
-    STATUS_PATH,
-    TwilioConfig,
-    load_config,
-    locale_hint,
-    whatsapp_invite_enabled,
-)
-from bots.twilio_sender import RateLimiter, TwilioSender
-from intake.config import Settings
-from intake.delivery import Report, apply_report
+from bots.channels.base import ChannelContext, DeliveryUpdates, Report, Sender
+from bots.channels.twilio.sender import RateLimiter, TwilioSender
+from bots.channels.twilio.settings import STATUS_PATH, TwilioSettings, locale_hint
 from intake.messages import Channel, Contact, Delivery, InboundMessage
+from intake.service import Outcome
 
 log = logging.getLogger(__name__)
+
+NAME = "twilio"
 
 SMS_PATH = "/webhooks/twilio/sms"
 WHATSAPP_PATH = "/webhooks/twilio/whatsapp"
@@ -54,17 +50,6 @@ WHATSAPP_PER_SECOND = 20.0
 _MESSAGE_SID = re.compile(r"[A-Za-z0-9]{2,64}")
 
 
-@dataclass
-class TwilioChannel:
-    """What the Twilio channel holds while the app runs (the client exists only inside the event loop)."""
-
-    config: TwilioConfig
-    client: Client | None = None
-    senders: dict[str, TwilioSender] = field(default_factory=dict)
-
-
-TWILIO = web.AppKey("twilio", TwilioChannel)
-
 # Twilio's delivery states -> ours; the others ("queued", "sent", …) change nothing. Reports may arrive in
 # any order: intake.delivery keeps the furthest state.
 DELIVERY_STATES = {
@@ -76,9 +61,14 @@ DELIVERY_STATES = {
 
 
 class TwilioWebhooks:
-    def __init__(self, config: TwilioConfig) -> None:
+    """The signed webhooks; they reach the core only through the context they were given."""
+
+    def __init__(self, config: TwilioSettings, context: ChannelContext) -> None:
         self.config = config
         self.validator = RequestValidator(config.auth_token)
+        self.receive: Callable[[InboundMessage], Awaitable[Outcome]] = context.receive
+        self.clock: Callable[[], datetime] = context.clock
+        self.delivery: DeliveryUpdates = context.delivery
 
     async def signed_form(self, request: web.Request) -> MultiDict[str]:
         """The posted form, if Twilio signed it for the URL it called; else 403 (413, 400)."""
@@ -123,16 +113,15 @@ class TwilioWebhooks:
             media = int(form.get("NumMedia") or 0)
         except ValueError:
             raise web.HTTPBadRequest(text="NumMedia must be a number") from None
-        service = request.app[WIRING].service
         message = InboundMessage(
             contact=Contact(channel, sender),
             provider_id=sid,
             text=form.get("Body", ""),
-            received_at=service.clock(),
+            received_at=self.clock(),
             locale_hint=locale_hint(sender),
             attachments=max(0, min(media, MAX_MEDIA)),
         )
-        await service.handle(message)
+        await self.receive(message)
         return web.Response(text=TWIML_EMPTY, content_type="text/xml")
 
     async def status(self, request: web.Request) -> web.Response:
@@ -148,33 +137,56 @@ class TwilioWebhooks:
         error = error if error.isascii() and error.isdigit() else ""
         failed = delivery is not Delivery.DELIVERED
         reason = f"Twilio: {state}, error {error or 'none'}" if failed else None
-        channel = await apply_report(request.app[WIRING].db, Report(sid, delivery, reason))
+        channel = await self.delivery.report(Report(sid, delivery, reason))
         if failed:
             log.warning("a %s message was %s (Twilio error %s)", channel or "?", state, error)
         return web.Response(status=204)
 
 
-def setup(app: web.Application, settings: Settings) -> None:
-    """Checks the settings (ConfigError), adds the routes of the enabled channels and, at start-up, the
-    senders (a cleanup_ctx after the core's, so WIRING exists)."""
-    config = load_config(settings)
-    hooks = TwilioWebhooks(config)
-    if config.sms_from:
-        app.router.add_post(SMS_PATH, hooks.sms)
-    if config.whatsapp_from:
-        app.router.add_post(WHATSAPP_PATH, hooks.whatsapp)
-    app.router.add_post(STATUS_PATH, hooks.status)
-    channel = TwilioChannel(config)
-    app[TWILIO] = channel
+@dataclass
+class TwilioChannel:
+    """SMS and WhatsApp through Twilio (bots/channels/base.py's `Channel`). The REST client exists only
+    between `start` and `stop`, inside the event loop (it opens an aiohttp session)."""
 
-    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        wiring = app[WIRING]
-        http = AsyncTwilioHttpClient()  # opens an aiohttp session: inside the running loop
-        client = Client(config.account_sid, config.auth_token, http_client=http)
+    config: TwilioSettings
+    senders: dict[str, TwilioSender] = field(default_factory=dict)
+    _webhooks: TwilioWebhooks | None = None
+    _http: AsyncTwilioHttpClient | None = None
+
+    @property
+    def name(self) -> str:
+        return NAME
+
+    def add_routes(self, app: web.Application) -> None:
+        app[TWILIO] = self
+        if self.config.sms_from:
+            app.router.add_post(SMS_PATH, self._sms)
+        if self.config.whatsapp_from:
+            app.router.add_post(WHATSAPP_PATH, self._whatsapp)
+        app.router.add_post(STATUS_PATH, self._status)
+
+    def _started(self) -> TwilioWebhooks:
+        # aiohttp serves no request before start-up finished; this answers one anyway if it ever did.
+        if self._webhooks is None:
+            raise web.HTTPServiceUnavailable(text="starting")
+        return self._webhooks
+
+    async def _sms(self, request: web.Request) -> web.Response:
+        return await self._started().sms(request)
+
+    async def _whatsapp(self, request: web.Request) -> web.Response:
+        return await self._started().whatsapp(request)
+
+    async def _status(self, request: web.Request) -> web.Response:
+        return await self._started().status(request)
+
+    async def start(self, context: ChannelContext) -> Mapping[str, Sender]:
+        config = self.config
+        self._http = AsyncTwilioHttpClient()  # opens an aiohttp session: inside the running loop
+        client = Client(config.account_sid, config.auth_token, http_client=self._http)
         # Our API URL is the whole truth: no TWILIO_EDGE / TWILIO_REGION from the environment rewrites it.
         client.edge = client.region = None
         client.api.base_url = config.api_url
-        channel.client = client
         limiters: dict[str, RateLimiter] = {}
         for name, from_, per_second, template in (
             (Channel.SMS, config.sms_from, SMS_PER_SECOND, None),
@@ -183,28 +195,18 @@ def setup(app: web.Application, settings: Settings) -> None:
             if from_ is None:
                 continue
             limiter = limiters.setdefault(from_, RateLimiter(per_second))
-            sender = TwilioSender(client, name, from_, limiter, config.status_callback, template)
-            channel.senders[name.value] = sender
-            wiring.senders[name.value] = sender
-        wiring.outbox.wake.set()
-        try:
-            yield
-        finally:
-            for name_ in list(channel.senders):
-                wiring.senders.pop(name_, None)
-            channel.senders.clear()
-            channel.client = None
-            await http.close()
+            self.senders[name.value] = TwilioSender(
+                client, name, from_, limiter, config.status_callback, template
+            )
+        self._webhooks = TwilioWebhooks(config, context)
+        return dict(self.senders)
 
-    app.cleanup_ctx.append(lifecycle)
+    async def stop(self) -> None:
+        self.senders.clear()
+        self._webhooks = None
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
 
 
-__all__ = [
-    "TWILIO",
-    "TwilioChannel",
-    "TwilioConfig",
-    "load_config",
-    "locale_hint",
-    "setup",
-    "whatsapp_invite_enabled",
-]
+TWILIO = web.AppKey("twilio", TwilioChannel)

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 from babel.dates import format_time
 
 from intake.categories import N_
+from intake.hours import OpeningHours
 from intake.i18n import Catalogs, Texts
-from intake.line_status import LineStatus, line_status
+from intake.line_status import LineStatus
 from intake.messages import Channel
-from intake.service import IntakeService
 
 PAGE_TEXTS = {
     "title": N_("Chat"),
@@ -45,9 +46,17 @@ CACHE_SECONDS = 5.0
 
 
 class ChatPage:
-    def __init__(self, service: IntakeService, catalogs: Catalogs) -> None:
-        self.service = service
+    def __init__(
+        self,
+        catalogs: Catalogs,
+        hours: OpeningHours,
+        clock: Callable[[], datetime],
+        line_status: Callable[[datetime, str], Awaitable[LineStatus]],
+    ) -> None:
         self.catalogs = catalogs
+        self.hours = hours
+        self.clock = clock
+        self.line_status = line_status
         self.poll_seconds = POLL_SECONDS
         self.cache_seconds = CACHE_SECONDS
         self._cached: tuple[float, LineStatus] | None = None
@@ -66,12 +75,12 @@ class ChatPage:
             cached = self._cached
             if cached is not None and time.monotonic() - cached[0] < self.cache_seconds:
                 return cached[1]
-            status = await line_status(self.service, now, Channel.WEBCHAT)
+            status = await self.line_status(now, Channel.WEBCHAT)
             self._cached = (time.monotonic(), status)
             return status
 
     def describe(self, status: LineStatus, t: Texts, now: datetime) -> str:
-        tz = self.service.hours.timezone
+        tz = self.hours.timezone
         if status.open:
             if status.closes_at is None:
                 return t(OPEN)
@@ -88,7 +97,7 @@ class ChatPage:
         """The page's words and the line's state in this language: the landing's template context and the
         status poll's answer."""
         t = self.catalogs.texts(lang)
-        now = self.service.clock()
+        now = self.clock()
         status = await self._status(now)
         return {
             "lang": lang.replace("_", "-"),

@@ -1,0 +1,1 @@
+"""HTTP helpers shared by the app and the channels."""
