@@ -21,7 +21,7 @@ from twilio.request_validator import RequestValidator
 from bots.app import VOICE, WIRING, make_app
 from bots.channels.voice import NoConsent, VoiceChannel
 from intake.calls import CallState, Consent, PhoneLine
-from intake.config import load_settings
+from intake.config import ConfigError, load_settings
 from intake.storage.models import CallRow, VoicemailRow
 from tests.channels.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, twilio_signature
 from tests.console.staff_client import PASSWORD, Staff
@@ -312,3 +312,61 @@ async def test_console_lists_calls_plays_voicemail_to_staff_only_audited_and_cal
     assert (await kari.get(f"calls/{listed['id']}/voicemail")).status == 404
     (after,) = (await kari.read("calls"))["calls"]
     assert (after["consent"], after["voicemail_seconds"], after["categorised"]) == ("no", None, True)
+
+
+async def test_a_voice_only_account_leaves_sms_off_and_bad_voice_settings_are_named(
+    database_url: str,
+) -> None:
+    env = {
+        "HELPLINE_ENV": "production",
+        "HELPLINE_SECRET_KEY": "MDAqrmsoswGljZORB45t9X3L2oVVDt7TGFiZ3gfOf3w",
+        "HELPLINE_DATABASE_URL": database_url,
+        "HELPLINE_PUBLIC_URL": PUBLIC_URL,
+        "HELPLINE_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "HELPLINE_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "HELPLINE_TWILIO_VOICE_NUMBER": LINE,
+    }
+    app = make_app(load_settings(env), run_outbox=False)
+    paths = {resource.canonical for resource in app.router.resources()}
+    assert VOICE_PATH in paths
+    assert "/webhooks/twilio/sms" not in paths
+    with pytest.raises(ConfigError, match="HELPLINE_TWILIO_VOICE_NUMBER"):
+        make_app(load_settings({**env, "HELPLINE_TWILIO_VOICE_NUMBER": "22000000"}), run_outbox=False)
+
+
+@pytest.mark.parametrize(
+    ("step", "params", "status"),
+    [
+        ("", [("From", CALLER)], 400),  # no CallSid
+        ("", [("CallSid", "CA 1"), ("From", CALLER)], 400),
+        ("language", call(Digits="99"), 200),  # no such call yet: hang up
+        ("dialled", call(DialCallStatus="completed", DialCallDuration="x" * 40), 200),
+        ("recorded", call(RecordingSid="../x", RecordingDuration="-1"), 200),
+        ("recording", call(RecordingSid="RE9", RecordingStatus="completed"), 204),  # an unknown call
+        ("consent", call(Digits="1#"), 200),
+        ("answered", call(ParentCallSid=""), 200),
+    ],
+)
+async def test_odd_but_signed_steps_get_a_clear_answer(
+    start: Start, step: str, params: Params, status: int
+) -> None:
+    phone = await start(ALWAYS_CLOSED)
+    response = await phone.post(step, params)
+    assert response.status == status, await response.text()
+    if status == 200:
+        ET.fromstring(await response.text())  # noqa: S314 (our own answer)
+
+
+async def test_a_failed_download_keeps_the_recording_at_twilio_for_the_next_try(start: Start) -> None:
+    phone = await start(ALWAYS_CLOSED)
+    await phone.twiml("", call())
+    recorded = call(RecordingSid="RE1", RecordingDuration="20", RecordingStatus="completed")
+    assert (await phone.post("recording", recorded)).status == 503  # not downloadable yet
+    assert phone.fake.deleted == []
+    phone.fake.recordings["RE1"] = AUDIO
+    assert (await phone.post("recording", recorded)).status == 204
+    assert phone.fake.deleted == ["RE1"]
+    (view,) = await phone.line.listing()
+    voicemail = await phone.line.voicemail(view.id)
+    assert voicemail is not None
+    assert voicemail.audio == AUDIO
