@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from intake.calls import CallState, Consent, NoConsent, PhoneLine
 from intake.privacy import Keys
+from intake.retention import purge
 from intake.storage.db import make_database
 from intake.storage.models import CallRow, StatRecordRow, VoicemailRow
 from tests.integration.conftest import SECRET, Clock
@@ -142,3 +143,15 @@ async def test_on_duty_numbers_are_encrypted_and_listed_only_while_on_duty(line:
     await line.set_duty("ola", None, False)
     assert await line.on_duty() == [("kari", "+4790000001")]
     assert await line.duty_of("ola") == (False, True)
+
+
+async def test_the_retention_job_deletes_old_calls_too(line: PhoneLine) -> None:
+    await line.arrived("CA1", NUMBER, outside_hours=True)
+    await line.recorded("CA1", "RE1", 10)
+    await line.store_voicemail("RE1", AUDIO, "audio/mpeg")
+    clock = line.clock
+    assert isinstance(clock, Clock)
+    await purge(line.db, clock.advance(days=29), retention_days=30)
+    assert len((await _rows(line))[0]) == 1
+    await purge(line.db, clock.advance(days=2), retention_days=30)
+    assert await _rows(line) == ([], [])

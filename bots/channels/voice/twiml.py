@@ -59,7 +59,14 @@ def speakers(settings: VoiceSettings, catalogs: Catalogs) -> list[Speaker]:
             found.append(Speaker(lang, texts, None, audio_url))
         elif lang in settings.voices and texts.lang == lang and translated(texts):
             found.append(Speaker(lang, texts, settings.voices[lang], audio_url))
+    if not found:
+        # Never a silent line: English has its msgids as text and a voice, whatever the configuration.
+        found.append(Speaker("en", catalogs.texts("en"), load_english(settings), audio_url))
     return found[:MAX_MENU]
+
+
+def load_english(settings: VoiceSettings) -> Voice:
+    return settings.voices.get("en") or Voice("Polly.Amy", "en-GB")
 
 
 class Answers:
