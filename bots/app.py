@@ -35,7 +35,7 @@ from intake.i18n import Catalogs, compile_catalogs, default_locales_dir
 from intake.keywords import default_table
 from intake.limits import ChatLimits, Counter
 from intake.line_status import line_status
-from intake.metrics import Metrics
+from intake.metrics import Metrics, sample_backlog
 from intake.outbox import OutboxWorker, Sender
 from intake.privacy import Keys
 from intake.queue import StaffDesk
@@ -310,10 +310,7 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
     async def metrics(request: web.Request) -> web.Response:
         # `app`, not `request.app`: this also answers on the separate metrics listener.
         wiring = app[WIRING]
-        async with wiring.db.uow() as uow:
-            wiring.metrics.queue_length.set(await uow.conversations.queue_length())
-            wiring.metrics.longest_wait.set(await uow.conversations.longest_wait(wiring.service.clock()))
-            wiring.metrics.outbox_backlog.set(await uow.outbox.backlog())
+        await sample_backlog(wiring.metrics, wiring.db, wiring.service.clock())
         body = generate_latest(wiring.metrics.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

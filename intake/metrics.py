@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+if TYPE_CHECKING:
+    from intake.storage.uow import Database
 
 
 @dataclass
@@ -43,3 +48,11 @@ class Metrics:
             registry=r,
         )
         self.outbox_backlog = Gauge("helpline_outbox_backlog", "Replies not yet delivered", registry=r)
+
+
+async def sample_backlog(metrics: Metrics, db: Database, now: datetime) -> None:
+    """Sets the gauges read from the database (the queue, the longest wait, the outbox), before a scrape."""
+    async with db.uow() as uow:
+        metrics.queue_length.set(await uow.conversations.queue_length())
+        metrics.longest_wait.set(await uow.conversations.longest_wait(now))
+        metrics.outbox_backlog.set(await uow.outbox.backlog())

@@ -80,6 +80,24 @@ async def test_a_slow_answer_is_timed_out(aiohttp_server: AiohttpServer, request
         await request_.do_request(str(server.make_url("/m")), "POST", form(chat_id=1), read_timeout=0.2)
 
 
+async def test_a_timeout_ptb_leaves_out_is_the_transports_own(aiohttp_server: AiohttpServer) -> None:
+    # PTB passes BaseRequest.DEFAULT_NONE for "not given" (its public marker; the type behind it is private).
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(5)
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_post("/m", slow)
+    server = await aiohttp_server(app)
+    transport = AiohttpRequest(read_timeout=0.2)
+    await transport.initialize()
+    try:
+        with pytest.raises(TimedOut):
+            await transport.do_request(str(server.make_url("/m")), "POST", form(chat_id=1))
+    finally:
+        await transport.shutdown()
+
+
 async def test_a_dropped_connection_is_a_network_error(
     aiohttp_server: AiohttpServer, request_: AiohttpRequest
 ) -> None:
