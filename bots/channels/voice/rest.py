@@ -29,8 +29,10 @@ class TwilioVoiceApi:
         client.edge = client.region = None
         client.api.base_url = self.settings.api_url
         self._client = client
-        auth = aiohttp.BasicAuth(self.settings.account_sid, self.settings.auth_token)
-        self._session = aiohttp.ClientSession(auth=auth, timeout=aiohttp.ClientTimeout(total=TIMEOUT))
+        auth = aiohttp.encode_basic_auth(self.settings.account_sid, self.settings.auth_token)
+        self._session = aiohttp.ClientSession(
+            headers={"Authorization": auth}, timeout=aiohttp.ClientTimeout(total=TIMEOUT)
+        )
 
     async def close(self) -> None:
         if self._session is not None:
