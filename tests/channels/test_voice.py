@@ -22,6 +22,7 @@ from bots.app import VOICE, WIRING, make_app
 from bots.channels.voice import NoConsent, VoiceChannel
 from intake.calls import CallState, Consent, PhoneLine
 from intake.config import ConfigError, load_settings
+from intake.phone_texts import PROMPTS
 from intake.storage.models import CallRow, VoicemailRow
 from tests.channels.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, twilio_signature
 from tests.console.staff_client import PASSWORD, Staff
@@ -370,3 +371,40 @@ async def test_a_failed_download_keeps_the_recording_at_twilio_for_the_next_try(
     voicemail = await phone.line.voicemail(view.id)
     assert voicemail is not None
     assert voicemail.audio == AUDIO
+
+
+async def test_a_language_with_recorded_prompts_is_played_and_one_with_neither_is_left_out(
+    start: Start, tmp_path: Path
+) -> None:
+    folder = tmp_path / "prompts"
+    for prompt in PROMPTS:
+        (folder / "so").mkdir(parents=True, exist_ok=True)
+        (folder / "so" / f"{prompt}.mp3").write_bytes(b"ID3 " + prompt.encode())
+    (folder / "ti").mkdir()
+    (folder / "ti" / "greeting.mp3").write_bytes(b"ID3 only one")  # incomplete: not offered
+    config = tmp_path / "voice.toml"
+    config.write_text(
+        ALWAYS_OPEN.read_text("utf-8") + f'\n[voice]\nrecordings_dir = "{folder}"\nring_timeout = 15\n',
+        encoding="utf-8",
+    )
+    phone = await start(config)
+    welcome = await phone.twiml("", call())
+    gather = welcome.find("Gather")
+    assert gather is not None
+    played = [el.text or "" for el in gather.iter("Play")]
+    assert played == [PUBLIC_URL + "/webhooks/twilio/voice/audio/so/menu.mp3"]
+    spoken = " ".join(el.text or "" for el in gather.iter("Say"))
+    assert "ትግርኛ" not in spoken  # Tigrinya: no voice, prompts not all recorded
+    digit = 1 + [el.tag for el in gather if el.tag in ("Say", "Play")].index("Play")
+    await phone.line.set_duty("kari", KARI, True)
+    ring = await phone.twiml("language", call(Digits=str(digit)))
+    assert [el.text for el in ring.iter("Play")] == [
+        PUBLIC_URL + "/webhooks/twilio/voice/audio/so/connecting.mp3"
+    ]
+    dial = ring.find("Dial")
+    assert dial is not None
+    assert dial.get("timeout") == "15"
+    audio = await phone.client.get("/webhooks/twilio/voice/audio/so/connecting.mp3")
+    assert audio.status == 200
+    assert await audio.read() == b"ID3 connecting"
+    assert (await phone.client.get("/webhooks/twilio/voice/audio/so/..%2Fx.mp3")).status == 404
