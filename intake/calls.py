@@ -215,14 +215,22 @@ class PhoneLine:
             await uow.commit()
             return True
 
-    async def consent(self, call_sid: str, yes: bool) -> None:
+    async def consent(self, call_sid: str, yes: bool) -> bool:
+        """Stores the caller's answer; True only when a call-back is now possible (what may be promised)."""
         async with self.db.uow() as uow:
             call = await uow.calls.by_sid(call_sid)
             # No number kept (withheld or erased): nobody can call back, whatever the answer.
             if call is None or call.number_enc is None:
-                return
+                return False
             call.callback_consent = Consent.YES if yes else Consent.NO
             await uow.commit()
+            return yes
+
+    async def has_number(self, call_sid: str) -> bool:
+        """Whether a call-back could reach this caller at all (a withheld number cannot be called)."""
+        async with self.db.uow() as uow:
+            call = await uow.calls.by_sid(call_sid)
+            return call is not None and call.number_enc is not None
 
     async def listing(self, limit: int = 200) -> list[CallView]:
         async with self.db.uow() as uow:

@@ -408,3 +408,16 @@ async def test_a_language_with_recorded_prompts_is_played_and_one_with_neither_i
     assert audio.status == 200
     assert await audio.read() == b"ID3 connecting"
     assert (await phone.client.get("/webhooks/twilio/voice/audio/so/..%2Fx.mp3")).status == 404
+
+
+async def test_a_withheld_number_is_never_promised_a_call_back(start: Start) -> None:
+    phone = await start(ALWAYS_CLOSED)
+    withheld = [(name, "anonymous" if name == "From" else value) for name, value in call()]
+    await phone.twiml("", withheld)
+    await phone.twiml("language", [*withheld, ("Digits", "2")])  # English
+    after = await phone.twiml("recorded", [*withheld, ("RecordingSid", "RE1"), ("RecordingDuration", "9")])
+    assert after.find("Gather") is None
+    assert "will not call you back" in says(after)
+    bye = await phone.twiml("consent", [*withheld, ("Digits", "1")])  # a late or forged "yes"
+    assert "will not call you back" in says(bye)
+    assert "may call you back" not in says(bye)

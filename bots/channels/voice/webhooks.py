@@ -146,7 +146,11 @@ class VoiceWebhooks:
         seconds = _seconds(form.get("RecordingDuration", ""))
         if _SID.fullmatch(recording) and seconds > 0:
             await line.recorded(sid, recording, seconds)
-        return twiml(answers.ask_consent(await self._lang(line, sid) or ""))
+        lang = await self._lang(line, sid)
+        if not await line.has_number(sid):
+            # A withheld number cannot be called back: asking would promise what cannot happen.
+            return twiml(answers.goodbye(lang, yes=False))
+        return twiml(answers.ask_consent(lang))
 
     async def recording(self, request: web.Request) -> web.Response:
         """The recording is ready: download it, store it encrypted, delete it at Twilio."""
@@ -174,9 +178,9 @@ class VoiceWebhooks:
     async def consent(self, request: web.Request) -> web.Response:
         form, sid = await self.signed(request)
         answers, line, _hours, _clock = self._ready()
-        yes = form.get("Digits", "") == "1"
-        await line.consent(sid, yes)
-        return twiml(answers.goodbye(await self._lang(line, sid) or "", yes))
+        # What is said is what was stored: "we may call you back" only when that is now possible.
+        possible = await line.consent(sid, form.get("Digits", "") == "1")
+        return twiml(answers.goodbye(await self._lang(line, sid), possible))
 
     async def status(self, request: web.Request) -> web.Response:
         form, sid = await self.signed(request)
