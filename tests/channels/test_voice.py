@@ -166,6 +166,8 @@ async def test_in_hours_with_nobody_on_duty_the_caller_hears_closed(start: Start
     assert closed.find("Record") is not None
     assert "112" in says(closed)
     assert "113" in says(closed)
+    # Within hours with nobody free, "open again <now>" would be absurd: no opening time is spoken.
+    assert "åpen igjen" not in says(closed)
 
 
 async def test_out_of_hours_a_message_is_downloaded_deleted_at_twilio_and_called_back_only_with_a_yes(

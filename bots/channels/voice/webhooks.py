@@ -111,7 +111,7 @@ class VoiceWebhooks:
             await line.dialling(sid)
             return twiml(answers.ring(lang, staff))
         await line.closed(sid)
-        return twiml(answers.closed(lang, hours.next_opening(now, PHONE), now, hours.timezone))
+        return twiml(answers.closed(lang, _opens(hours, now), now, hours.timezone))
 
     async def answered(self, request: web.Request) -> web.Response:
         """A staff phone picked up (the <Number url>, on the staff leg): who answered the caller."""
@@ -133,7 +133,7 @@ class VoiceWebhooks:
             return twiml(answers.hangup())
         await line.closed(sid)
         now = clock()
-        return twiml(answers.closed(lang, hours.next_opening(now, PHONE), now, hours.timezone))
+        return twiml(answers.closed(lang, _opens(hours, now), now, hours.timezone))
 
     async def _lang(self, line: PhoneLine, sid: str) -> str | None:
         return await line.language(sid)
@@ -199,6 +199,11 @@ class VoiceWebhooks:
         if not path.is_file():
             raise web.HTTPNotFound()
         return web.FileResponse(path, headers={"Content-Type": "audio/mpeg"})
+
+
+def _opens(hours: OpeningHours, now: datetime) -> datetime | None:
+    """When the phone opens, to be spoken; None within hours (open, only nobody free: no time to name)."""
+    return None if hours.is_open(now, PHONE) else hours.next_opening(now, PHONE)
 
 
 def _seconds(value: str) -> int:
