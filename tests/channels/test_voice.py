@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlencode
@@ -423,3 +424,14 @@ async def test_a_withheld_number_is_never_promised_a_call_back(start: Start) -> 
     bye = await phone.twiml("consent", [*withheld, ("Digits", "1")])  # a late or forged "yes"
     assert "will not call you back" in says(bye)
     assert "may call you back" not in says(bye)
+
+
+async def test_out_of_hours_the_next_opening_is_spoken(start: Start, tmp_path: Path) -> None:
+    config = tmp_path / "published-hours.toml"
+    config.write_text("", encoding="utf-8")  # the published hours: Monday to Friday 09:00-16:00
+    phone = await start(config)
+    saturday = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+    phone.client.app[WIRING].service.clock = lambda: saturday
+    await phone.twiml("", call())
+    closed = await phone.twiml("language", call(Digits="2"))  # English
+    assert "The phone is open again Monday 9:00" in says(closed)
