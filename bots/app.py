@@ -16,15 +16,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bots.access_log import route_of
-from bots.channels import telegram, twilio, webchat
+from bots.channels import telegram, twilio, voice, webchat
 from bots.channels.base import Channel, ChannelContext, ChannelModule
 from bots.channels.webchat import WebChat, WebChatChannel
 from bots.client_address import ClientAddresses, parse_trusted_proxies
 from bots.console.live import LiveBus
+from bots.console.phone import PhoneDesk
 from bots.console.routes import CONSOLE_LANGUAGES, Console
 from bots.console.routes import add_routes as add_console_routes
 from bots.http.errors import json_error
 from bots.metrics_access import MetricsAccess
+from intake.calls import PhoneLine
 from intake.chat_tokens import token_expired
 from intake.config import Settings
 from intake.delivery import Deliveries
@@ -58,7 +60,7 @@ HSTS_SECONDS = 365 * 24 * 3600
 
 # The channels, in the order they start (and the reverse of the order they stop). A new channel is a
 # package under bots/channels/ and one entry here.
-CHANNELS: tuple[ChannelModule, ...] = (webchat, telegram, twilio)
+CHANNELS: tuple[ChannelModule, ...] = (webchat, telegram, twilio, voice)
 
 
 @dataclass
@@ -124,6 +126,27 @@ async def no_tracebacks(request: web.Request, handler: Handler) -> web.StreamRes
 
 def build_hours(settings: Settings) -> OpeningHours:
     return OpeningHours.from_config(settings.hours)
+
+
+VOICE = web.AppKey("voice", voice.VoiceChannel)
+
+
+def add_phone_line(app: web.Application, channels: tuple[Channel, ...]) -> None:
+    """The phone line's console pages, and the core's PhoneLine handed to it before the channels start
+    (ChannelContext has no place for it yet: calls are not messages)."""
+    found = [channel for channel in channels if isinstance(channel, voice.VoiceChannel)]
+    if not found:
+        return
+    line_channel = app[VOICE] = found[0]
+    PhoneDesk(line_channel).add_routes(app, lambda request: request.app[WIRING].console)
+
+    async def phone_line(app: web.Application) -> AsyncIterator[None]:
+        wiring = app[WIRING]
+        service = wiring.service
+        line_channel.use_line(PhoneLine(wiring.db, wiring.keys, lambda: service.clock()))
+        yield
+
+    app.cleanup_ctx.append(phone_line)
 
 
 def load_channels(settings: Settings) -> tuple[Channel, ...]:
@@ -308,6 +331,7 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
     add_console_routes(app, lambda request: request.app[WIRING].console)
     metrics_access.add_to(app, metrics)
     app.router.add_static("/static", STATIC_DIR)
+    add_phone_line(app, channels)
     app.cleanup_ctx.append(running_channels)
     if run_outbox:
         app.cleanup_ctx.append(sending)

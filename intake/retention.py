@@ -51,9 +51,11 @@ async def purge(
         await uow.seen.forget_before(now - DEDUP_KEEP)
         sessions = await uow.access.forget_stale_sessions(now, now - session_idle)
         attempts = await uow.access.forget_attempts_before(now - ATTEMPTS_KEEP)
+        # Phone calls (their voicemail and encrypted number) are kept as long as a transcript.
+        calls = await uow.calls.delete_started_before(cutoff)
         await uow.commit()
     cases = await purge_cases(db, now, case_years)
-    if abandoned or old:
+    if abandoned or old or calls:
         await db.after_erasure()
     return Purged(
         conversations=len(abandoned) + len(old),

@@ -50,8 +50,10 @@ class CaseworkPages(Casework):
 
     def _context(self, request: web.Request, staff: StaffSession, **extra: Any) -> dict[str, Any]:
         lang = self.console._lang(request)
+        # The phone page's link only where the phone line is on (its routes exist).
+        phone = any(r.canonical == "/staff/calls" for r in request.app.router.resources())
         return {"lang": lang, "w": texts(lang), "staff": staff.name, "admin": staff.admin,
-                "csrf_token": staff.csrf_token, **extra}  # fmt: skip
+                "csrf_token": staff.csrf_token, "phone_line": phone, **extra}  # fmt: skip
 
     def _forms(self, lang: str) -> dict[str, Any]:
         return {

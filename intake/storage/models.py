@@ -356,3 +356,55 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(32))
     conversation_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
     at: Mapped[datetime] = mapped_column(aware(), index=True)
+
+
+class CallRow(Base):
+    """One phone call to the line. The caller's number only as a pseudonym ("has called before") and
+    encrypted for a call-back; both go at erasure or retention."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # Twilio's CallSid: every step of the call finds its row by it, so a repeated step changes nothing.
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    pseudonym: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    number_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # intake.calls.CallState
+    state: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    outside_hours: Mapped[bool] = mapped_column(default=False)
+    answered_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    duration_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # intake.calls.Consent
+    callback_consent: Mapped[str] = mapped_column(String(8), default="unknown")
+    started_at: Mapped[datetime] = mapped_column(aware(), index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(aware(), nullable=True)
+    # Set once staff turned the call into its anonymous category record.
+    categorised: Mapped[bool] = mapped_column(default=False)
+    called_back_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class VoicemailRow(Base):
+    """A message left on the line: the audio only encrypted (Keys.seal), deleted with the call."""
+
+    __tablename__ = "voicemails"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), unique=True)
+    recording_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    # None until the audio is downloaded from Twilio (and deleted there).
+    audio_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    content_type: Mapped[str] = mapped_column(String(32), default="audio/mpeg")
+    duration_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    stored_at: Mapped[datetime | None] = mapped_column(aware(), nullable=True)
+
+
+class PhoneDutyRow(Base):
+    """A staff member's phone for the line: rung together with the others on duty while `on_duty`."""
+
+    __tablename__ = "phone_duty"
+
+    staff_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    number_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    on_duty: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[datetime] = mapped_column(aware())

@@ -9,6 +9,7 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from intake.storage.calls import Calls, PhoneDuty
 from intake.storage.casework import Cases
 from intake.storage.floods import Floods, RateEvents
 from intake.storage.reports import Reports
@@ -83,6 +84,8 @@ class UnitOfWork:
     reports: Reports
     rate_events: RateEvents
     floods: Floods
+    calls: Calls
+    phone_duty: PhoneDuty
 
     def __init__(
         self,
@@ -112,6 +115,8 @@ class UnitOfWork:
         self.reports = Reports(self.session)
         self.rate_events = RateEvents(self.session)
         self.floods = Floods(self.session)
+        self.calls = Calls(self.session)
+        self.phone_duty = PhoneDuty(self.session)
         return self
 
     async def __aexit__(

@@ -2,7 +2,9 @@
 
 Serve `FakeTwilio().app` with pytest-aiohttp's `aiohttp_server` and point HELPLINE_TWILIO_API_URL at it.
 It answers `POST /2010-04-01/Accounts/{sid}/Messages.json` (form-encoded, HTTP basic auth) with 201 and the
-message JSON, records every call, and can fail the next N calls (500, 429 or a Twilio error code).
+message JSON, records every call, and can fail the next N calls (500, 429 or a Twilio error code). For the
+phone line it holds recordings (`GET .../Recordings/{RE}.mp3` downloads, `DELETE .../Recordings/{RE}.json`
+deletes) and places calls (`POST .../Calls.json`, recorded in `placed`).
 `inbound_form` and `twilio_signature` build and sign the webhooks Twilio posts to us.
 """
 
@@ -86,6 +88,10 @@ class FakeTwilio:
     calls: list[Call] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    # The phone line: recordings held at "Twilio" (sid -> MP3 bytes), deleted ones, calls placed.
+    recordings: dict[str, bytes] = field(default_factory=dict)
+    deleted: list[str] = field(default_factory=list)
+    placed: list[dict[str, str]] = field(default_factory=list)
 
     def fail_next(self, times: int = 1, status: int = 500, code: int | None = None) -> None:
         """Answer the next `times` authenticated calls with an error (500, 429, or 400 + a Twilio code)."""
@@ -100,7 +106,50 @@ class FakeTwilio:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self._create)
+        app.router.add_get("/2010-04-01/Accounts/{sid}/Recordings/{rec}.mp3", self._recording)
+        app.router.add_delete("/2010-04-01/Accounts/{sid}/Recordings/{rec}.json", self._delete_recording)
+        app.router.add_post("/2010-04-01/Accounts/{sid}/Calls.json", self._place_call)
         return app
+
+    async def _recording(self, request: web.Request) -> web.Response:
+        if not self._authorised(request, request.match_info["sid"]):
+            return self._error(401, 20003, "Authenticate")
+        audio = self.recordings.get(request.match_info["rec"])
+        if audio is None:
+            return self._error(404, 20404, "The requested resource was not found")
+        return web.Response(body=audio, content_type="audio/mpeg")
+
+    async def _delete_recording(self, request: web.Request) -> web.Response:
+        if not self._authorised(request, request.match_info["sid"]):
+            return self._error(401, 20003, "Authenticate")
+        rec = request.match_info["rec"]
+        if self.recordings.pop(rec, None) is None:
+            return self._error(404, 20404, "The requested resource was not found")
+        self.deleted.append(rec)
+        return web.Response(status=204)
+
+    async def _place_call(self, request: web.Request) -> web.Response:
+        sid = request.match_info["sid"]
+        if not self._authorised(request, sid):
+            return self._error(401, 20003, "Authenticate")
+        flat = {key: str(value) for key, value in (await request.post()).items()}
+        if not flat.get("To") or not flat.get("From") or not (flat.get("Twiml") or flat.get("Url")):
+            return self._error(400, 21205, "To, From and Url or Twiml are required")
+        self.placed.append(flat)
+        call_sid = f"CA{next(self._ids):032x}"
+        return web.json_response(
+            {
+                "account_sid": sid,
+                "sid": call_sid,
+                "to": flat["To"],
+                "from": flat["From"],
+                "status": "queued",
+                "direction": "outbound-api",
+                "date_created": DATE,
+                "uri": f"/2010-04-01/Accounts/{sid}/Calls/{call_sid}.json",
+            },
+            status=201,
+        )
 
     def _authorised(self, request: web.Request, sid: str) -> bool:
         expected = "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()

@@ -75,6 +75,7 @@ async def service(
         "HELPLINE_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         "HELPLINE_TWILIO_SMS_FROM": SMS_FROM,
         "HELPLINE_TWILIO_WHATSAPP_FROM": WHATSAPP_FROM,
+        "HELPLINE_TWILIO_VOICE_NUMBER": "+4722000000",
         "HELPLINE_TWILIO_API_URL": str(twilio.make_url("")),
     }
     # A poll answers at once: what it answers is under test, not how long it waits.

@@ -100,7 +100,14 @@ class TwilioSettings:
     def from_env(cls, settings: Settings) -> TwilioSettings | None:
         """None without HELPLINE_TWILIO_ACCOUNT_SID (the channel is off); else the settings, checked: a
         wrong one raises ConfigError naming it."""
-        if not settings.env.get("HELPLINE_TWILIO_ACCOUNT_SID"):
+        env = settings.env
+        if not env.get("HELPLINE_TWILIO_ACCOUNT_SID"):
+            return None
+        # An account that serves only the phone line (bots/channels/voice): SMS and WhatsApp stay off.
+        messaging = ("HELPLINE_TWILIO_SMS_FROM", "HELPLINE_TWILIO_WHATSAPP_FROM")
+        if env.get("HELPLINE_TWILIO_VOICE_NUMBER", "").strip() and not any(
+            env.get(n, "").strip() for n in messaging
+        ):
             return None
         return _checked(settings)
 
