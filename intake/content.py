@@ -206,6 +206,12 @@ HANDOFF_CLOSED = N_(
 )
 HANDOFF_CLOSED_UNKNOWN = N_("We are closed now. Leave a message here, and we will answer as soon as we can.")
 ALWAYS_OPEN = N_("Open day and night: {services}.")
+# After the last question only the essentials arrive (where the person stands, one line of advice); the rest
+# is offered by topic so that a stressed reader on a phone is not handed a wall of text.
+MORE_INFO = N_("Do you want more information about any of these?")
+MORE_ADVICE = N_("Advice for you")
+MORE_SERVICES = N_("Other help services")
+MORE_ALWAYS_OPEN = N_("Open day and night")
 # Services with hours of their own (intake/resources.toml), named at the hand-off with their state now.
 SERVICE_OPEN = N_("{service}: open now.")
 SERVICE_OPENS = N_("{service}: opens {time}.")
