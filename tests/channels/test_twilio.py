@@ -310,7 +310,7 @@ async def test_whatsapp_intake_by_numbers_reaches_the_queue(start: Start) -> Non
     conv = await tw.conversation()
     assert conv.status == "queued"
     assert conv.channel == "whatsapp"
-    assert tw.fake.sent[-1].body.startswith(t(c.MORE_INFO) + "\n1 ")
+    assert (tw.fake.sent[-1].body or "").startswith(t(c.MORE_INFO) + "\n1 ")
     assert {(call.to, call.form["From"]) for call in tw.fake.sent} == {(BRITISH, WHATSAPP_FROM)}
     [contact] = await rows(tw.db, ContactRow)
     assert contact.channel == "whatsapp"
