@@ -519,20 +519,23 @@ def _offer(st: FlowState) -> tuple[Option, ...]:
 
 
 def _advice(st: FlowState, ctx: FlowContext) -> tuple[str, tuple[str, ...]]:
-    """The one line of advice that matters most for these answers, and the rest of the advice that fits."""
+    """The one short line of advice that matters most for these answers, and the advice that fits them."""
     texts: list[str] = []
     if st.role in (None, Role.SELF):
         texts.append(c.PLAIN_MESSAGES)
     if st.role in c.ROLE_INFO:
-        texts.insert(0, c.ROLE_INFO[st.role])
+        texts.append(c.ROLE_INFO[st.role])
     if st.under_18:
-        # Under 18 out of hours, the children's line that answers now matters more than anything else.
-        texts.insert(0 if not ctx.is_open else len(texts), c.UNDER_18_INFO)
+        texts.append(c.UNDER_18_INFO)
     for table, key in ((c.SITUATION_INFO, st.situation), (c.SITUATION_MORE, st.situation)):
         if key in table:
             texts.append(table[key])
     texts.extend(c.TOPIC_INFO[t] for t in st.topics if t in c.TOPIC_INFO)
-    key_line = texts.pop(0) if texts else ""
+    # Under 18 out of hours, the children's line that answers now matters more than anything else.
+    if st.under_18 and not ctx.is_open:
+        key_line = c.KEY_UNDER_18
+    else:
+        key_line = c.KEY_ADVICE.get(st.role or Role.SELF, "")
     return key_line, tuple(dict.fromkeys(texts))
 
 

@@ -263,7 +263,7 @@ async def test_sms_intake_by_numbers_reaches_the_queue(
     assert language_menu in (bodies[1] or "")
     assert (bodies[-2] or "").startswith(t(c.HANDOFF_OPEN))
     assert (bodies[-1] or "").startswith(t(c.MORE_INFO) + "\n1 ")
-    assert t(c.PLAIN_MESSAGES) in (bodies[-2] or "")
+    assert t(c.KEY_ADVICE["self"]) in (bodies[-2] or "")
     assert said(t, c.UNDER_18_INFO) not in bodies  # offered, not sent unasked
     await tw.says("1")  # the numbered list's first group: advice
     await tw.drain()

@@ -134,7 +134,7 @@ async def test_whole_intake_in_english_by_buttons_ends_in_the_queue(client: Clie
     for choice in ["en", "yes", "family", "fgm", "done", "adult"]:
         assert await chat.says(choice=choice)
     last = await chat.says(choice="man")  # about someone else: no question about their situation
-    assert last[-2] == "\n".join((c.HANDOFF_OPEN, c.ROLE_INFO["family"]))
+    assert last[-2] == "\n".join((c.HANDOFF_OPEN, c.KEY_ADVICE["family"]))
     assert last[-1] == c.MORE_INFO
     fgm = said(wiring(client).catalogs.texts("en"), c.TOPIC_INFO["fgm"])
     assert fgm not in last

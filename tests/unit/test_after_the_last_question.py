@@ -12,15 +12,26 @@ import pytest
 from intake import content as c
 from intake import sms
 from intake.flow import FlowContext, FlowInput, FlowState, Step, StepResult, compose, step
+from intake.i18n import Catalogs, compile_catalogs, default_locales_dir
 from intake.keywords import default_table
 from intake.messages import Channel, Reply
 from tests.conftest import OSLO
+from tests.unit.pushed import _ctx as sms_context
+from tests.unit.test_sms_segments import LANGUAGES as SMS_LANGUAGES
+from tests.unit.test_sms_segments import SAFETY
 
 Ctx = Callable[..., FlowContext]
 SATURDAY_EVENING = datetime(2026, 11, 28, 20, 0, tzinfo=OSLO)
 MONDAY_9 = datetime(2026, 11, 30, 9, 0, tzinfo=OSLO)
+TUESDAY_17 = datetime(2026, 11, 24, 17, 0, tzinfo=OSLO)
 # Every question answered: a young person who wants out, two topics; the longest hand-off there is.
 ANSWERS = ("en", "yes", "self", "forced_marriage", "abroad", "done", "under_18", "woman", "wants_out")
+
+
+@pytest.fixture(scope="module")
+def catalogs() -> Catalogs:
+    compile_catalogs(default_locales_dir())
+    return Catalogs(default_locales_dir(), ("nb", *(lang for lang in SMS_LANGUAGES if lang != "nb")))
 
 
 def _run(ctx: FlowContext) -> tuple[FlowState, StepResult]:
@@ -68,7 +79,7 @@ def test_at_most_two_messages_after_the_last_question_and_the_rest_when_asked(
         t(c.HANDOFF_OPEN) if is_open else t(c.HANDOFF_CLOSED, time=t.moment(MONDAY_9, SATURDAY_EVENING, OSLO))
     )
     assert essentials.text.split("\n")[0] == first
-    assert t(c.UNDER_18_INFO if not is_open else c.PLAIN_MESSAGES) in essentials.text
+    assert t(c.KEY_UNDER_18 if not is_open else c.KEY_ADVICE["self"]) in essentials.text
     if not is_open:
         assert essentials.text.split("\n")[-1] == t(c.CALL_112)
     assert offer.text == t(c.MORE_INFO)
@@ -110,3 +121,33 @@ def test_in_danger_the_emergency_information_is_not_behind_a_button(make_ctx: Ct
     assert "112" in texts
     assert "116 111" in texts
     assert not any(r.choices for r in result.replies)
+
+
+@pytest.mark.parametrize("lang", SMS_LANGUAGES)
+def test_the_essentials_keep_the_safety_texts_sms_budget(catalogs: Catalogs, lang: str) -> None:
+    """The essentials join the hours, the line's phone, one line of advice and 112 in one SMS: measured
+    for every role and age, open and closed, against the safety texts' budget (test_sms_segments.py)."""
+    moments = (
+        ("open", TUESDAY_17, True, None, True),
+        ("chat closed, phone open", TUESDAY_17, False, MONDAY_9, True),
+        ("closed", SATURDAY_EVENING, False, MONDAY_9, False),
+        ("no opening known", SATURDAY_EVENING, False, None, False),
+    )
+    measured = 0
+    for moment in moments:
+        ctx = sms_context(catalogs, Channel.SMS, moment)
+        is_open = moment[2]
+        for role in ("self", "family", "network", "professional", "other", "skip"):
+            for age in ("under_18", "adult", "skip"):
+                state = step(FlowState(), FlowInput("hi"), ctx).state
+                result = None
+                answers = {Step.LANGUAGE: lang, Step.SAFE: "yes", Step.ROLE: role, Step.AGE: age}
+                while state.step is not Step.HANDED_OFF:
+                    result = step(state, FlowInput("", answers.get(state.step, "skip")), ctx)
+                    state = result.state
+                assert result is not None
+                assert state.step is Step.HANDED_OFF
+                info = sms.measure(sms.render(result.replies[0]))
+                assert info.segments <= SAFETY[info.encoding], (role, age, is_open, result.replies[0].text)
+                measured += 1
+    assert measured == 72

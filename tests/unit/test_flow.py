@@ -115,7 +115,7 @@ def test_whole_intake_by_buttons_self_under_18(make_ctx: Ctx) -> None:
     assert person.texts() == [c.ASK_SITUATION]
     result = person.says(choice="wants_out")
     essentials, offer = person.texts()
-    assert essentials == "\n".join((c.HANDOFF_OPEN, c.PLAIN_MESSAGES))
+    assert essentials == "\n".join((c.HANDOFF_OPEN, c.KEY_ADVICE["self"]))
     assert offer == c.MORE_INFO
     assert result.events == {Event.HANDOFF, Event.INTAKE_COMPLETE}
     texts = with_more(person)
@@ -231,8 +231,9 @@ def test_professional_is_asked_case_or_information_and_gets_guidance(make_ctx: C
     person.says(choice="adult")
     assert person.texts() == [c.ASK_GENDER_OTHER]
     person.says(choice="skip")
-    assert person.texts()[0] == "\n".join((c.HANDOFF_OPEN, c.ROLE_INFO["professional"]))
+    assert person.texts()[0] == "\n".join((c.HANDOFF_OPEN, c.KEY_ADVICE["professional"]))
     texts = with_more(person)
+    assert shown(c.ROLE_INFO["professional"]) in texts
     assert shown(c.PLAIN_MESSAGES) not in texts  # that is for the person it is about
     assert shown(c.TOPIC_INFO["fgm"]) in texts
     assert person.state.step is Step.HANDED_OFF  # no situation question for professionals
@@ -245,8 +246,10 @@ def test_family_member_gets_advice_for_relatives(make_ctx: Ctx) -> None:
     person.says(choice="done")
     person.says(choice="under_18")
     person.says(choice="man")
-    assert person.texts()[0] == "\n".join((c.HANDOFF_OPEN, c.ROLE_INFO["family"]))
-    assert shown(c.UNDER_18_INFO) in with_more(person)
+    assert person.texts()[0] == "\n".join((c.HANDOFF_OPEN, c.KEY_ADVICE["family"]))
+    more = with_more(person)
+    assert shown(c.ROLE_INFO["family"]) in more
+    assert shown(c.UNDER_18_INFO) in more
 
 
 def test_closed_line_gives_next_opening_in_the_persons_language_and_24_7_services(make_ctx: Ctx) -> None:
