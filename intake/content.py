@@ -206,6 +206,20 @@ HANDOFF_CLOSED = N_(
 )
 HANDOFF_CLOSED_UNKNOWN = N_("We are closed now. Leave a message here, and we will answer as soon as we can.")
 ALWAYS_OPEN = N_("Open day and night: {services}.")
+# After the last question only the essentials arrive (where the person stands, one line of advice); the rest
+# is offered by topic so that a stressed reader on a phone is not handed a wall of text.
+MORE_INFO = N_("Do you want more information about any of these?")
+MORE_ADVICE = N_("Advice for you")
+MORE_SERVICES = N_("Other help services")
+MORE_ALWAYS_OPEN = N_("Open day and night")
+# The one line of advice that comes with the essentials (short: it shares an SMS with the hours and 112).
+KEY_ADVICE: dict[str, str] = {
+    Role.SELF: N_("You are not alone, and help is available."),
+    Role.FAMILY: N_("Listen to the person, and do not confront the family."),
+    Role.NETWORK: N_("Listen to the person, and do not confront the family."),
+    Role.PROFESSIONAL: N_("Talk with the person alone, never with family as interpreter."),
+}
+KEY_UNDER_18 = N_("Alarmtelefonen, 116 111, answers day and night.")
 # Services with hours of their own (intake/resources.toml), named at the hand-off with their state now.
 SERVICE_OPEN = N_("{service}: open now.")
 SERVICE_OPENS = N_("{service}: opens {time}.")

@@ -51,6 +51,21 @@ class Step(StrEnum):
     HANDED_OFF = "handed_off"
 
 
+class More(StrEnum):
+    """The groups of information offered after the last question instead of sending them all at once."""
+
+    ADVICE = "more_advice"
+    SERVICES = "more_services"
+    ALWAYS_OPEN = "more_always_open"
+
+
+MORE_LABELS = {
+    More.ADVICE: c.MORE_ADVICE,
+    More.SERVICES: c.MORE_SERVICES,
+    More.ALWAYS_OPEN: c.MORE_ALWAYS_OPEN,
+}
+
+
 class Event(StrEnum):
     DANGER = "danger"  # priority up
     HANDOFF = "handoff"  # into the staff queue
@@ -75,10 +90,14 @@ class FlowState:
     left_message_ack_at: str | None = None
     # Where a "language" keyword interrupted the intake, so it can pick up again afterwards.
     resume: Step | None = None
+    # The groups of information offered after the last question (More ids), in the order shown, so a button,
+    # a typed number or a typed label picks the same group later.
+    offered: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["topics"] = list(self.topics)
+        data["offered"] = list(self.offered)
         return data
 
     @classmethod
@@ -90,6 +109,7 @@ class FlowState:
         if known.get("resume") is not None:
             known["resume"] = Step(known["resume"])
         known["topics"] = tuple(known.get("topics") or ())
+        known["offered"] = tuple(known.get("offered") or ())
         return cls(**known)
 
     @property
@@ -289,7 +309,7 @@ def _danger(turn: _Turn, kinds: frozenset[DangerKind]) -> None:
     if DangerKind.TRAVEL in kinds:
         turn.say(c.TOPIC_INFO[Topic.ABROAD])
     if not turn.state.intake_done:
-        _hand_off(turn)
+        _hand_off_at_once(turn)
     elif not turn.ctx.is_open:
         _closed_notice(turn)
 
@@ -339,7 +359,9 @@ def _ask(turn: _Turn, at: Step) -> None:
         turn.say(c.ASK_SITUATION, turn.menu(SITUATIONS, skip))
     elif at is Step.HANDED_OFF:
         # Asked again (after help or a language change): where the person stands, in their language.
-        if turn.ctx.is_open:
+        if st.offered:
+            _where_you_stand(turn)
+        elif turn.ctx.is_open:
             turn.say(c.HANDOFF_OPEN)
         else:
             _closed_notice(turn)
@@ -371,6 +393,10 @@ def _answer(turn: _Turn, text: str, choice: str | None) -> None:
     at = st.step
     skip = Option(SKIP, c.SKIP)
     if at is Step.HANDED_OFF:
+        picked = _match(turn, text, choice, _offer(st)) if st.offered else None
+        if picked:
+            _more(turn, tuple(More(p) for p in picked))
+            return
         if not turn.ctx.is_open and _ack_due(st, turn.ctx.now):
             turn.state = replace(st, left_message_ack_at=turn.ctx.now.isoformat())
             turn.say(c.LEFT_MESSAGE)
@@ -475,7 +501,84 @@ def _go(turn: _Turn, to: Step) -> None:
 
 
 def _hand_off(turn: _Turn) -> None:
-    """Safety information that fits the answers, then the queue (open) or the next opening (closed)."""
+    """After the last question: where the person stands with one line of advice, then the rest offered by
+    group (two messages, not a wall of eight). The danger path does not come here: it gets everything at
+    once (_hand_off_at_once)."""
+    st = turn.state
+    offered = [More.ADVICE] if _advice(st, turn.ctx)[1] else []
+    if _service_lines(turn) or unconfirmed_hours(under_18=st.under_18):
+        offered.append(More.SERVICES)
+    offered.append(More.ALWAYS_OPEN)
+    turn.state = replace(st, step=Step.HANDED_OFF, intake_done=True, resume=None, offered=tuple(offered))
+    turn.events.update({Event.HANDOFF, Event.INTAKE_COMPLETE})
+    _where_you_stand(turn)
+
+
+def _offer(st: FlowState) -> tuple[Option, ...]:
+    return tuple(Option(m, MORE_LABELS[More(m)]) for m in st.offered)
+
+
+def _advice(st: FlowState, ctx: FlowContext) -> tuple[str, tuple[str, ...]]:
+    """The one short line of advice that matters most for these answers, and the advice that fits them."""
+    texts: list[str] = []
+    if st.role in (None, Role.SELF):
+        texts.append(c.PLAIN_MESSAGES)
+    if st.role in c.ROLE_INFO:
+        texts.append(c.ROLE_INFO[st.role])
+    if st.under_18:
+        texts.append(c.UNDER_18_INFO)
+    for table, key in ((c.SITUATION_INFO, st.situation), (c.SITUATION_MORE, st.situation)):
+        if key in table:
+            texts.append(table[key])
+    texts.extend(c.TOPIC_INFO[t] for t in st.topics if t in c.TOPIC_INFO)
+    # Under 18 out of hours, the children's line that answers now matters more than anything else.
+    if st.under_18 and not ctx.is_open:
+        key_line = c.KEY_UNDER_18
+    else:
+        key_line = c.KEY_ADVICE.get(st.role or Role.SELF, "")
+    return key_line, tuple(dict.fromkeys(texts))
+
+
+def _where_you_stand(turn: _Turn) -> None:
+    """The essentials in one message (the queue, or closed and when it opens; one line of advice; 112 out
+    of hours, last so the first line stays neutral), then the offer of the rest."""
+    st, ctx, t = turn.state, turn.ctx, turn.t
+    lines = [t(c.HANDOFF_OPEN)]
+    if not ctx.is_open:
+        moment = t.moment(ctx.next_opening, ctx.now, ctx.timezone) if ctx.next_opening else None
+        lines = [t(c.HANDOFF_CLOSED, time=moment) if moment else t(c.HANDOFF_CLOSED_UNKNOWN)]
+        if ctx.phone_open:
+            lines.append(t(c.SERVICE_OPEN, service=service_line(t, by_id("helpline"))))
+    key_line = _advice(st, ctx)[0]
+    if key_line:
+        lines.append(t(key_line))
+    if not ctx.is_open:
+        lines.append(t(c.CALL_112))
+    turn.say_lines(*lines)
+    turn.say(c.MORE_INFO, turn.menu(_offer(st)))
+
+
+def _more(turn: _Turn, groups: tuple[More, ...]) -> None:
+    """The information the person asked for; out of hours its last line names 112, like every answer then."""
+    st, t = turn.state, turn.t
+    for group in dict.fromkeys(groups):
+        if group is More.ADVICE:
+            for msgid in _advice(st, turn.ctx)[1]:
+                turn.say(msgid)
+        elif group is More.SERVICES:
+            for r in unconfirmed_hours(under_18=st.under_18):
+                turn.say(c.ALSO_FOR_UNDER_18, service=service_line(t, r))
+            _scheduled_services(turn)
+        else:
+            _around_the_clock(turn)
+    if not turn.ctx.is_open and turn.replies and not any("112" in r.text for r in turn.replies):
+        last = turn.replies[-1]
+        turn.replies[-1] = replace(last, text=f"{last.text}\n{t(c.CALL_112)}")
+
+
+def _hand_off_at_once(turn: _Turn) -> None:
+    """Safety information that fits the answers, then the queue (open) or the next opening (closed): all at
+    once, for a person in danger, where nothing may wait behind a button."""
     st = turn.state
     if st.role in (None, Role.SELF):
         turn.say(c.PLAIN_MESSAGES)
@@ -504,6 +607,12 @@ def _hand_off(turn: _Turn) -> None:
 def _scheduled_services(turn: _Turn) -> None:
     """The services with hours of their own that fit the person, each open now or when it opens: one
     reply (one SMS), built from intake/resources.toml."""
+    lines = _service_lines(turn)
+    if lines:
+        turn.say_lines(turn.t(c.LEAD_INFO), *lines)
+
+
+def _service_lines(turn: _Turn) -> list[str]:
     st, ctx, t = turn.state, turn.ctx, turn.t
     lines = []
     for r in scheduled_for(st.role == Role.PROFESSIONAL, st.under_18):
@@ -515,8 +624,7 @@ def _scheduled_services(turn: _Turn) -> None:
         elif status.next_opening is not None:
             when = t.moment(status.next_opening, ctx.now, ctx.timezone)
             lines.append(t(c.SERVICE_OPENS, service=service_line(t, r), time=when))
-    if lines:
-        turn.say_lines(t(c.LEAD_INFO), *lines)
+    return lines
 
 
 def service_line(t: Texts, r: Resource) -> str:
@@ -538,7 +646,13 @@ def _closed_notice(turn: _Turn) -> None:
         turn.say(c.HANDOFF_CLOSED, time=moment)
     else:
         turn.say(c.HANDOFF_CLOSED_UNKNOWN)
-    t = turn.t
+    _around_the_clock(turn)
+
+
+def _around_the_clock(turn: _Turn) -> None:
+    """The services open day and night, in two messages (emergency numbers, then help lines), and the
+    line's own phone when it answers while the chat is closed."""
+    ctx, t = turn.ctx, turn.t
     emergency, help_lines = around_the_clock_groups(turn.state.under_18)
     turn.say(c.ALWAYS_OPEN, services=", ".join(service_line(t, r) for r in emergency))
     lines = [

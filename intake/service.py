@@ -258,6 +258,9 @@ class IntakeService:
 
     async def _flow(self, turn: Turn) -> Handled:
         state = FlowState.from_json(turn.conv.state)
+        if turn.conv.status == "claimed" and state.offered:
+            # A staff member is talking now: a typed "3" answers them, it is not a pick from the bot's offer.
+            state = replace(state, offered=())
         try:
             result = step(state, turn.given, turn.ctx)
         except Exception:

@@ -261,9 +261,13 @@ async def test_sms_intake_by_numbers_reaches_the_queue(
     language_menu = "\n".join(f"{i} " + name for i, name in enumerate(["Norsk bokmål", "English"], 1))
     assert (bodies[1] or "").startswith(t(c.ASK_LANGUAGE) + "\n")
     assert language_menu in (bodies[1] or "")
-    assert bodies[-1] == t(c.HANDOFF_OPEN)
-    assert said(t, c.PLAIN_MESSAGES) in bodies
-    assert said(t, c.UNDER_18_INFO) in bodies
+    assert (bodies[-2] or "").startswith(t(c.HANDOFF_OPEN))
+    assert (bodies[-1] or "").startswith(t(c.MORE_INFO) + "\n1 ")
+    assert t(c.KEY_ADVICE["self"]) in (bodies[-2] or "")
+    assert said(t, c.UNDER_18_INFO) not in bodies  # offered, not sent unasked
+    await tw.says("1")  # the numbered list's first group: advice
+    await tw.drain()
+    assert said(t, c.UNDER_18_INFO) in [call.body for call in tw.fake.sent][len(bodies) :]
     # Every reply was sent once, in order, to the person from the helpline's number, with a status callback.
     outbox = sorted(await rows(tw.db, OutboxRow), key=lambda r: r.id)
     assert all(row.status == "sent" for row in outbox)
@@ -306,7 +310,7 @@ async def test_whatsapp_intake_by_numbers_reaches_the_queue(start: Start) -> Non
     conv = await tw.conversation()
     assert conv.status == "queued"
     assert conv.channel == "whatsapp"
-    assert tw.fake.sent[-1].body == t(c.HANDOFF_OPEN)
+    assert (tw.fake.sent[-1].body or "").startswith(t(c.MORE_INFO) + "\n1 ")
     assert {(call.to, call.form["From"]) for call in tw.fake.sent} == {(BRITISH, WHATSAPP_FROM)}
     [contact] = await rows(tw.db, ContactRow)
     assert contact.channel == "whatsapp"

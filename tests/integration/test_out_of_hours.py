@@ -152,3 +152,21 @@ async def test_a_flood_is_told_once_to_slow_down_with_112_on_its_second_line(eng
     (slow,) = await new_replies(service, person, "hallo", seen)
     assert slow.split("\n") == [nb(service)(c.SLOW_DOWN), nb(service)(c.CALL_112)]
     assert await new_replies(service, person, "hallo?", seen) == []
+
+
+async def test_once_staff_hold_the_conversation_a_typed_number_is_for_them_not_the_offer(
+    engine: AsyncEngine,
+) -> None:
+    clock = Clock(TUESDAY_10)
+    service = build_service(engine, clock)
+    person, seen = Writer(service), list[str]()
+    for text in ("hei", "1", "ja", "1", "9", "2", "3", "1"):  # nb, safe, me, done, adult, skip, need to talk
+        await new_replies(service, person, text, seen)
+    (conv,) = await conversations(service.db)
+    assert conv.status == "queued"
+    # Still waiting: "3" asks for the services open day and night.
+    assert any("116 123" in r for r in await new_replies(service, person, "3", seen))
+    await StaffDesk(service).claim(conv.id, "anna")
+    seen[:] = texts(await outbox(service.db, person.pseudonym))  # the "a staff member is here" notice
+    # A staff member asks "how many of you live at home?": the answer "3" is for them, the bot stays quiet.
+    assert await new_replies(service, person, "3", seen) == []

@@ -148,7 +148,9 @@ async def test_whole_intake_queues_the_conversation_and_writes_an_anonymous_reco
         ("telegram", person.pseudonym, "pending", conv.id)
     }
     assert texts(rows)[0].startswith("Hei")
-    assert texts(rows)[-1] == service.catalogs.texts("nb")(c.HANDOFF_OPEN)
+    nb = service.catalogs.texts("nb")
+    assert texts(rows)[-2].startswith(nb(c.HANDOFF_OPEN))
+    assert texts(rows)[-1] == nb(c.MORE_INFO)
     outbound = await messages(db, "out")
     assert [(m.outbox_id, m.text, m.delivery) for m in outbound] == [
         (r.id, r.payload["text"], "pending") for r in rows
@@ -172,10 +174,15 @@ async def test_whole_intake_by_buttons_in_english(service: IntakeService, db: Da
         ["forced_marriage"],
     )
     rows = await outbox(db)
-    assert texts(rows)[-1] == c.HANDOFF_OPEN
-    assert shown(service.catalogs.texts("en"), c.SITUATION_INFO["needs_time"]) in texts(rows)
+    assert texts(rows)[-2].startswith(c.HANDOFF_OPEN)
+    assert texts(rows)[-1] == c.MORE_INFO
+    # The advice for the situation is offered, and arrives when asked for.
+    advice = shown(service.catalogs.texts("en"), c.SITUATION_INFO["needs_time"])
+    assert advice not in texts(rows)
+    await person.says("", "more_advice")
+    assert advice in texts(await outbox(db))[len(rows) :]
     # The person's answers by button are stored as what they were: empty texts, one row each.
-    assert len(await messages(db, "in")) == len(BUTTON_INTAKE)
+    assert len(await messages(db, "in")) == len(BUTTON_INTAKE) + 1
 
 
 async def test_restart_mid_conversation_resumes_at_the_same_step(database_url: str) -> None:
@@ -347,11 +354,15 @@ async def test_out_of_hours_queues_with_outside_hours_and_names_the_next_opening
     opening = datetime(2026, 11, 30, 9, 0, tzinfo=OSLO)  # Monday morning
     assert service.hours.next_opening(clock(), "telegram") == opening
     t = service.catalogs.texts("en")
-    closed = shown(t, c.HANDOFF_CLOSED, time=t.moment(opening, clock(), OSLO))
+    closed = t(c.HANDOFF_CLOSED, time=t.moment(opening, clock(), OSLO))
     replies = texts(await outbox(service.db))
-    assert closed in replies
+    assert replies[-2].startswith(closed)
+    assert replies[-2].endswith(t(c.CALL_112))
     assert "Monday" in closed
     assert "9:00" in closed
+    # The services open day and night, when asked for by typing the offer's number.
+    await person.says("3")
+    replies = texts(await outbox(service.db))
     assert any("\nOpen day and night" in reply for reply in replies)
     # A message left afterwards is kept and acknowledged once.
     before = len(replies)

@@ -63,6 +63,14 @@ class Person:
         return [ch.id for ch in (result or self.results[-1]).replies[-1].choices]
 
 
+def with_more(person: Person) -> list[str]:
+    """The hand-off's texts, then every group of information it offers, asked for by button."""
+    texts = person.texts()
+    for choice in person.choices():
+        texts += person.texts(person.says(choice=choice))
+    return texts
+
+
 def en(person: Person) -> Person:
     person.says("hello")
     person.says(choice="en")
@@ -106,14 +114,15 @@ def test_whole_intake_by_buttons_self_under_18(make_ctx: Ctx) -> None:
     person.says(choice="woman")
     assert person.texts() == [c.ASK_SITUATION]
     result = person.says(choice="wants_out")
-    texts = person.texts()
-    assert texts[0] == shown(c.PLAIN_MESSAGES)
+    essentials, offer = person.texts()
+    assert essentials == "\n".join((c.HANDOFF_OPEN, c.KEY_ADVICE["self"]))
+    assert offer == c.MORE_INFO
+    assert result.events == {Event.HANDOFF, Event.INTAKE_COMPLETE}
+    texts = with_more(person)
     assert shown(c.SITUATION_INFO["wants_out"]) in texts
     assert shown(c.TOPIC_INFO["forced_marriage"]) in texts
     assert shown(c.TOPIC_INFO["abroad"]) in texts
     assert shown(c.UNDER_18_INFO) in texts
-    assert texts[-1] == c.HANDOFF_OPEN
-    assert result.events == {Event.HANDOFF, Event.INTAKE_COMPLETE}
     assert person.state == FlowState(
         step=Step.HANDED_OFF,
         lang="en",
@@ -123,6 +132,7 @@ def test_whole_intake_by_buttons_self_under_18(make_ctx: Ctx) -> None:
         gender="woman",
         situation="wants_out",
         intake_done=True,
+        offered=("more_advice", "more_services", "more_always_open"),
     )
 
 
@@ -146,7 +156,9 @@ def test_whole_intake_by_typed_numbers_and_words_in_norwegian(make_ctx: Ctx) -> 
     person.says("4")
     assert person.state.situation == "after"
     assert person.state.step is Step.HANDED_OFF
-    assert person.texts()[-1].startswith("Takk")
+    assert person.texts()[0].startswith("Takk")
+    assert person.texts()[-1] == "Vil du ha mer informasjon om noe av dette?"
+    assert "Ingen kan se på kroppen" not in "\n".join(person.texts())
 
 
 def test_every_question_can_be_skipped(make_ctx: Ctx) -> None:
@@ -163,7 +175,7 @@ def test_every_question_can_be_skipped(make_ctx: Ctx) -> None:
         None,
         None,
     )
-    assert person.texts()[-1] == c.HANDOFF_OPEN
+    assert person.texts()[0].startswith(c.HANDOFF_OPEN)
 
 
 def test_free_text_at_every_step_moves_on_and_never_traps(make_ctx: Ctx) -> None:
@@ -219,9 +231,10 @@ def test_professional_is_asked_case_or_information_and_gets_guidance(make_ctx: C
     person.says(choice="adult")
     assert person.texts() == [c.ASK_GENDER_OTHER]
     person.says(choice="skip")
-    texts = person.texts()
-    assert shown(c.PLAIN_MESSAGES) not in texts  # that is for the person it is about
+    assert person.texts()[0] == "\n".join((c.HANDOFF_OPEN, c.KEY_ADVICE["professional"]))
+    texts = with_more(person)
     assert shown(c.ROLE_INFO["professional"]) in texts
+    assert shown(c.PLAIN_MESSAGES) not in texts  # that is for the person it is about
     assert shown(c.TOPIC_INFO["fgm"]) in texts
     assert person.state.step is Step.HANDED_OFF  # no situation question for professionals
 
@@ -233,10 +246,10 @@ def test_family_member_gets_advice_for_relatives(make_ctx: Ctx) -> None:
     person.says(choice="done")
     person.says(choice="under_18")
     person.says(choice="man")
-    texts = person.texts()
-    assert shown(c.ROLE_INFO["family"]) in texts
-    assert shown(c.UNDER_18_INFO) in texts
-    assert texts[-1] == c.HANDOFF_OPEN
+    assert person.texts()[0] == "\n".join((c.HANDOFF_OPEN, c.KEY_ADVICE["family"]))
+    more = with_more(person)
+    assert shown(c.ROLE_INFO["family"]) in more
+    assert shown(c.UNDER_18_INFO) in more
 
 
 def test_closed_line_gives_next_opening_in_the_persons_language_and_24_7_services(make_ctx: Ctx) -> None:
@@ -249,10 +262,12 @@ def test_closed_line_gives_next_opening_in_the_persons_language_and_24_7_service
     for _ in range(6):
         if person.state.step is not Step.HANDED_OFF:
             person.says("hopp over")
-    texts = person.texts()
-    assert "mandag 09:00" in texts[-3]
-    assert "112" in texts[-2]
-    assert "116 111" in texts[-1] or "116 006" in texts[-1]
+    essentials = person.texts()[0]
+    assert "mandag 09:00" in essentials.split("\n")[0]
+    assert essentials.split("\n")[-1] == "Er du i fare, ring 112."
+    always = person.texts(person.says("Åpent hele døgnet"))  # the offer's last group, typed
+    assert "112" in always[0]
+    assert "116 111" in always[-1] or "116 006" in always[-1]
     # A message left while closed is acknowledged once, not after every line.
     first = person.says("Jeg vil snakke med noen")
     assert [r.text for r in first.replies] == [shown(c.LEFT_MESSAGE, "nb")]
@@ -267,7 +282,7 @@ def test_closed_in_english_formats_the_time_the_english_way(make_ctx: Ctx) -> No
     for _ in range(6):
         if person.state.step is not Step.HANDED_OFF:
             person.says("skip")
-    assert "Monday 9:00" in person.texts()[-3] or "Monday 09:00" in person.texts()[-3]
+    assert "Monday 9:00" in person.texts()[0] or "Monday 09:00" in person.texts()[0]
 
 
 def test_closed_with_no_known_opening_still_names_the_services(make_ctx: Ctx) -> None:
@@ -275,8 +290,9 @@ def test_closed_with_no_known_opening_still_names_the_services(make_ctx: Ctx) ->
     for _ in range(6):
         if person.state.step is not Step.HANDED_OFF:
             person.says("skip")
-    assert person.texts()[-3] == shown(c.HANDOFF_CLOSED_UNKNOWN)
-    assert "\nOpen day and night:" in person.texts()[-1]
+    assert person.texts()[0].startswith(c.HANDOFF_CLOSED_UNKNOWN)
+    assert person.texts()[0].endswith("\nIn danger: call 112.")
+    assert "\nOpen day and night:" in with_more(person)[-1]
 
 
 @pytest.mark.parametrize(
@@ -516,7 +532,7 @@ def _professional_hand_off(person: Person) -> list[str]:
     person.says(choice="skip")
     person.says(choice="skip")
     assert person.state.step is Step.HANDED_OFF
-    return person.texts()
+    return with_more(person)
 
 
 def test_hand_off_names_scheduled_services_open_now_from_the_data_file(make_ctx: Ctx) -> None:

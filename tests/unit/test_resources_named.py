@@ -21,11 +21,17 @@ MONDAY = datetime(2026, 11, 30, 9, 0, tzinfo=OSLO)
 
 
 def run(ctx: FlowContext, *inputs: tuple[str, str | None]) -> tuple[FlowState, list[str]]:
+    """The last input's replies, and after the last question every group of information it offers, each
+    asked for (they no longer arrive unasked)."""
     state, result = FlowState(), StepResult(FlowState())
     for text, choice in inputs:
         result = step(state, FlowInput(text, choice), ctx)
         state = result.state
-    return state, [r.text for r in result.replies]
+    texts = [r.text for r in result.replies]
+    offered = result.replies[-1].choices if result.replies and state.offered else ()
+    for group in offered:
+        texts += [r.text for r in step(state, FlowInput("", group.id), ctx).replies]
+    return state, texts
 
 
 def intake(lang: str, role: str, topic: str, age: str, situation: str) -> list[tuple[str, str | None]]:

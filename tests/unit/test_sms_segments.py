@@ -63,7 +63,17 @@ from intake.categories import (
     InquiryKind,
     Option,
 )
-from intake.flow import DONE, SKIP, FlowContext, FlowInput, FlowState, compose, service_line, step
+from intake.flow import (
+    DONE,
+    MORE_LABELS,
+    SKIP,
+    FlowContext,
+    FlowInput,
+    FlowState,
+    compose,
+    service_line,
+    step,
+)
 from intake.i18n import DOMAIN, Catalogs, Texts, compile_catalogs, default_locales_dir, language_name
 from intake.keywords import Keyword, default_table
 from intake.messages import Choice, Reply
@@ -100,6 +110,8 @@ QUESTIONS: dict[str, tuple[Option, ...]] = {
     c.ASK_GENDER: (*GENDERS, _skip),
     c.ASK_GENDER_OTHER: (*GENDERS, _skip),
     c.ASK_SITUATION: (*SITUATIONS, _skip),
+    # After the last question: the rest of the information, offered by group (intake/flow.py `_offer`).
+    c.MORE_INFO: tuple(Option(m, label) for m, label in MORE_LABELS.items()),
 }
 LABELS = frozenset(
     o.label for group in (ROLES, TOPICS, AGE_GROUPS, GENDERS, SITUATIONS, *QUESTIONS.values()) for o in group

@@ -1,6 +1,6 @@
 """the phone line: calls, voicemails, phone_duty
 
-Revision ID: 0009
+Revision ID: 0008
 Revises: 0008
 Create Date: 2026-12-06
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = "0009"
+revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None
