@@ -1,7 +1,7 @@
 """the phone line: calls, voicemails, phone_duty
 
 Revision ID: 0008
-Revises: 0008
+Revises: 0007
 Create Date: 2026-12-06
 """
 
