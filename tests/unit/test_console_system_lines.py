@@ -12,6 +12,7 @@ STORED = {
     "released by anna": "Satt tilbake i køen av anna",
     "transferred by anna to bjorn.b": "Overført av anna til bjorn.b",
     "closed by anna": "Avsluttet av anna",
+    "closed with a flood by anna": "Lukket sammen med flommen av anna",
     "sender blocked for 24 h by anna": "Avsender blokkert i 24 t av anna",
     "flagged as possibly hostile by anna": "Merket som mulig fiendtlig av anna",
     "hostile flag removed by anna": "Merket «mulig fiendtlig» fjernet av anna",
@@ -40,6 +41,7 @@ def test_the_desk_writes_only_lines_the_console_knows() -> None:
         "released by {staff}",
         "transferred by {staff} to {to}",
         "closed by {staff}",
+        "closed with a flood by {staff}",
         "sender blocked for {hours} h by {staff}",
     }
 
