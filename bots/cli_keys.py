@@ -8,7 +8,7 @@ from typing import Any
 
 from intake.config import Settings
 from intake.privacy import UnreadableAddress
-from intake.storage.db import make_database, make_engine, migrate
+from intake.storage.db import migrated_database
 from intake.storage.rekey import Unreadable, rotate_all
 
 
@@ -37,13 +37,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         except UnreadableAddress:
             raise Unreadable from None
 
-    engine = make_engine(settings.database_url)
-    try:
-        db = make_database(engine, keys)
-        await migrate(engine)
+    async with migrated_database(settings.database_url, keys) as db:
         result = await rotate_all(db, rotate, args.batch, _progress)
-    finally:
-        await engine.dispose()
     print(
         f"re-encrypted {sum(result.rewritten.values())} value(s) with the newest key; "
         f"{sum(result.current.values())} already were"

@@ -10,7 +10,7 @@ from typing import Any
 
 from intake.config import Settings
 from intake.records import CSV_COLUMNS, read_csv, store
-from intake.storage.db import make_database, make_engine, migrate
+from intake.storage.db import migrated_database
 
 MAX_ERRORS_SHOWN = 50
 
@@ -45,11 +45,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             print(f"{args.file}: … and {hidden} more", file=sys.stderr)
         print(f"helpline: nothing imported: {len(result.errors)} bad row(s)", file=sys.stderr)
         return 1
-    engine = make_engine(settings.database_url)
-    try:
-        await migrate(engine)
-        count = await store(make_database(engine), result.records)
-    finally:
-        await engine.dispose()
+    async with migrated_database(settings.database_url, settings.keys()) as db:
+        count = await store(db, result.records)
     print(f"imported {count} record(s)")
     return 0

@@ -11,7 +11,7 @@ from typing import Any
 from intake.config import Settings
 from intake.report import year_report
 from intake.report_render import FORMATS, render
-from intake.storage.db import make_database, make_engine, migrate
+from intake.storage.db import migrated_database
 
 
 def add_parser(commands: Any) -> None:
@@ -31,12 +31,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     if not 1900 <= args.year <= 9998:
         print(f"helpline: --year {args.year} is not a year the line can have worked", file=sys.stderr)
         return 2
-    engine = make_engine(settings.database_url)
-    try:
-        await migrate(engine)
-        report = await year_report(make_database(engine), args.year)
-    finally:
-        await engine.dispose()
+    async with migrated_database(settings.database_url, settings.keys()) as db:
+        report = await year_report(db, args.year)
     body = render(report, args.format, lang=args.lang, public=args.public)
     if args.out is not None:
         args.out.write_bytes(body)

@@ -10,7 +10,7 @@ from typing import Any
 from bots.console.live import LiveBus
 from intake.config import Settings
 from intake.staff import StaffAccounts
-from intake.storage.db import make_database, make_engine, migrate
+from intake.storage.db import migrated_database
 
 
 def add_parser(commands: Any) -> None:
@@ -35,10 +35,7 @@ def _password() -> str:
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
-    engine = make_engine(settings.database_url)
-    try:
-        db = make_database(engine, settings.keys())
-        await migrate(engine)
+    async with migrated_database(settings.database_url, settings.keys()) as db:
         accounts = StaffAccounts(db)
         if args.staff_command == "add":
             try:
@@ -63,5 +60,3 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             return 1
         print(f"{args.staff_command}d {args.name}")
         return 0
-    finally:
-        await engine.dispose()

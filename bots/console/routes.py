@@ -29,6 +29,7 @@ from bots.console.auth import (
 from bots.console.live import LiveBus
 from bots.console.system_lines import translate as translate_system_line
 from bots.console.texts import PAGE, labels
+from bots.http.errors import json_error
 from intake import content as c
 from intake.desk_views import ConversationView, MessageView
 from intake.i18n import Catalogs, Texts, is_rtl, language_name
@@ -45,10 +46,6 @@ CONSOLE_LANGUAGES = ("nb", "en")
 T = TypeVar("T")
 FLOOD_SOURCE = re.compile(r"[0-9a-f]{16}")
 CONVERSATION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-def _json_error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
 
 
 def _conversation_id(request: web.Request) -> str:
@@ -162,7 +159,7 @@ class Console:
         try:
             result = await action(staff, conversation_id, body)
         except DeskError as exc:
-            return _json_error(exc.status, str(exc))
+            return json_error(exc.status, str(exc))
         await self.accounts.audit(staff.name, request.match_info.get("action", "act"), conversation_id)
         return web.json_response(result if isinstance(result, dict) else {"ok": True})
 
@@ -181,7 +178,7 @@ class Console:
     async def login(self, request: web.Request) -> web.StreamResponse:
         t = self.pages.texts(self._lang(request))
         if not same_origin(request):
-            return _json_error(403, "cross-site sign-in refused")
+            return json_error(403, "cross-site sign-in refused")
         form = await read_form(request)
         name, password = (form.get("name", ""), form.get("password", "")) if form is not None else ("", "")
         if not isinstance(name, str) or not isinstance(password, str) or not name or len(password) > 1024:
@@ -252,7 +249,7 @@ class Console:
         staff = await self._staff(request)
         source = request.match_info["source"]
         if not FLOOD_SOURCE.fullmatch(source):
-            return _json_error(404, "no such flood")
+            return json_error(404, "no such flood")
         cleared = await self.desk.clear_flood(source, staff.name)
         for conversation_id in cleared:
             await self.accounts.audit(staff.name, "clear_flood", conversation_id)
@@ -264,7 +261,7 @@ class Console:
         try:
             detail = await self.desk.detail(conversation_id)
         except DeskError as exc:
-            return _json_error(exc.status, str(exc))
+            return json_error(exc.status, str(exc))
         # Opening a transcript is always recorded: who, when, which conversation (never what it says).
         await self.accounts.audit(staff.name, "open", conversation_id)
         now = self.desk.now()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
 
@@ -113,6 +115,19 @@ async def _checkpoint(engine: AsyncEngine, turns: WriteTurns) -> None:
             log.warning("the WAL checkpoint after an erasure was blocked by a reader; the next one retries")
     finally:
         turns.release()
+
+
+@asynccontextmanager
+async def migrated_database(url: str, cipher: Cipher | None = None) -> AsyncIterator[Database]:
+    """A migrated Database for one command, its engine disposed of afterwards. The cipher is registered
+    before migrating: a migration may encrypt what earlier versions stored in clear."""
+    engine = make_engine(url)
+    try:
+        db = make_database(engine, cipher)
+        await migrate(engine)
+        yield db
+    finally:
+        await engine.dispose()
 
 
 def alembic_config() -> AlembicConfig:
