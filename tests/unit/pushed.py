@@ -11,7 +11,17 @@ from datetime import datetime, timedelta
 from intake import content as c
 from intake import sms
 from intake.categories import AGE_GROUPS, GENDERS, ROLES, SITUATIONS, TOPICS, InquiryKind, Role
-from intake.flow import FlowContext, FlowInput, FlowState, compose, error_handoff, queue_ahead_reply, step
+from intake.ending import ENDED
+from intake.flow import (
+    FlowContext,
+    FlowInput,
+    FlowState,
+    More,
+    compose,
+    error_handoff,
+    queue_ahead_reply,
+    step,
+)
 from intake.i18n import Catalogs
 from intake.keywords import Keyword, default_table
 from intake.messages import Channel, Reply
@@ -79,6 +89,8 @@ def _paths(lang: str) -> Iterator[tuple[str, list[tuple[str, str | None]]]]:
                     ("", str(age.id)),
                     ("", str(GENDERS[0].id)),
                     ("", str(situation.id)),
+                    # Each group of information offered after the last question, as asked for.
+                    *(("", str(more)) for more in More),
                     ("are you there?", None),
                     *((s, None) for s in DANGER_SIGNALS),
                     ("help", None),
@@ -126,7 +138,7 @@ def walk(catalogs: Catalogs, lang: str, channel: Channel) -> Iterator[Pushed]:
         yield from (Pushed(f"{moment[0]} flow failed", r) for r in failed.replies)
     # The service's and the staff's texts (intake/service.py, intake/queue.py, the console's canned replies).
     t = catalogs.texts(lang)
-    for msgid in (c.BLOCKED, c.SLOW_DOWN, c.STAFF_JOINED, c.WHATSAPP_INVITE, *c.CANNED.values()):
+    for msgid in (c.BLOCKED, c.SLOW_DOWN, c.STAFF_JOINED, c.WHATSAPP_INVITE, ENDED, *c.CANNED.values()):
         yield Pushed(f"service {msgid[:30]!r}", Reply(text=compose(t, msgid, KEYWORDS), lang=lang))
 
 
