@@ -215,6 +215,8 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         accounts = StaffAccounts(db)
         if settings.require_staff:
             service.staffed = accounts.anyone_signed_in
+            # On SQLite the message's own job asks (intake/inbound.py): no turn of its own.
+            service.staff_idle = accounts.idle_timeout
         counter = Counter(db)
         senders: dict[str, Sender] = {}
         outbox = OutboxWorker(db=db, keys=keys, senders=senders, metrics=metrics)
@@ -287,6 +289,8 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         finally:
             stop.set()
             await janitor
+            # The writer's jobs already submitted are committed before its connection closes.
+            await db.close()
             await bus.stop()
             await engine.dispose()
 

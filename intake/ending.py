@@ -7,6 +7,7 @@ Here, not in the desk or the service, so both share one rule (and the system lin
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from intake.categories import N_
 from intake.messages import ConversationStatus, Direction, Sender
@@ -31,20 +32,40 @@ def system_line(conv: ConversationRow, text: str, now: datetime) -> MessageRow:
     )
 
 
-async def reopen_recent(uow: UnitOfWork, contact_id: int, now: datetime) -> ConversationRow | None:
-    """The person's conversation that staff closed within REOPEN_WINDOW, back with the staff member who
-    held it; None when there is none. Only staff closes count: they unlink the anonymous record (an
-    opt-out or an expired conversation keeps its own state)."""
-    conversations = await uow.conversations.for_contact(contact_id)
-    latest = conversations[-1] if conversations else None
-    if (
+class Closable(Protocol):
+    """A conversation as a row or as the writer's record (storage/ops.py)."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def claimed_by(self) -> str | None: ...
+    @property
+    def stat_key(self) -> str | None: ...
+    @property
+    def closed_at(self) -> datetime | None: ...
+
+
+def reopenable(latest: Closable | None, now: datetime) -> bool:
+    """Whether a message now reopens the person's latest conversation: staff closed it (staff closes
+    unlink the anonymous record; an opt-out or an expired conversation keeps its own state) within
+    REOPEN_WINDOW."""
+    return not (
         latest is None
         or latest.status != ConversationStatus.CLOSED
         or latest.claimed_by is None
         or latest.stat_key is not None
         or latest.closed_at is None
         or now - latest.closed_at > REOPEN_WINDOW
-    ):
+    )
+
+
+async def reopen_recent(uow: UnitOfWork, contact_id: int, now: datetime) -> ConversationRow | None:
+    """The person's conversation that staff closed within REOPEN_WINDOW, back with the staff member who
+    held it; None when there is none. Only staff closes count: they unlink the anonymous record (an
+    opt-out or an expired conversation keeps its own state)."""
+    conversations = await uow.conversations.for_contact(contact_id)
+    latest = conversations[-1] if conversations else None
+    if latest is None or not reopenable(latest, now):
         return None
     latest.status, latest.closed_at, latest.updated_at = ConversationStatus.CLAIMED, None, now
     uow.messages.add(system_line(latest, REOPENED_LINE, now))

@@ -32,6 +32,7 @@ from intake.flow import (
 )
 from intake.hours import OpeningHours
 from intake.i18n import Catalogs
+from intake.inbound import ERASE_WINDOW, RATE_WINDOW, Handled, InboundRules, Prepared, month_in
 from intake.keywords import KeywordTable
 from intake.limits import ChatLimits, joins_flood, settle_flood
 from intake.messages import (
@@ -47,14 +48,13 @@ from intake.metrics import Metrics
 from intake.privacy import Keys
 from intake.replies import enqueue
 from intake.storage.models import ContactRow, ConversationRow
+from intake.storage.sealed import seal_text
 from intake.storage.uow import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 4000
 OPT_OUT_CHANNELS = frozenset({Channel.SMS, Channel.WHATSAPP})
-ERASE_WINDOW = timedelta(hours=48)
-RATE_WINDOW = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -71,21 +71,13 @@ class Turn:
     recent: int
 
 
-@dataclass(frozen=True)
-class Handled:
-    """What a rule did: the conversation that changed (None: erased) and whether replies were queued."""
-
-    conversation_id: str | None
-    replied: bool
-
-
 class Outcome(StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
 
 
 def stat_month(now: datetime, hours: OpeningHours) -> str:
-    return now.astimezone(hours.timezone).strftime("%Y-%m")
+    return month_in(now, hours.timezone)
 
 
 @dataclass
@@ -100,6 +92,9 @@ class IntakeService:
     max_per_minute: int = 20
     # Whether a staff member is there to answer (the console adds this); None: opening hours decide alone.
     staffed: Callable[[], Awaitable[bool]] | None = None
+    # With `staffed`: how long a signed-in staff member counts as present (StaffAccounts.idle_timeout).
+    # Given, a database with a writer asks inside the message's own job instead of calling `staffed`.
+    staff_idle: timedelta | None = None
     # Called after commit with the pseudonyms that have new replies (wakes the web chat's long polls).
     on_replies: Callable[[Sequence[str]], None] | None = None
     # Called after commit with the conversation that changed (None: one was erased): the console's live view.
@@ -114,7 +109,9 @@ class IntakeService:
         return True if self.staffed is None else await self.staffed()
 
     async def context(self, now: datetime, channel: str) -> FlowContext:
-        is_open = await self.is_open(now, channel)
+        return self._context(now, channel, await self.is_open(now, channel))
+
+    def _context(self, now: datetime, channel: str, is_open: bool) -> FlowContext:
         return FlowContext(
             now=now,
             is_open=is_open,
@@ -137,14 +134,71 @@ class IntakeService:
         outcome = await self._handle(msg)
         if msg.source is not None and outcome is Outcome.ACCEPTED:
             # Again after commit: conversations opened in parallel (PostgreSQL) did not see each other.
-            await settle_flood(self.db, msg.source, self.clock(), self.limits)
+            if self.db.writer is not None:
+                source, now = msg.source, self.clock()
+                await self.db.perform(lambda: self._rules().settle_flood(source, now))
+            else:
+                await settle_flood(self.db, msg.source, self.clock(), self.limits)
         if self.metrics is not None:
             channel = str(msg.contact.channel)
             self.metrics.messages_in.labels(channel, str(outcome)).inc()
             self.metrics.handle_seconds.labels(channel).observe(time.perf_counter() - started)
         return outcome
 
+    def _rules(self) -> InboundRules:
+        return InboundRules(
+            cipher=self.db.cipher(),
+            catalogs=self.catalogs,
+            keywords=self.keywords,
+            timezone=self.hours.timezone,
+            max_per_minute=self.max_per_minute,
+            limits=self.limits,
+            staff_idle=self.staff_idle,
+            step=step,
+        )
+
     async def _handle(self, msg: InboundMessage) -> Outcome:
+        if self.db.writer is not None:
+            return await self._handle_as_job(msg)
+        return await self._handle_in_session(msg)
+
+    async def _handle_as_job(self, msg: InboundMessage) -> Outcome:
+        """The whole message as one job of the writer (inbound.py): everything that needs no database is
+        done here first, the job holds the write lock only for its statements."""
+        now = self.clock()
+        channel = str(msg.contact.channel)
+        # A message with a NUL or a lone surrogate must still be stored, not fail (a channel would
+        # redeliver it forever).
+        text = storable(msg.text)[:MAX_TEXT]
+        hours_open = self.hours.is_open(now, channel)
+        ask_staff = hours_open and self.staffed is not None and self.staff_idle is not None
+        staffed = True
+        if hours_open and self.staffed is not None and not ask_staff:
+            staffed = await self.staffed()
+        prepared = Prepared(
+            now=now,
+            channel=channel,
+            pseudonym=self.keys.pseudonym(msg.contact),
+            address_enc=self.keys.encrypt(msg.contact.address),
+            provider_key=self.keys.provider_key(channel, msg.provider_id),
+            provider_ref=msg.provider_ref,
+            source=msg.source,
+            given=FlowInput(text, msg.choice, msg.locale_hint, msg.attachments),
+            text_enc=seal_text(self.db.cipher(), text),
+            ctx=self._context(now, channel, hours_open and staffed),
+            ask_staff=ask_staff,
+        )
+        rules = self._rules()
+        handled = await self.db.perform(lambda: rules.unit(prepared))
+        if handled is None:
+            return Outcome.DUPLICATE
+        self._changed(handled.conversation_id, [prepared.pseudonym] if handled.replied else [])
+        if handled.conversation_id is None:
+            await self._scrub()
+        return Outcome.ACCEPTED
+
+    async def _handle_in_session(self, msg: InboundMessage) -> Outcome:
+        """PostgreSQL (until it has a writer of its own): the same rules on the ORM, in one transaction."""
         now = self.clock()
         channel = str(msg.contact.channel)
         pseudonym = self.keys.pseudonym(msg.contact)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
 from intake.storage.sealed import Cipher, cipher_for, use_cipher
 from intake.storage.uow import Database, WriteTurns
+from intake.storage.writer import SqliteWriter
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,18 @@ def make_database(engine: AsyncEngine, cipher: Cipher | None = None) -> Database
     async def checkpoint() -> None:
         await _checkpoint(engine, turns)
 
-    return Database(make_sessionmaker(engine), turns, checkpoint, readers)
+    # The inbound messages' writes go through one connection in the event loop, batched (writer.py); a
+    # database in memory (one per connection) cannot be shared with it.
+    path = engine.url.database
+    writer = SqliteWriter(path) if path and path != ":memory:" else None
+    return Database(
+        make_sessionmaker(engine),
+        turns,
+        checkpoint,
+        readers,
+        writer,
+        cipher=lambda: cipher_for(engine.dialect),
+    )
 
 
 async def _checkpoint(engine: AsyncEngine, turns: WriteTurns) -> None:

@@ -55,12 +55,33 @@ def _cipher(dialect: Dialect) -> Cipher:
 
 
 def _unseal(token: str, dialect: Dialect) -> bytes | None:
-    data = _cipher(dialect).unseal(token.encode("ascii"))
+    return _open(_cipher(dialect), token)
+
+
+def _open(cipher: Cipher, token: str) -> bytes | None:
+    data = cipher.unseal(token.encode("ascii"))
     if data is None:
         log.error(
             "a stored value opens with no configured key (run `helpline keys rotate` before dropping one)"
         )
     return data
+
+
+def seal_text(cipher: Cipher, value: str) -> str:
+    """A text as a sealed column stores it (the writer's plain SQL stores exactly what the ORM would)."""
+    return cipher.seal(value.encode("utf-8")).decode("ascii")
+
+
+def seal_json(cipher: Cipher, value: dict[str, Any]) -> str:
+    """A JSON value's token as a sealed JSON column holds it (the column stores it as a JSON string)."""
+    data = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return cipher.seal(data).decode("ascii")
+
+
+def open_json(cipher: Cipher, token: Any) -> dict[str, Any]:
+    """A sealed JSON column's value from its stored token (as the column type reads it)."""
+    data = _open(cipher, str(token))
+    return {UNREADABLE: True} if data is None else dict(json.loads(data))
 
 
 class SealedText(TypeDecorator[str]):
@@ -70,7 +91,7 @@ class SealedText(TypeDecorator[str]):
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
         if value is None:
             return None
-        return _cipher(dialect).seal(value.encode("utf-8")).decode("ascii")
+        return seal_text(_cipher(dialect), value)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
         if value is None:
@@ -86,11 +107,9 @@ class SealedJSON(TypeDecorator[dict[str, Any]]):
     def process_bind_param(self, value: dict[str, Any] | None, dialect: Dialect) -> str | None:
         if value is None:
             return None
-        data = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        return _cipher(dialect).seal(data).decode("ascii")
+        return seal_json(_cipher(dialect), value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> dict[str, Any] | None:
         if value is None:
             return None
-        data = _unseal(str(value), dialect)
-        return {UNREADABLE: True} if data is None else dict(json.loads(data))
+        return open_json(_cipher(dialect), value)

@@ -6,12 +6,14 @@ import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
 from types import TracebackType
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from intake.storage.calls import Calls, PhoneDuty
 from intake.storage.casework import Cases
 from intake.storage.floods import Floods, RateEvents
+from intake.storage.ops import Unit
 from intake.storage.reports import Reports
 from intake.storage.repositories import (
     Contacts,
@@ -22,7 +24,12 @@ from intake.storage.repositories import (
     StaffAccess,
     Stats,
 )
+from intake.storage.sealed import Cipher
+from intake.storage.sqlite_ops import run
 from intake.storage.staff import Staff
+from intake.storage.writer import SqliteWriter
+
+R = TypeVar("R")
 
 
 class WriteTurns:
@@ -157,11 +164,35 @@ class Database:
         turns: WriteTurns | None = None,
         checkpoint: Callable[[], Awaitable[None]] | None = None,
         readers: async_sessionmaker[AsyncSession] | None = None,
+        writer: SqliteWriter | None = None,
+        cipher: Callable[[], Cipher | None] | None = None,
     ) -> None:
         self.sessions = sessions
         self.turns = turns
         self._checkpoint = checkpoint
         self.readers = readers or sessions
+        # SQLite: the group-commit writer that runs the inbound units (see writer.py).
+        self.writer = writer
+        self._cipher = cipher
+
+    def cipher(self) -> Cipher:
+        """The cipher of the sealed columns, as registered for the engine (sealed.use_cipher): what the
+        writer's plain SQL seals and opens with, as the column types do."""
+        found = self._cipher() if self._cipher is not None else None
+        if found is None:
+            raise RuntimeError(
+                "no encryption key for this database: build it with make_database(engine, keys)"
+            )
+        return found
+
+    async def perform(self, unit: Callable[[], Unit[R]]) -> R:
+        """Run a unit of operations (storage/ops.py) as one job of the writer: answered once committed."""
+        assert self.writer is not None, "only a database with a writer runs units"
+        return await self.writer.submit(lambda conn: run(conn, unit()))
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            await self.writer.close()
 
     async def after_erasure(self) -> None:
         """After a commit that deleted a person's data: on SQLite, empty the write-ahead log, which

@@ -69,8 +69,10 @@ class _Outcome:
 
 @dataclass
 class SqliteWriter:
-    """One connection, one task running the batches. Create it in the event loop that will use it (or
-    anywhere: the connection and the task start with the first job, in that job's loop)."""
+    """One connection, opened with the first job in the thread of that job's event loop, and a task that
+    runs the batches while jobs wait (it ends when none do, and the next job starts another). The write
+    lock is held only inside one batch's synchronous run, never across an await: the engine's own
+    connections (the console, the purge) wait for it no longer than that."""
 
     path: str
     # Jobs per transaction at most: a batch holds the write lock and the event loop while it runs.
@@ -87,7 +89,6 @@ class SqliteWriter:
     # Times a BEGIN IMMEDIATE found the database locked and the batch waited.
     busy_retries: int = 0
     _queue: deque[_Submitted] = field(default_factory=deque, init=False)
-    _wake: asyncio.Event | None = field(default=None, init=False)
     _task: asyncio.Task[None] | None = field(default=None, init=False)
     _conn: sqlite3.Connection | None = field(default=None, init=False)
     _closed: bool = field(default=False, init=False)
@@ -100,37 +101,28 @@ class SqliteWriter:
         answer: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.append(_Submitted(job, answer))
         self._start()
-        assert self._wake is not None
-        self._wake.set()
         return await answer
 
     def _start(self) -> None:
-        if self._task is None:
+        if self._conn is None:
             self._conn = self.connect(self.path)
-            self._wake = asyncio.Event()
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="sqlite-writer")
+        # A task only while there is work: none is left pending when the loop ends (tests, shutdown). It
+        # first runs on the loop's next round, so the jobs submitted meanwhile join its first batch.
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._drain(), name="sqlite-writer")
 
     async def close(self) -> None:
         """Let the jobs already submitted run, then close the connection."""
         self._closed = True
         if self._task is not None:
-            assert self._wake is not None
-            self._wake.set()
             await self._task
             self._task = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None
 
-    async def _run(self) -> None:
-        assert self._wake is not None
-        while True:
-            if not self._queue:
-                if self._closed:
-                    return
-                self._wake.clear()
-                await self._wake.wait()
-                continue
+    async def _drain(self) -> None:
+        while self._queue:
             batch = self._take()
             if batch:
                 await self._batch(batch)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
@@ -361,12 +361,12 @@ async def test_a_persons_next_reply_waits_until_the_previous_one_is_recorded(
     commit, which sends in flight together share, not for a commit of each person's own."""
     people = [(await first_contact(service, f"person-{n}"))[1] for n in range(3)]
     events: list[tuple[str, tuple[int, ...]]] = []
-    original = Outbox.mark_sent_many
+    original = OutboxWorker._mark_sent
     in_flight = asyncio.Barrier(len(people))
 
-    async def recording(self: Outbox, sent: Sequence[tuple[int, str | None]], now: datetime) -> None:
+    async def recording(self: OutboxWorker, sent: list[tuple[int, str | None]]) -> None:
         events.append(("recorded", tuple(sorted(outbox_id for outbox_id, _ in sent))))
-        await original(self, sent, now)
+        await original(self, sent)
 
     class Logged(FakeTelegram):
         async def send(self, message: OutboundMessage) -> str | None:
@@ -375,7 +375,7 @@ async def test_a_persons_next_reply_waits_until_the_previous_one_is_recorded(
             events.append(("sent", (message.outbox_id,)))
             return await super().send(message)
 
-    monkeypatch.setattr(Outbox, "mark_sent_many", recording)
+    monkeypatch.setattr(OutboxWorker, "_mark_sent", recording)
     assert await worker(service, clock, Logged()).run_once() == 6
     for ids in people:
         sent_second = events.index(("sent", (ids[1],)))
@@ -396,18 +396,18 @@ async def test_a_failed_record_stops_the_person_and_sends_again_never_loses(
     _, ids = await first_contact(service)
     fake = FakeTelegram()
     sender = worker(service, clock, fake)
-    original = Outbox.mark_sent_many
+    original = OutboxWorker._mark_sent
 
-    async def failing(self: Outbox, sent: Sequence[tuple[int, str | None]], now: datetime) -> None:
+    async def failing(self: OutboxWorker, sent: list[tuple[int, str | None]]) -> None:
         raise OSError("database went away")
 
-    monkeypatch.setattr(Outbox, "mark_sent_many", failing)
+    monkeypatch.setattr(OutboxWorker, "_mark_sent", failing)
     assert await sender.run_once() == 2
     # The first reply went out but was not recorded: the second is held back, both stay leased.
     assert [m.outbox_id for m in fake.delivered] == ids[:1]
     assert {r.status for r in await outbox(service.db)} == {"sending"}
 
-    monkeypatch.setattr(Outbox, "mark_sent_many", original)
+    monkeypatch.setattr(OutboxWorker, "_mark_sent", original)
     assert await sender.run_once() == 0  # still leased
     clock.advance(seconds=LEASE.total_seconds() + 1)
     assert await sender.run_once() == 2
@@ -441,14 +441,14 @@ async def test_a_send_that_finishes_during_the_last_flush_is_still_recorded(
     instead of staying leased (and being sent again after the lease)."""
     people = [(await first_contact(service, f"person-{n}"))[1] for n in range(2)]
     quick, slow = people[0][0], people[1][0]
-    original = Outbox.mark_sent_many
+    original = OutboxWorker._mark_sent
     commits: list[tuple[int, ...]] = []
 
-    async def slow_first_commit(self: Outbox, sent: Sequence[tuple[int, str | None]], now: datetime) -> None:
+    async def slow_first_commit(self: OutboxWorker, sent: list[tuple[int, str | None]]) -> None:
         if not commits:
             await asyncio.sleep(0.1)
         commits.append(tuple(outbox_id for outbox_id, _ in sent))
-        await original(self, sent, now)
+        await original(self, sent)
 
     class OneSlow(FakeTelegram):
         async def send(self, message: OutboundMessage) -> str | None:
@@ -456,7 +456,7 @@ async def test_a_send_that_finishes_during_the_last_flush_is_still_recorded(
                 await asyncio.sleep(0.03)  # finishes while the first commit is under way
             return await super().send(message)
 
-    monkeypatch.setattr(Outbox, "mark_sent_many", slow_first_commit)
+    monkeypatch.setattr(OutboxWorker, "_mark_sent", slow_first_commit)
     sender = worker(service, clock, OneSlow())
     sender.batch = 1 + 1  # one row each: no waiting between a person's replies
     sender.sent_flush_interval = 0.005

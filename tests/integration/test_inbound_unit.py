@@ -1,0 +1,231 @@
+"""The inbound unit on the writer (plain SQL) leaves exactly the rows the ORM path leaves, on SQLite.
+
+The same people say the same things, at the same times, to two services: one whose database has the
+group-commit writer (the unit of operations, intake/inbound.py), one without it (the ORM session, as
+before). Every rule is walked: a whole intake to the queue and its anonymous record, the rate limit, a
+blocked sender, an opt-out, the delete word (after staff took the conversation), a conversation staff
+closed coming back, a flood of web chat conversations from one source, a redelivery, the line closed and
+nobody signed in; and the outbox's sender claiming and marking replies sent in between. Then every table
+is compared: through the ORM models (decrypted, as the console reads them) and as stored (timestamps'
+text, JSON, booleans), up to what is random by design (a conversation's uuid, a record's key, an
+encryption's token).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any, cast
+
+from sqlalchemy import Table, select
+
+from intake.hours import OpeningHours
+from intake.messages import Channel, Contact, InboundMessage
+from intake.queue import Categorisation, StaffDesk
+from intake.service import IntakeService, Outcome
+from intake.staff import StaffAccounts
+from intake.storage.db import make_engine, migrate
+from intake.storage.models import (
+    ContactRow,
+    ConversationRow,
+    InboundSeenRow,
+    MessageRow,
+    OutboxRow,
+    StatRecordRow,
+)
+from tests.integration.conftest import ALWAYS_CLOSED, ALWAYS_OPEN, Clock, Writer, build_service, conversations
+from tests.integration.test_outbox import FakeTelegram, worker
+from tests.integration.test_service import BUTTON_INTAKE, TYPED_INTAKE
+
+TABLES = ("contacts", "conversations", "messages", "outbox", "inbound_seen", "stat_records")
+# Stored encrypted (a new token each time): compared decrypted, through the models.
+SEALED = {("messages", "text"), ("outbox", "payload"), ("contacts", "address_enc"), ("outbox", "address_enc")}
+
+
+async def _script(service: IntakeService, clock: Clock) -> list[Outcome]:
+    """Everything the rules do, in one history."""
+    outcomes: list[Outcome] = []
+
+    async def say(
+        person: Writer, text: str = "", choice: str | None = None, provider_id: str | None = None
+    ) -> None:
+        clock.advance(seconds=1.234567)
+        outcomes.append(await person.says(text, choice, provider_id))
+
+    intake = Writer(service, "typed-intake")
+    for said in TYPED_INTAKE:
+        await say(intake, said)
+    await say(intake, "one more thing")  # queued already
+    buttons = Writer(service, "buttons")
+    for said, choice in BUTTON_INTAKE:
+        await say(buttons, said, choice)
+    await say(buttons, "again", provider_id=f"{buttons.contact.address}-{buttons.sent}")  # a redelivery
+
+    flooding = Writer(service, "flooding")
+    for i in range(service.max_per_minute + 3):
+        clock.advance(seconds=0.5)
+        outcomes.append(await flooding.says(f"please {i}"))
+
+    blocked = Writer(service, "blocked")
+    await say(blocked, "hello")
+    await StaffDesk(service).block((await conversations(service.db))[-1].id, "anna", hours=24)
+    await say(blocked, "are you there?")
+    await say(blocked, "hello?")
+
+    sms = Writer(service, "+4791234567", Channel.SMS)
+    await say(sms, "hei")
+    await say(sms, "1")
+    await say(sms, "STOP")
+    await say(sms, "hei igjen")  # back in: no longer opted out
+    stays_out = Writer(service, "+4790000000", Channel.SMS)
+    await say(stays_out, "hei")
+    await say(stays_out, "STOP")
+
+    erased = Writer(service, "erased")
+    await say(erased, "hei")
+    await say(erased, "1")
+    await StaffDesk(service).claim((await conversations(service.db))[-1].id, "anna")
+    # The sender claims and marks what is due (on the writer: its jobs too); the delete word below then
+    # finds sent replies to take off the device.
+    sender = worker(service, clock, FakeTelegram())
+    while await sender.run_once():
+        clock.advance(seconds=0.1)
+    await say(erased, "/delete")
+    await say(erased, "hello again")
+
+    held = Writer(service, "held")
+    for said in TYPED_INTAKE:
+        await say(held, said)
+    desk = StaffDesk(service)
+    conv_id = (await conversations(service.db))[-1].id
+    await desk.claim(conv_id, "anna")
+    await desk.close(conv_id, "anna", Categorisation())
+    await say(held, "I forgot something")  # reopened: back with anna
+    await say(held, "3")  # to anna, not a pick from the bot's last offer
+
+    source = "webchat-source-1"
+    for n in range(service.limits.flood_conversations + 2):
+        clock.advance(seconds=1)
+        web = Contact(Channel.WEBCHAT, f"chat-token-{n}")
+        outcomes.append(await service.handle(InboundMessage(web, f"web-{n}", "hei", clock(), source=source)))
+
+    service.hours = OpeningHours.from_config(ALWAYS_CLOSED)
+    late = Writer(service, "late")
+    await say(late, "hei")
+    await say(late, "1")
+
+    service.hours = OpeningHours.from_config(ALWAYS_OPEN)
+    accounts = StaffAccounts(service.db, clock=clock)
+    service.staffed = accounts.anyone_signed_in
+    service.staff_idle = accounts.idle_timeout
+    unstaffed = Writer(service, "unstaffed")
+    await say(unstaffed, "hei")
+    await say(unstaffed, "1")
+    return outcomes
+
+
+async def _models(service: IntakeService) -> dict[str, list[dict[str, Any]]]:
+    """Every row of the intake's tables as the models read them, ids that are random made positional."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    async with service.db.uow() as uow:
+        for model in (ContactRow, ConversationRow, MessageRow, OutboxRow, InboundSeenRow, StatRecordRow):
+            table = cast(Table, model.__table__)
+            rows = (await uow.session.execute(select(model).order_by(*table.primary_key.columns))).scalars()
+            found[table.name] = [
+                {column.key: getattr(row, column.key) for column in table.columns} for row in rows
+            ]
+    conv_ids = _positions(
+        sorted(found["conversations"], key=lambda r: (r["created_at"], r["contact_id"])), "id"
+    )
+    # A record's key is a uuid: a conversation points at the record's content instead, and the records
+    # are compared as a sorted list of their contents.
+    records = {row.pop("key"): row for row in found["stat_records"]}
+    for row in found["conversations"]:
+        row["id"] = conv_ids[row["id"]]
+        row["stat_key"] = records.get(row["stat_key"])
+    found["conversations"].sort(key=lambda r: r["id"])
+    found["stat_records"].sort(key=repr)
+    for name in ("messages", "outbox"):
+        for row in found[name]:
+            row["conversation_id"] = conv_ids.get(row["conversation_id"])
+    for name in ("contacts", "outbox"):
+        for row in found[name]:
+            row["address_enc"] = service.keys.decrypt(row["address_enc"]) if row["address_enc"] else b""
+    return found
+
+
+def _differences(got: list[dict[str, Any]], expected: list[dict[str, Any]]) -> list[Any]:
+    """Where the rows differ, by row and column (readable where a plain == would print both tables)."""
+    if len(got) != len(expected):
+        return [("rows", len(got), len(expected))]
+    return [
+        (n, column, a[column], b[column])
+        for n, (a, b) in enumerate(zip(got, expected, strict=True))
+        for column in a
+        if a[column] != b[column]
+    ]
+
+
+def _positions(rows: list[dict[str, Any]], key: str) -> dict[Any, int]:
+    return {row[key]: n for n, row in enumerate(rows)}
+
+
+def _stored(path: str) -> dict[str, list[dict[str, Any]]]:
+    """Every row as stored (text of timestamps, JSON, 0/1), with what is random by design left out."""
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+    try:
+        found = {}
+        for table in TABLES:
+            rows = [dict(row) for row in conn.execute(f"SELECT * FROM {table} ORDER BY rowid")]  # noqa: S608
+            for row in rows:
+                for column in list(row):
+                    if (
+                        (table, column) in SEALED
+                        or column in ("key", "stat_key")
+                        or (table == "conversations" and column == "id")
+                        or column == "conversation_id"
+                    ):
+                        row[column] = None if row[column] is None else "…"
+            found[table] = rows
+        return found
+    finally:
+        conn.close()
+
+
+async def _run(tmp_path: Path, name: str, writer: bool) -> tuple[IntakeService, str, list[Outcome]]:
+    path = str(tmp_path / f"{name}.db")
+    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+    await migrate(engine)
+    clock = Clock()
+    service = build_service(engine, clock, OpeningHours.from_config(ALWAYS_OPEN))
+    if not writer:
+        service.db.writer = None
+    assert (service.db.writer is not None) is writer
+    outcomes = await _script(service, clock)
+    return service, path, outcomes
+
+
+async def test_the_writer_s_unit_leaves_the_rows_the_orm_path_leaves(tmp_path: Path) -> None:
+    by_orm, orm_path, orm_outcomes = await _run(tmp_path, "orm", writer=False)
+    by_unit, unit_path, unit_outcomes = await _run(tmp_path, "unit", writer=True)
+    try:
+        assert by_unit.db.writer is not None
+        assert by_unit.db.writer.jobs > 0
+        assert unit_outcomes == orm_outcomes
+        assert Outcome.DUPLICATE in unit_outcomes
+        orm_rows, unit_rows = await _models(by_orm), await _models(by_unit)
+        for table in TABLES:
+            assert _differences(unit_rows[table], orm_rows[table]) == [], table
+        # Something of every kind was written (the comparison compares something).
+        assert {c["status"] for c in unit_rows["conversations"]} >= {"intake", "queued", "closed", "claimed"}
+        assert any(c["flood"] for c in unit_rows["conversations"])
+        assert any(c["opted_out"] for c in unit_rows["contacts"])
+        assert any(c["blocked_until"] for c in unit_rows["contacts"])
+        assert unit_rows["stat_records"]
+        assert {r["status"] for r in unit_rows["outbox"]} >= {"sent", "pending", "failed"}
+        assert any(m["delivery"] == "sent" for m in unit_rows["messages"])
+        assert _stored(unit_path) == _stored(orm_path)
+    finally:
+        await by_orm.db.close()
+        await by_unit.db.close()
