@@ -356,7 +356,7 @@ class Bench:
         server = Server(
             f"{name} reference",
             [sys.executable, "-m", REFERENCES[name], "--port", str(port), "--db-url", url,
-             "--api-url", f"{self.api_base}/bot", "--token", TOKEN, "--secret", secret],
+             "--api-url", f"{self.api_base}/bot", "--token", TOKEN, f"--secret={secret}"],
             self.base_env(),
             f"http://127.0.0.1:{port}/healthz",
             self.workdir / f"{name}-{db}.log",
@@ -383,7 +383,7 @@ class Bench:
         server = Server(
             "python-telegram-bot reference",
             [sys.executable, "-m", "bench.reference_ptb", "--port", str(port),
-             "--api-url", f"{self.api_base}/bot", "--token", TOKEN, "--secret", secret,
+             "--api-url", f"{self.api_base}/bot", "--token", TOKEN, f"--secret={secret}",
              "--persistence", str(self.workdir / "ptb.pickle")],
             self.base_env(),
             f"http://127.0.0.1:{port}/healthz",

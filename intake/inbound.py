@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from copy import deepcopy
+from copy import copy
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -156,7 +156,7 @@ class InboundRules:
         contact = yield from ask(TouchContact(p.pseudonym, p.channel, p.address_enc, now))
         lines: list[NewMessage] = []
         conv = yield from ask(OpenConversation(contact.id))
-        saved = deepcopy(conv)
+        saved = copy(conv)
         if conv is None:
             conv = yield from self._recently_closed(contact, now)
             if conv is not None:
@@ -166,7 +166,7 @@ class InboundRules:
                 line = seal_text(self.cipher, REOPENED_LINE)
                 lines.append(NewMessage(conv.id, Direction.SYSTEM, Sender.SYSTEM, line, now))
                 yield from ask(SaveConversation(conv, new=False))
-                saved = deepcopy(conv)
+                saved = copy(conv)
         # The 1 is this message.
         recent = 1 + ((yield from ask(InboundSince(conv.id, now - RATE_WINDOW))) if conv else 0)
         new = conv is None
@@ -375,7 +375,8 @@ class InboundRules:
         if turn.saved is not None and turn.conv == turn.saved:
             return
         yield from ask(SaveConversation(turn.conv, new=turn.saved is None))
-        turn.saved = deepcopy(turn.conv)
+        # A shallow copy is enough: the state is replaced, never changed in place.
+        turn.saved = copy(turn.conv)
 
     def _outbox_row(
         self, conversation_id: str | None, contact: Contact, reply: Reply, now: datetime

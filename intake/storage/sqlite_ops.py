@@ -56,8 +56,8 @@ def stored_time(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is None:
         raise ValueError("naive datetime stored")
-    utc = value.astimezone(UTC)
-    return f"{utc:%Y-%m-%d %H:%M:%S}.{utc.microsecond:06d}"
+    utc = value if value.tzinfo is UTC else value.astimezone(UTC)
+    return utc.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def read_time(value: str | None) -> datetime | None:
