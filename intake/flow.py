@@ -186,13 +186,7 @@ class _Turn:
     def t(self) -> Texts:
         return self.ctx.texts(self.state.lang)
 
-    def say(
-        self,
-        msgid: str,
-        choices: tuple[Choice, ...] = (),
-        multi: bool = False,
-        **fields: str,
-    ) -> None:
+    def say(self, msgid: str, choices: tuple[Choice, ...] = (), multi: bool = False, **fields: str) -> None:
         t = self.t
         text = compose(t, msgid, self.ctx.keywords, **fields)
         if any(r.text == text for r in self.replies):
@@ -339,9 +333,9 @@ SKIPPING = Option(SKIP, c.SKIP)
 class StepSpec:
     """One step, declared once (as a ConversationHandler state): the menu it offers, in the order shown and
     numbered (() when any message just moves on; or how the answers so far make it), how it is asked, the
-    state field the picked option is kept in, and the step an answer moves on to (None: it moved itself).
-    A question also takes "skip" where its menu has no button for it (typed, or the number after the last)
-    and notes free text; after the hand-off a message is for staff."""
+    state field the picked option is kept in, and the step an answer moves on to (None: `then` has dealt
+    with it). A question also takes "skip" where its menu has no button for it (typed, or the number after
+    the last) and notes free text; after the hand-off a message is for staff."""
 
     options: tuple[Option, ...] | Callable[[FlowState, FlowContext], tuple[Option, ...]]
     ask: Callable[[_Turn, tuple[Option, ...]], None]
