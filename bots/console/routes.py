@@ -17,7 +17,7 @@ from aiohttp import web
 
 from bots.bodies import parse_json, read_limited
 from bots.client_address import ClientAddresses
-from bots.console import casework
+from bots.console import canned, casework
 from bots.console.auth import (
     clear_session_cookie,
     cookie_name,
@@ -30,10 +30,9 @@ from bots.console.live import LiveBus
 from bots.console.system_lines import translate as translate_system_line
 from bots.console.texts import PAGE, labels
 from bots.http.errors import json_error
-from intake import content as c
 from intake.desk_views import ConversationView, MessageView
 from intake.i18n import Catalogs, Texts, is_rtl, language_name
-from intake.keywords import Keyword, KeywordTable
+from intake.keywords import KeywordTable
 from intake.messages import ConversationStatus, Direction
 from intake.queue import Categorisation, DeskError, StaffDesk
 from intake.staff import RateLimited, SignInRefused, StaffAccounts, StaffSession
@@ -267,7 +266,6 @@ class Console:
         now = self.desk.now()
         conv, contact = detail.conversation, detail.contact
         t = self.catalogs.texts(conv.language)
-        delete_word = self.keywords.word(Keyword.DELETE, t.lang)
         summary = self._summary(conv, staff.name, now)
         summary.update(
             {
@@ -288,10 +286,8 @@ class Console:
                 "earlier": [
                     {"id": x.id, "created_at": _iso(x.created_at), "status": x.status} for x in detail.earlier
                 ],
-                "canned": [
-                    {"id": key, "text": t(msgid, **({"delete": delete_word} if "{delete}" in msgid else {}))}
-                    for key, msgid in c.CANNED.items()
-                ],
+                # The administrators' wording where they changed it (bots/console/canned.py).
+                "canned": await canned.choices(self, t.lang),
                 "can_reply": conv.status == ConversationStatus.CLAIMED
                 and conv.claimed_by == staff.name
                 and contact is not None,
@@ -500,3 +496,4 @@ def add_routes(app: web.Application, get: Callable[[web.Request], Console]) -> N
         handler = {"messages": "send", "notes": "note"}.get(action, action)
         app.router.add_post(f"{api}/conversations/{{id}}/{{action:{action}}}", route(handler))
     casework.add_routes(app, get)
+    canned.add_routes(app, get)

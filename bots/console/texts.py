@@ -105,6 +105,8 @@ AUDIT_ACTIONS = {
     "block": N_("Blocked the sender"),
     "flag": N_("Changed the possibly hostile mark"),
     "search": N_("Found in a search"),
+    "canned_edit": N_("Changed a canned reply"),
+    "canned_reset": N_("Restored a canned reply's standard wording"),
 }
 CHANNELS = {
     "webchat": N_("Web chat"),
