@@ -17,7 +17,7 @@ from aiohttp import web
 
 from bots.bodies import parse_json, read_limited
 from bots.client_address import ClientAddresses
-from bots.console import canned, casework
+from bots.console import canned, casework, typing_indicator
 from bots.console.auth import (
     clear_session_cookie,
     cookie_name,
@@ -36,6 +36,7 @@ from intake.keywords import KeywordTable
 from intake.messages import ConversationStatus, Direction
 from intake.queue import Categorisation, DeskError, StaffDesk
 from intake.staff import RateLimited, SignInRefused, StaffAccounts, StaffSession
+from intake.typing_signals import TypingSignals
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ class Console:
     bus: LiveBus
     secure: bool
     clients: ClientAddresses
+    # The web chat's typing indicator (bots/console/typing_indicator.py); the web chat holds the same.
+    typing: TypingSignals | None = None
 
     # --- helpers -------------------------------------------------------------------------------------
 
@@ -416,6 +419,8 @@ class Console:
                     await response.write(b": heartbeat\n\n")
                 elif event.get("type") == "change":
                     await response.write(f"event: change\ndata: {json.dumps(event)}\n\n".encode())
+                elif (typing := typing_indicator.for_console(event)) is not None:
+                    await response.write(f"event: typing\ndata: {json.dumps(typing)}\n\n".encode())
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
@@ -497,3 +502,4 @@ def add_routes(app: web.Application, get: Callable[[web.Request], Console]) -> N
         app.router.add_post(f"{api}/conversations/{{id}}/{{action:{action}}}", route(handler))
     casework.add_routes(app, get)
     canned.add_routes(app, get)
+    typing_indicator.add_routes(app, get)

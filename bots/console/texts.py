@@ -92,6 +92,7 @@ PAGE = {
     "audit_conversation": N_("Conversation"),
     "search": N_("Search in conversations"),
     "search_none": N_("Nothing found."),
+    "person_typing": N_("The person is writing…"),
 }
 # What the audit log records (the API route's name), in the console's words.
 AUDIT_ACTIONS = {
