@@ -371,6 +371,7 @@
     els.log.textContent = '';
     showNotice('');
     showOffline(false);
+    showTyping(false);
     const item = serverItem(m, m.sender);
     if (item) {
       item.closed = true; // a confirmation, not a question
