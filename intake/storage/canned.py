@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intake.storage.models import CannedReplyRow
+from intake.storage.repositories import _insert
 
 
 class CannedReplies:
@@ -22,15 +23,19 @@ class CannedReplies:
         return (await self.session.scalars(stmt)).all()
 
     async def put(self, key: str, lang: str, text: str, by: str, now: datetime) -> CannedReplyRow:
-        """Writes the override (a second save of the same reply changes the one row)."""
-        stmt = select(CannedReplyRow).where(CannedReplyRow.key == key, CannedReplyRow.lang == lang)
-        row = (await self.session.scalars(stmt)).first()
-        if row is None:
-            row = CannedReplyRow(key=key, lang=lang, text=text, updated_by=by, updated_at=now)
-            self.session.add(row)
-        else:
-            row.text, row.updated_by, row.updated_at = text, by, now
-        await self.session.flush()
+        """Writes the override in one statement: two administrators saving the same reply at once leave
+        one row, the later wording (never a unique-key error)."""
+        changed = {"text": text, "updated_by": by, "updated_at": now}
+        stmt = (
+            _insert(self.session, CannedReplyRow)
+            .values(key=key, lang=lang, **changed)
+            .on_conflict_do_update(index_elements=["key", "lang"], set_=changed)
+        )
+        row: CannedReplyRow = (
+            await self.session.scalars(
+                stmt.returning(CannedReplyRow), execution_options={"populate_existing": True}
+            )
+        ).one()
         return row
 
     async def clear(self, key: str, lang: str) -> bool:

@@ -3,6 +3,7 @@ over the catalog's, one row per reply and language, and clearing it brings the c
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -123,3 +124,26 @@ async def test_the_storage_alone(engine: AsyncEngine) -> None:
         assert await stored.clear("reading", "nb") is True
         assert await stored.clear("reading", "nb") is False
         await uow.commit()
+
+
+async def test_two_administrators_saving_the_same_new_reply_at_once_leave_one_row(
+    engine: AsyncEngine,
+) -> None:
+    """Neither sees the other's row before writing its own: the later wording stays, and neither fails
+    (on PostgreSQL the second waits on the unique key until the first commits)."""
+    db = make_database(engine)
+
+    async def second() -> CannedReplyRow:
+        async with db.uow() as uow:
+            row = await CannedReplies(uow.session).put("closing", "en", "Take care.", "olga", NOW)
+            await uow.commit()
+            return row
+
+    async with db.uow() as first:
+        await CannedReplies(first.session).put("closing", "en", "Bye for now.", "admin", NOW)
+        later = asyncio.create_task(second())
+        await asyncio.sleep(0.2)  # the second save has started (and waits) before the first commits
+        await first.commit()
+    row = await later
+    assert (row.text, row.updated_by) == ("Take care.", "olga")
+    assert await _rows(db) == 1
