@@ -46,6 +46,7 @@ from intake.staff import StaffAccounts
 from intake.storage.db import make_database, make_engine, migrate, schema_ready
 from intake.storage.leader import Leadership
 from intake.storage.uow import Database
+from intake.typing_signals import TypingSignals
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +224,10 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         accounts.on_sessions_ended = bus.sessions_ended
         desk = StaffDesk(service, invite_channels=invite_channels(settings))
         pages = Catalogs(locales, CONSOLE_LANGUAGES, domain="console")
-        console = Console(accounts, desk, catalogs, pages, service.keywords, bus, https, clients)
+        # Typing on the web chat: signals over the bus, each copy keeping what it heard for its polls.
+        typing = TypingSignals(db, bus.signal)
+        bus.listen(typing.received)
+        console = Console(accounts, desk, catalogs, pages, service.keywords, bus, https, clients, typing)
 
         listeners: list[Callable[[Sequence[str]], None]] = []
 
@@ -266,6 +270,7 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
             counter=counter,
             token_expired=lambda token, now, retention: token_expired(db, keys, token, now, retention),
             on_replies=listeners.append,
+            typing=typing,
         )
         stop = asyncio.Event()
         janitor = asyncio.create_task(

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from bots.bodies import parse_json, read_limited
 from bots.client_address import ClientAddresses
-from bots.console import casework
+from bots.console import canned, casework, typing_indicator
 from bots.console.auth import (
     clear_session_cookie,
     cookie_name,
@@ -30,13 +30,13 @@ from bots.console.live import LiveBus
 from bots.console.system_lines import translate as translate_system_line
 from bots.console.texts import PAGE, labels
 from bots.http.errors import json_error
-from intake import content as c
 from intake.desk_views import ConversationView, MessageView
 from intake.i18n import Catalogs, Texts, is_rtl, language_name
-from intake.keywords import Keyword, KeywordTable
+from intake.keywords import KeywordTable
 from intake.messages import ConversationStatus, Direction
 from intake.queue import Categorisation, DeskError, StaffDesk
 from intake.staff import RateLimited, SignInRefused, StaffAccounts, StaffSession
+from intake.typing_signals import TypingSignals
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,8 @@ class Console:
     bus: LiveBus
     secure: bool
     clients: ClientAddresses
+    # The web chat's typing indicator (bots/console/typing_indicator.py); the web chat holds the same.
+    typing: TypingSignals | None = None
 
     # --- helpers -------------------------------------------------------------------------------------
 
@@ -267,7 +269,6 @@ class Console:
         now = self.desk.now()
         conv, contact = detail.conversation, detail.contact
         t = self.catalogs.texts(conv.language)
-        delete_word = self.keywords.word(Keyword.DELETE, t.lang)
         summary = self._summary(conv, staff.name, now)
         summary.update(
             {
@@ -288,10 +289,8 @@ class Console:
                 "earlier": [
                     {"id": x.id, "created_at": _iso(x.created_at), "status": x.status} for x in detail.earlier
                 ],
-                "canned": [
-                    {"id": key, "text": t(msgid, **({"delete": delete_word} if "{delete}" in msgid else {}))}
-                    for key, msgid in c.CANNED.items()
-                ],
+                # The administrators' wording where they changed it (bots/console/canned.py).
+                "canned": await canned.choices(self, t.lang),
                 "can_reply": conv.status == ConversationStatus.CLAIMED
                 and conv.claimed_by == staff.name
                 and contact is not None,
@@ -420,6 +419,8 @@ class Console:
                     await response.write(b": heartbeat\n\n")
                 elif event.get("type") == "change":
                     await response.write(f"event: change\ndata: {json.dumps(event)}\n\n".encode())
+                elif (typing := typing_indicator.for_console(event)) is not None:
+                    await response.write(f"event: typing\ndata: {json.dumps(typing)}\n\n".encode())
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
@@ -500,3 +501,5 @@ def add_routes(app: web.Application, get: Callable[[web.Request], Console]) -> N
         handler = {"messages": "send", "notes": "note"}.get(action, action)
         app.router.add_post(f"{api}/conversations/{{id}}/{{action:{action}}}", route(handler))
     casework.add_routes(app, get)
+    canned.add_routes(app, get)
+    typing_indicator.add_routes(app, get)

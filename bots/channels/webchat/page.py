@@ -30,6 +30,8 @@ PAGE_TEXTS = {
     "intro": N_("Anonymous chat. You do not need to give your name."),
     "offline": N_("No connection. Trying again…"),
     "error": N_("The message was not sent. Please try again."),
+    # Someone at the line is writing a reply (never who).
+    "typing": N_("Writing…"),
 }
 OPEN_UNTIL = N_("We are open now, until {time}.")
 OPEN = N_("We are open now.")
