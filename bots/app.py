@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -20,6 +20,7 @@ from bots.channels import telegram, twilio, voice, webchat
 from bots.channels.base import Channel, ChannelContext, ChannelModule
 from bots.channels.webchat import WebChat, WebChatChannel
 from bots.client_address import ClientAddresses, parse_trusted_proxies
+from bots.console.casework import CaseworkCore
 from bots.console.live import LiveBus
 from bots.console.phone import PhoneDesk
 from bots.console.routes import CONSOLE_LANGUAGES, Console
@@ -221,10 +222,6 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         bus = LiveBus(settings.database_url)
         await bus.start()
         accounts.on_sessions_ended = bus.sessions_ended
-        desk = StaffDesk(service, invite_channels=invite_channels(settings))
-        pages = Catalogs(locales, CONSOLE_LANGUAGES, domain="console")
-        console = Console(accounts, desk, catalogs, pages, service.keywords, bus, https, clients)
-
         listeners: list[Callable[[Sequence[str]], None]] = []
 
         def replies_queued(pseudonyms: Sequence[str]) -> None:
@@ -234,6 +231,23 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
 
         service.on_replies = replies_queued
         service.on_change = bus.publish
+
+        def now() -> datetime:
+            # Looked up on each call: tests swap the service's clock after start-up.
+            return service.clock()
+
+        desk = StaffDesk(
+            db=db,
+            catalogs=catalogs,
+            hours=hours,
+            clock=now,
+            on_replies=replies_queued,
+            on_change=bus.publish,
+            invite_channels=invite_channels(settings),
+        )
+        pages = Catalogs(locales, CONSOLE_LANGUAGES, domain="console")
+        casework = CaseworkCore(db, keys, now)
+        console = Console(accounts, desk, catalogs, pages, service.keywords, bus, https, clients, casework)
         app[WIRING] = Wiring(
             settings=settings,
             engine=engine,
