@@ -13,7 +13,6 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bots.access_log import route_of
 from bots.channels import telegram, twilio, voice, webchat
@@ -44,8 +43,7 @@ from intake.retention import purge
 from intake.scheduler import Job, run_jobs
 from intake.service import IntakeService
 from intake.staff import StaffAccounts
-from intake.storage.db import make_database, make_engine, migrate, schema_ready
-from intake.storage.leader import Leadership
+from intake.storage.db import Storage
 from intake.storage.uow import Database
 
 log = logging.getLogger(__name__)
@@ -69,7 +67,7 @@ class Wiring:
     """Everything the running service holds; built at start-up inside the event loop."""
 
     settings: Settings
-    engine: AsyncEngine
+    storage: Storage
     db: Database
     keys: Keys
     catalogs: Catalogs
@@ -199,10 +197,10 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         catalogs = Catalogs(locales, settings.languages)
         if catalogs.missing():
             log.warning("no compiled catalog for %s: texts fall back to the message ids", catalogs.missing())
-        engine = make_engine(settings.database_url)
         keys = settings.keys()
-        db = make_database(engine, keys)  # before migrating: a migration may encrypt clear rows
-        await migrate(engine)
+        storage = Storage.open(settings.database_url, keys)
+        db = storage.db
+        await storage.migrate()
         metrics = Metrics()
         service = IntakeService(
             db=db,
@@ -250,7 +248,7 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         console = Console(accounts, desk, catalogs, pages, service.keywords, bus, https, clients, casework)
         app[WIRING] = Wiring(
             settings=settings,
-            engine=engine,
+            storage=storage,
             db=db,
             keys=keys,
             catalogs=catalogs,
@@ -291,7 +289,7 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
                     settings.case_retention_years,
                     counter,
                 ),
-                Leadership(engine),
+                storage.leadership(),
                 stop,
                 metrics=metrics,
             )
@@ -302,7 +300,7 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
             stop.set()
             await janitor
             await bus.stop()
-            await engine.dispose()
+            await storage.close()
 
     app.cleanup_ctx.append(lifecycle)
 
@@ -317,7 +315,7 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         return web.json_response({"status": "ok"})
 
     async def readyz(request: web.Request) -> web.Response:
-        ok = await schema_ready(request.app[WIRING].engine)
+        ok = await request.app[WIRING].storage.ready()
         return web.json_response(
             {"status": "ok" if ok else "database unavailable or not migrated"}, status=200 if ok else 503
         )
