@@ -34,7 +34,7 @@ from bots.console.texts import PAGE, labels
 from bots.http.errors import json_error
 from intake import content as c
 from intake.desk_views import ConversationView, MessageView
-from intake.i18n import Catalogs, Texts, is_rtl, language_name
+from intake.i18n import Catalogs, Texts, is_rtl, language_name, pick_language
 from intake.keywords import Keyword, KeywordTable
 from intake.messages import ConversationStatus, Direction
 from intake.queue import Categorisation, DeskError, StaffDesk
@@ -78,16 +78,8 @@ class Console:
     # --- helpers -------------------------------------------------------------------------------------
 
     def _lang(self, request: web.Request) -> str:
-        wanted = request.query.get("lang", "")
-        if wanted in CONSOLE_LANGUAGES:
-            return wanted
-        for part in request.headers.get("Accept-Language", "").split(","):
-            tag = part.split(";")[0].strip().lower()[:2]
-            if tag in ("nb", "no", "nn"):
-                return "nb"
-            if tag == "en":
-                return "en"
-        return "nb"
+        header = request.headers.get("Accept-Language", "")
+        return pick_language(CONSOLE_LANGUAGES, request.query.get("lang"), header)
 
     def _labels(self, lang: str) -> dict[str, Any]:
         return labels(self.pages.texts(lang), self.catalogs.texts(lang), self.catalogs.languages)
