@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bots.console.casework import Casework
 from bots.console.casework_texts import texts
+from bots.http.errors import json_error
 from intake.cases import ACTIVITY_KINDS, CaseError
 from intake.categories import AgeGroup, CaseOrigin, Decision, Duty, Gender, InquiryKind, RecordChannel, Role
 from intake.countries import country_names
@@ -123,7 +124,7 @@ class CaseworkPages(Casework):
     async def chart(self, request: web.Request, staff: StaffSession) -> web.Response:
         table = request.query.get("table", "")
         if table not in CHARTED:
-            return web.json_response({"error": f"table: one of {', '.join(CHARTED)}"}, status=400)
+            return json_error(400, f"table: one of {', '.join(CHARTED)}")
         lang = self.console._lang(request)
         report = await self._report(self._year(request))
         section = next(s for s in sections(report, lang) if s.key == table)
@@ -133,7 +134,7 @@ class CaseworkPages(Casework):
     async def download(self, request: web.Request, staff: StaffSession) -> web.Response:
         fmt = request.query.get("format", "html")
         if fmt not in FORMATS:
-            return web.json_response({"error": f"format: one of {', '.join(FORMATS)}"}, status=400)
+            return json_error(400, f"format: one of {', '.join(FORMATS)}")
         year = self._year(request)
         public = request.query.get("public") == "1"
         lang = self.console._lang(request)
