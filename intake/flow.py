@@ -26,7 +26,7 @@ from intake.categories import (
     Role,
     Topic,
 )
-from intake.i18n import Texts, language_name, upper
+from intake.i18n import Texts, language_name, match_language, upper
 from intake.keywords import DangerKind, Keyword, KeywordTable, normalise
 from intake.messages import Choice, Reply
 from intake.resources import Resource, around_the_clock_groups, by_id, scheduled_for, unconfirmed_hours
@@ -264,7 +264,7 @@ def step(state: FlowState, given: FlowInput, ctx: FlowContext) -> StepResult:
 
 
 def _first_contact(turn: _Turn, given: FlowInput) -> StepResult:
-    hint = _hinted_language(given.locale_hint, turn.ctx.languages)
+    hint = match_language(given.locale_hint, turn.ctx.languages)
     turn.state = replace(turn.state, lang=hint or turn.ctx.languages[0], step=Step.LANGUAGE)
     t, ctx = turn.t, turn.ctx
     turn.say_lines(greeting(t, ctx))
@@ -306,21 +306,6 @@ def _danger(turn: _Turn, kinds: frozenset[DangerKind]) -> None:
         _hand_off_at_once(turn)
     elif not turn.ctx.is_open:
         _closed_notice(turn)
-
-
-def _hinted_language(hint: str | None, languages: tuple[str, ...]) -> str | None:
-    if not hint:
-        return None
-    tag = hint.replace("-", "_")
-    candidates = [tag, tag.split("_")[0]]
-    # Norwegian phones report "no" or "nn"; the line writes bokmål.
-    if candidates[1] in ("no", "nn"):
-        candidates.append("nb")
-    for candidate in candidates:
-        for lang in languages:
-            if lang.lower() == candidate.lower():
-                return lang
-    return None
 
 
 Picked = list[str] | None  # the option ids a message picked; None when it is free text

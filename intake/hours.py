@@ -375,6 +375,12 @@ def _weekdays(spans: tuple[Span, ...], open_days: tuple[str, ...]) -> WeeklySche
     return WeeklySchedule(tuple(spans if weekday in open_days else () for weekday in WEEKDAYS))
 
 
+def stat_month(now: datetime, hours: OpeningHours) -> str:
+    """The month an anonymous record counts in: the line's local month (a message at 00:30 on the 1st in
+    Oslo is the new month's, though it is still the old one in UTC)."""
+    return now.astimezone(hours.timezone).strftime("%Y-%m")
+
+
 def default_hours() -> OpeningHours:
     """The helpline's published hours: phone Mon–Fri 09:00–16:00, chat only Mon and Fri 09:00–15:30."""
     return OpeningHours(

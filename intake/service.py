@@ -30,7 +30,7 @@ from intake.flow import (
     queue_ahead_reply,
     step,
 )
-from intake.hours import OpeningHours
+from intake.hours import OpeningHours, stat_month
 from intake.i18n import Catalogs
 from intake.keywords import KeywordTable
 from intake.limits import ChatLimits, joins_flood, settle_flood
@@ -82,10 +82,6 @@ class Handled:
 class Outcome(StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
-
-
-def stat_month(now: datetime, hours: OpeningHours) -> str:
-    return now.astimezone(hours.timezone).strftime("%Y-%m")
 
 
 @dataclass

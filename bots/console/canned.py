@@ -10,14 +10,13 @@ from typing import TYPE_CHECKING, Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from bots.console.auth import require
-from bots.console.casework import _router
+from bots.console.casework import PartRouter
 from bots.console.casework_texts import texts as frame_texts
 from bots.http.errors import json_error
 from intake.canned import MAX_CHARS, CannedError, CannedReply, CannedTexts
 from intake.categories import N_
 from intake.i18n import is_rtl, language_name
-from intake.staff import StaffRole
+from intake.staff import StaffRole, StaffSession
 
 if TYPE_CHECKING:
     from bots.console.routes import Console
@@ -53,16 +52,14 @@ def _json(reply: CannedReply) -> dict[str, Any]:
 class CannedScreen:
     def __init__(self, console: Console) -> None:
         self.console = console
-        service = console.desk.service
-        self.canned = CannedTexts(service.db, console.catalogs, console.keywords, service.clock)
+        desk = console.desk
+        self.canned = CannedTexts(desk.db, console.catalogs, console.keywords, desk.clock)
 
     async def choices(self, lang: str) -> list[dict[str, str]]:
         """What the conversation detail offers a staff member, in the conversation's language."""
         return [{"id": r.key, "text": r.text} for r in await self.canned.for_language(lang)]
 
-    async def page(self, request: web.Request) -> web.Response:
-        staff = await require(request, self.console.accounts, self.console.secure, role=StaffRole.ADMIN,
-                              api=False)  # fmt: skip
+    async def page(self, request: web.Request, staff: StaffSession) -> web.Response:
         lang = self.console._lang(request)
         words = self.console.pages.texts(lang)
         replies = await self.canned.every_language()
@@ -90,13 +87,11 @@ class CannedScreen:
         }
         return aiohttp_jinja2.render_template("console/canned.html", request, context)
 
-    async def listing(self, request: web.Request) -> web.Response:
-        await self.console._staff(request, role=StaffRole.ADMIN)
+    async def listing(self, request: web.Request, staff: StaffSession) -> web.Response:
         return web.json_response({"canned": [_json(r) for r in await self.canned.every_language()]})
 
-    async def change(self, request: web.Request) -> web.Response:
+    async def change(self, request: web.Request, staff: StaffSession) -> web.Response:
         """POST {"text": "..."}: the new wording; an empty or missing text restores the standard one."""
-        staff = await self.console._staff(request, role=StaffRole.ADMIN)
         body = await self.console._body(request)
         key, lang = request.match_info["key"], request.match_info["lang"]
         text = body.get("text", "")
@@ -114,10 +109,11 @@ class CannedScreen:
 
 
 def add_routes(app: web.Application, get: Callable[[web.Request], Console]) -> None:
-    route = _router(get, CannedScreen)
-    app.router.add_get("/staff/canned", route("page"))
-    app.router.add_get("/staff/api/canned", route("listing"))
-    app.router.add_post("/staff/api/canned/{key}/{lang}", route("change"))
+    route = PartRouter(get, CannedScreen)
+    admin = StaffRole.ADMIN
+    app.router.add_get("/staff/canned", route(CannedScreen.page, role=admin, page=True))
+    app.router.add_get("/staff/api/canned", route(CannedScreen.listing, role=admin))
+    app.router.add_post("/staff/api/canned/{key}/{lang}", route(CannedScreen.change, role=admin))
 
 
 async def choices(console: Console, lang: str) -> list[dict[str, str]]:

@@ -3,12 +3,14 @@ in the reply box signals the person's chat; the person typing reaches the open c
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from bots.console.auth import staff_route
 from bots.http.errors import json_error
+from intake.staff import StaffSession
 from intake.typing_signals import EVENT, Side, TypingRefused, TypingSignals
 
 if TYPE_CHECKING:
@@ -29,12 +31,11 @@ def for_console(event: Mapping[str, Any]) -> dict[str, Any] | None:
     return {"conversation": event.get("conversation"), "typing": event.get("typing") is True}
 
 
-async def staff_typing(console: Console, request: web.Request) -> web.Response:
+async def staff_typing(console: Console, request: web.Request, staff: StaffSession) -> web.Response:
     """POST {"typing": true|false}: the member holding a web chat is (no longer) writing a reply.
     Never stored or audited: it is not an action on the conversation, and the name does not travel."""
     from bots.console.routes import _conversation_id
 
-    staff = await console._staff(request)
     body = await console._body(request)
     conversation_id = _conversation_id(request)
     typing = body.get("typing", True)
@@ -52,8 +53,4 @@ async def staff_typing(console: Console, request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application, get: Callable[[web.Request], Console]) -> None:
-    async def handler(request: web.Request) -> web.StreamResponse:
-        return await staff_typing(get(request), request)
-
-    route: Callable[[web.Request], Awaitable[web.StreamResponse]] = handler
-    app.router.add_post("/staff/api/conversations/{id}/typing", route)
+    app.router.add_post("/staff/api/conversations/{id}/typing", staff_route(get, staff_typing))

@@ -20,6 +20,7 @@ from bots.channels.webchat.page import ChatPage
 from bots.channels.webchat.settings import WebChatSettings
 from bots.http.errors import json_error
 from intake.categories import N_
+from intake.i18n import pick_language
 from intake.keywords import Keyword
 from intake.limits import Check
 from intake.messages import Channel, Contact, InboundMessage
@@ -98,15 +99,8 @@ class WebChat:
                 event.set()
 
     def _language(self, request: web.Request) -> str:
-        wanted = request.query.get("lang", "")
-        if wanted in self.catalogs.languages:
-            return wanted
-        for part in request.headers.get("Accept-Language", "").split(","):
-            tag = part.split(";")[0].strip().replace("-", "_")
-            for candidate in (tag, tag.split("_")[0], "nb" if tag[:2] in ("no", "nn") else ""):
-                if candidate in self.catalogs.languages:
-                    return candidate
-        return self.catalogs.languages[0]
+        header = request.headers.get("Accept-Language", "")
+        return pick_language(self.catalogs.languages, request.query.get("lang"), header)
 
     async def page(self, request: web.Request) -> web.Response:
         state = await self.landing.state(self._language(request))

@@ -17,7 +17,7 @@ from babel.dates import format_time
 
 from intake.categories import N_
 from intake.hours import OpeningHours
-from intake.i18n import Catalogs, Texts
+from intake.i18n import Catalogs, Texts, pick_language
 from intake.line_status import LineStatus
 from intake.messages import Channel
 
@@ -65,8 +65,7 @@ class ChatPage:
         self._lock = asyncio.Lock()
 
     def language(self, wanted: str | None) -> str:
-        code = (wanted or "").replace("-", "_")
-        return code if code in self.catalogs.languages else self.catalogs.languages[0]
+        return pick_language(self.catalogs.languages, wanted)
 
     def texts(self, lang: str) -> dict[str, str]:
         t = self.catalogs.texts(lang)
