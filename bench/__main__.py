@@ -414,6 +414,9 @@ class Bench:
             # its fake Bot API, and neither reference paces: the service's own setting lifts it.
             env["HELPLINE_TELEGRAM_SENDS_PER_SECOND"] = "0"
             env["HELPLINE_TELEGRAM_SENDS_PER_CHAT_PER_SECOND"] = "0"
+        if os.environ.get("HELPLINE_EVENT_LOOP"):
+            # `HELPLINE_EVENT_LOOP=asyncio python -m bench`: the service on asyncio's loop, to compare.
+            env["HELPLINE_EVENT_LOOP"] = os.environ["HELPLINE_EVENT_LOOP"]
         return env
 
     async def run_service(self, db: str) -> dict[str, Any]:
