@@ -409,8 +409,14 @@ class Bench:
             HELPLINE_TELEGRAM_WEBHOOK_SECRET=secret,
             HELPLINE_TELEGRAM_API_URL=f"{self.api_base}/bot",
         )
-        if self.options.telegram_limits:
-            env["HELPLINE_BENCH_TELEGRAM_LIMITS"] = "1"
+        if not self.options.telegram_limits:
+            # Telegram's pacing (1 a second per chat, 30 overall) would be all the bench measured against
+            # its fake Bot API, and neither reference paces: the service's own setting lifts it.
+            env["HELPLINE_TELEGRAM_SENDS_PER_SECOND"] = "0"
+            env["HELPLINE_TELEGRAM_SENDS_PER_CHAT_PER_SECOND"] = "0"
+        if os.environ.get("HELPLINE_EVENT_LOOP"):
+            # `HELPLINE_EVENT_LOOP=asyncio python -m bench`: the service on asyncio's loop, to compare.
+            env["HELPLINE_EVENT_LOOP"] = os.environ["HELPLINE_EVENT_LOOP"]
         return env
 
     async def run_service(self, db: str) -> dict[str, Any]:

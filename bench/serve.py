@@ -1,11 +1,7 @@
-"""Starts the service for the benchmark: `python -m bench.serve serve --port P` is `helpline serve`, except
-that Telegram's send limits are lifted unless HELPLINE_BENCH_TELEGRAM_LIMITS=1.
-
-The service paces its Telegram sends to what the real Bot API allows
-(`bots.channels.telegram.sender.SendLimiter`: about one message a second per chat, 30 a second overall).
-Against the benchmark's fake Bot API that pacing would be all the benchmark measured (30 replies a
-second), and neither reference paces; so by default the limiter's `wait` returns at once. Nothing else
-differs from `python -m bots.cli serve`.
+"""Starts the service for the benchmark: `python -m bench.serve serve --port P` is `helpline serve`, with
+the measuring hooks below. (Telegram's send pacing is lifted, unless `--telegram-limits`, through the
+service's own settings HELPLINE_TELEGRAM_SENDS_PER_SECOND and HELPLINE_TELEGRAM_SENDS_PER_CHAT_PER_SECOND
+set to 0 in the environment the bench gives it: see `Bench.service_env`.)
 With HELPLINE_BENCH_PROFILE=path the whole run is profiled with cProfile into that file; with
 HELPLINE_BENCH_SAMPLE=path its stacks are sampled (bench/sampler.py) into that file. With
 HELPLINE_BENCH_SQL=path every SQL statement the service runs is counted, by its text, into that file (JSON):
@@ -75,13 +71,6 @@ def main() -> int:
     sql_path = os.environ.get("HELPLINE_BENCH_SQL")
     if sql_path:
         count_statements(sql_path)
-    if os.environ.get("HELPLINE_BENCH_TELEGRAM_LIMITS") != "1":
-        from bots.channels.telegram.sender import SendLimiter
-
-        async def unlimited(self: SendLimiter, chat: str | None = None) -> None:
-            return None
-
-        setattr(SendLimiter, "wait", unlimited)  # noqa: B010 - mypy forbids assigning to a method
     from bots.cli import main as cli_main
 
     sample_path = os.environ.get("HELPLINE_BENCH_SAMPLE")

@@ -3,7 +3,12 @@
 aiohttp's default access log writes the client address, the full path with its query, the Referer (which
 can hold the search that led a person to the chat) and the User-Agent for every request: enough to tie a
 visit to a person. Here no route logs any of them; the route is its pattern ("/staff/api/conversations/
-{id}"), never the path with ids or query."""
+{id}"), never the path with ids or query.
+
+The providers' webhooks (`/webhooks/...`: Telegram, Twilio) are the hot path, one request per message a
+person sends: a line for each of their quick successes would repeat what the metrics already count
+(`helpline_messages_in` by channel and outcome, `helpline_handle_seconds`) at a cost paid on every message.
+Their errors and slow answers are logged as every other route's requests are."""
 
 from __future__ import annotations
 
@@ -16,6 +21,8 @@ from aiohttp.abc import AbstractAccessLogger
 LOGGER = "helpline.access"
 # aiohttp accepts any token as a method; a made-up one is logged as this.
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+WEBHOOKS = "/webhooks/"
+SLOW_SECONDS = 1.0  # a webhook answer slower than this is logged even when it succeeded
 
 
 def route_of(request: web.BaseRequest) -> str:
@@ -32,8 +39,10 @@ def route_of(request: web.BaseRequest) -> str:
 
 class AccessLog(AbstractAccessLogger):
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        method = request.method if request.method in KNOWN_METHODS else "OTHER"
         route = route_of(request)
+        if route.startswith(WEBHOOKS) and response.status < 300 and time < SLOW_SECONDS:
+            return
+        method = request.method if request.method in KNOWN_METHODS else "OTHER"
         fields: dict[str, Any] = {
             "method": method,
             "route": route,

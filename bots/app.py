@@ -6,20 +6,20 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bots.access_log import route_of
 from bots.channels import telegram, twilio, voice, webchat
 from bots.channels.base import Channel, ChannelContext, ChannelModule
 from bots.channels.webchat import WebChat, WebChatChannel
 from bots.client_address import ClientAddresses, parse_trusted_proxies
+from bots.console.casework import CaseworkCore
 from bots.console.live import LiveBus
 from bots.console.phone import PhoneDesk
 from bots.console.routes import CONSOLE_LANGUAGES, Console
@@ -43,9 +43,9 @@ from intake.retention import purge
 from intake.scheduler import Job, run_jobs
 from intake.service import IntakeService
 from intake.staff import StaffAccounts
-from intake.storage.db import make_database, make_engine, migrate, schema_ready
-from intake.storage.leader import Leadership
+from intake.storage.db import Storage
 from intake.storage.uow import Database
+from intake.typing_signals import TypingSignals
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class Wiring:
     """Everything the running service holds; built at start-up inside the event loop."""
 
     settings: Settings
-    engine: AsyncEngine
+    storage: Storage
     db: Database
     keys: Keys
     catalogs: Catalogs
@@ -198,10 +198,10 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         catalogs = Catalogs(locales, settings.languages)
         if catalogs.missing():
             log.warning("no compiled catalog for %s: texts fall back to the message ids", catalogs.missing())
-        engine = make_engine(settings.database_url)
         keys = settings.keys()
-        db = make_database(engine, keys)  # before migrating: a migration may encrypt clear rows
-        await migrate(engine)
+        storage = Storage.open(settings.database_url, keys)
+        db = storage.db
+        await storage.migrate()
         metrics = Metrics()
         service = IntakeService(
             db=db,
@@ -223,10 +223,6 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         bus = LiveBus(settings.database_url)
         await bus.start()
         accounts.on_sessions_ended = bus.sessions_ended
-        desk = StaffDesk(service, invite_channels=invite_channels(settings))
-        pages = Catalogs(locales, CONSOLE_LANGUAGES, domain="console")
-        console = Console(accounts, desk, catalogs, pages, service.keywords, bus, https, clients)
-
         listeners: list[Callable[[Sequence[str]], None]] = []
 
         def replies_queued(pseudonyms: Sequence[str]) -> None:
@@ -236,9 +232,31 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
 
         service.on_replies = replies_queued
         service.on_change = bus.publish
+
+        def now() -> datetime:
+            # Looked up on each call: tests swap the service's clock after start-up.
+            return service.clock()
+
+        desk = StaffDesk(
+            db=db,
+            catalogs=catalogs,
+            hours=hours,
+            clock=now,
+            on_replies=replies_queued,
+            on_change=bus.publish,
+            invite_channels=invite_channels(settings),
+        )
+        pages = Catalogs(locales, CONSOLE_LANGUAGES, domain="console")
+        casework = CaseworkCore(db, keys, now)
+        # Typing on the web chat: signals over the bus, each copy keeping what it heard for its polls.
+        typing = TypingSignals(db, bus.signal)
+        bus.listen(typing.received)
+        console = Console(
+            accounts, desk, catalogs, pages, service.keywords, bus, https, clients, casework, typing
+        )
         app[WIRING] = Wiring(
             settings=settings,
-            engine=engine,
+            storage=storage,
             db=db,
             keys=keys,
             catalogs=catalogs,
@@ -268,6 +286,7 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
             counter=counter,
             token_expired=lambda token, now, retention: token_expired(db, keys, token, now, retention),
             on_replies=listeners.append,
+            typing=typing,
         )
         stop = asyncio.Event()
         janitor = asyncio.create_task(
@@ -279,7 +298,7 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
                     settings.case_retention_years,
                     counter,
                 ),
-                Leadership(engine),
+                storage.leadership(),
                 stop,
                 metrics=metrics,
             )
@@ -292,7 +311,7 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
             # The writer's jobs already submitted are committed before its connection closes.
             await db.close()
             await bus.stop()
-            await engine.dispose()
+            await storage.close()
 
     app.cleanup_ctx.append(lifecycle)
 
@@ -307,7 +326,7 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         return web.json_response({"status": "ok"})
 
     async def readyz(request: web.Request) -> web.Response:
-        ok = await schema_ready(request.app[WIRING].engine)
+        ok = await request.app[WIRING].storage.ready()
         return web.json_response(
             {"status": "ok" if ok else "database unavailable or not migrated"}, status=200 if ok else 503
         )

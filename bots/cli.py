@@ -14,6 +14,7 @@ from aiohttp import web
 
 from bots import cli_keys, cli_records, cli_report, cli_staff, logs
 from bots.access_log import access_log_options
+from bots.event_loop import new_event_loop
 from intake.config import ConfigError, Settings, load_settings
 from intake.hours import HoursConfigError, OpeningHours
 from intake.i18n import compile_catalogs, default_locales_dir
@@ -112,8 +113,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             enable_polling(app)
         where = f"[{args.host}]" if ":" in args.host else args.host
+        try:
+            loop, loop_name = new_event_loop(os.environ)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        logging.getLogger("helpline").info("event loop: %s", loop_name)
         web.run_app(
             app,
+            loop=loop,
             host=args.host,
             port=args.port,
             # Printed once the socket listens, so the address shown is one that answers.

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from intake import content as c
@@ -26,7 +26,7 @@ from intake.categories import (
     Role,
     Topic,
 )
-from intake.i18n import Texts, language_name, upper
+from intake.i18n import Texts, language_name, match_language, upper
 from intake.keywords import DangerKind, Keyword, KeywordTable, normalise
 from intake.messages import Choice, Reply
 from intake.resources import Resource, around_the_clock_groups, by_id, scheduled_for, unconfirmed_hours
@@ -186,13 +186,7 @@ class _Turn:
     def t(self) -> Texts:
         return self.ctx.texts(self.state.lang)
 
-    def say(
-        self,
-        msgid: str,
-        choices: tuple[Choice, ...] = (),
-        multi: bool = False,
-        **fields: str,
-    ) -> None:
+    def say(self, msgid: str, choices: tuple[Choice, ...] = (), multi: bool = False, **fields: str) -> None:
         t = self.t
         text = compose(t, msgid, self.ctx.keywords, **fields)
         if any(r.text == text for r in self.replies):
@@ -204,8 +198,8 @@ class _Turn:
         t = self.t
         self.replies.append(Reply(text="\n".join(lines), lang=t.lang, rtl=t.rtl))
 
-    def menu(self, options: tuple[Option, ...], *extra: Option) -> tuple[Choice, ...]:
-        return tuple(Choice(o.id, self.t(o.label)) for o in (*options, *extra))
+    def menu(self, options: tuple[Option, ...]) -> tuple[Choice, ...]:
+        return tuple(Choice(o.id, self.t(o.label)) for o in options)
 
     def result(self) -> StepResult:
         return StepResult(self.state, tuple(self.replies), frozenset(self.events))
@@ -270,7 +264,7 @@ def step(state: FlowState, given: FlowInput, ctx: FlowContext) -> StepResult:
 
 
 def _first_contact(turn: _Turn, given: FlowInput) -> StepResult:
-    hint = _hinted_language(given.locale_hint, turn.ctx.languages)
+    hint = match_language(given.locale_hint, turn.ctx.languages)
     turn.state = replace(turn.state, lang=hint or turn.ctx.languages[0], step=Step.LANGUAGE)
     t, ctx = turn.t, turn.ctx
     turn.say_lines(greeting(t, ctx))
@@ -314,60 +308,53 @@ def _danger(turn: _Turn, kinds: frozenset[DangerKind]) -> None:
         _closed_notice(turn)
 
 
-def _hinted_language(hint: str | None, languages: tuple[str, ...]) -> str | None:
-    if not hint:
-        return None
-    tag = hint.replace("-", "_")
-    candidates = [tag, tag.split("_")[0]]
-    # Norwegian phones report "no" or "nn"; the line writes bokmål.
-    if candidates[1] in ("no", "nn"):
-        candidates.append("nb")
-    for candidate in candidates:
-        for lang in languages:
-            if lang.lower() == candidate.lower():
-                return lang
-    return None
+Picked = list[str] | None  # the option ids a message picked; None when it is free text
+Answered = Literal["role", "kind", "age", "gender", "situation"]  # the FlowState fields a question fills
+
+SKIPPING = Option(SKIP, c.SKIP)
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """One step, declared once (as a ConversationHandler state): the menu it offers, in the order shown and
+    numbered (() when any message just moves on; or how the answers so far make it), how it is asked, the
+    state field the picked option is kept in, and the step an answer moves on to (None: `then` has dealt
+    with it). A question also takes "skip" where its menu has no button for it (typed, or the number after
+    the last) and notes free text; after the hand-off a message is for staff."""
+
+    options: tuple[Option, ...] | Callable[[FlowState, FlowContext], tuple[Option, ...]]
+    ask: Callable[[_Turn, tuple[Option, ...]], None]
+    then: Callable[[_Turn, Picked], Step | None]
+    keeps: Answered | None = None
+    question: bool = True
+
+    def menu(self, st: FlowState, ctx: FlowContext) -> tuple[Option, ...]:
+        return self.options(st, ctx) if callable(self.options) else self.options
 
 
 def _ask(turn: _Turn, at: Step) -> None:
     """Ask the question of step `at` (again)."""
-    st = turn.state
-    skip = Option(SKIP, c.SKIP)
-    if at is Step.LANGUAGE:
-        choices = tuple(Choice(lang, language_name(lang)) for lang in turn.ctx.languages)
-        turn.say(c.ASK_LANGUAGE, choices)
-    elif at is Step.SAFE:
-        turn.say(
-            c.ASK_SAFE, turn.menu((Option("yes", c.YES), Option("no", c.NO), Option("unsure", c.NOT_SURE)))
-        )
-    elif at is Step.ROLE or at is Step.PAUSED:
-        turn.say(c.ASK_ROLE, turn.menu(ROLES, skip))
-    elif at is Step.KIND:
-        kinds = (Option(InquiryKind.INDIVIDUAL, c.CASE), Option(InquiryKind.INFORMATION, c.INFORMATION))
-        turn.say(c.ASK_KIND, turn.menu(kinds, skip))
-    elif at is Step.TOPICS:
-        remaining = tuple(o for o in TOPICS if o.id not in st.topics)
-        msgid = c.TOPIC_NOTED if st.topics else c.ASK_TOPICS
-        turn.say(msgid, turn.menu(remaining, Option(DONE, c.DONE)), multi=True)
-    elif at is Step.AGE:
-        about_self = st.role in (None, Role.SELF)
-        turn.say(c.ASK_AGE_SELF if about_self else c.ASK_AGE_OTHER, turn.menu(AGE_GROUPS, skip))
-    elif at is Step.GENDER:
-        about_self = st.role in (None, Role.SELF)
-        turn.say(c.ASK_GENDER if about_self else c.ASK_GENDER_OTHER, turn.menu(GENDERS, skip))
-    elif at is Step.SITUATION:
-        turn.say(c.ASK_SITUATION, turn.menu(SITUATIONS, skip))
-    elif at is Step.HANDED_OFF:
-        # Asked again (after help or a language change): where the person stands, in their language.
-        if st.offered:
-            _where_you_stand(turn)
-        elif turn.ctx.is_open:
-            turn.say(c.HANDOFF_OPEN)
-        else:
-            _closed_notice(turn)
+    spec = STEPS[at]
+    spec.ask(turn, spec.menu(turn.state, turn.ctx))
 
 
-def _match(turn: _Turn, text: str, choice: str | None, options: tuple[Option, ...]) -> list[str] | None:
+def _answer(turn: _Turn, text: str, choice: str | None) -> None:
+    spec = STEPS[turn.state.step]
+    options = spec.menu(turn.state, turn.ctx)
+    if spec.question and SKIPPING not in options:
+        options = (*options, SKIPPING)
+    picked = _match(turn, text, choice, options) if options else None
+    if picked is None and spec.question:
+        turn.say(c.NOTED)
+    if spec.keeps:
+        answer: dict[str, Any] = {spec.keeps: _first(picked)}  # mypy cannot follow a field chosen by name
+        turn.state = replace(turn.state, **answer)
+    to = spec.then(turn, picked)
+    if to is not None:
+        _go(turn, to)
+
+
+def _match(turn: _Turn, text: str, choice: str | None, options: tuple[Option, ...]) -> Picked:
     """The option ids the person picked, by button, number ("2", or "1 3" where several are allowed),
     id or label; None when the text is not an answer (it is then kept as free text)."""
     ids = [o.id for o in options]
@@ -388,116 +375,84 @@ def _match(turn: _Turn, text: str, choice: str | None, options: tuple[Option, ..
     return None
 
 
-def _answer(turn: _Turn, text: str, choice: str | None) -> None:
-    st = turn.state
-    at = st.step
-    skip = Option(SKIP, c.SKIP)
-    if at is Step.HANDED_OFF:
-        picked = _match(turn, text, choice, _offer(st)) if st.offered else None
-        if picked:
-            _more(turn, tuple(More(p) for p in picked))
-            return
-        if not turn.ctx.is_open and _ack_due(st, turn.ctx.now):
-            turn.state = replace(st, left_message_ack_at=turn.ctx.now.isoformat())
-            turn.say(c.LEFT_MESSAGE)
-        return
-    if at is Step.PAUSED:
-        turn.say(c.WELCOME_BACK)
-        _go(turn, Step.ROLE)
-        return
-    if at is Step.LANGUAGE:
-        options = tuple(Option(lang, language_name(lang)) for lang in turn.ctx.languages)
-        picked = _match(turn, text, choice, (*options, skip))
-        if picked and picked[0] != SKIP:
-            turn.state = replace(st, lang=picked[0])
-        elif picked is None:
-            turn.say(c.NOTED)
-        resume, turn.state = turn.state.resume, replace(turn.state, resume=None)
-        _go(turn, resume or Step.SAFE)
-        return
-    if at is Step.SAFE:
-        picked = _match(
-            turn, text, choice, (Option("yes", c.YES), Option("no", c.NO), Option("unsure", c.NOT_SURE), skip)
-        )
-        if picked == ["no"]:
-            turn.say(c.SAFE_NO)
-            turn.state = replace(st, step=Step.PAUSED)
-            return
-        if picked == ["unsure"]:
-            turn.say(c.SAFE_UNSURE)
-        elif picked is None:
-            turn.say(c.NOTED)
-        _go(turn, Step.ROLE)
-        return
-    if at is Step.ROLE:
-        picked = _match(turn, text, choice, (*ROLES, skip))
-        role = picked[0] if picked and picked[0] != SKIP else None
-        turn.state = replace(st, role=role)
-        if picked is None:
-            turn.say(c.NOTED)
-        _go(turn, Step.KIND if role == Role.PROFESSIONAL else Step.TOPICS)
-        return
-    if at is Step.KIND:
-        kinds = (Option(InquiryKind.INDIVIDUAL, c.CASE), Option(InquiryKind.INFORMATION, c.INFORMATION))
-        picked = _match(turn, text, choice, (*kinds, skip))
-        turn.state = replace(st, kind=picked[0] if picked and picked[0] != SKIP else None)
-        if picked is None:
-            turn.say(c.NOTED)
-        _go(turn, Step.TOPICS)
-        return
-    if at is Step.TOPICS:
-        # Numbers refer to the menu as shown: the topics not yet picked.
-        remaining = tuple(o for o in TOPICS if o.id not in st.topics)
-        picked = _match(turn, text, choice, (*remaining, Option(DONE, c.DONE), skip))
-        if picked is None:
-            turn.say(c.NOTED)
-            _go(turn, Step.AGE)
-            return
-        topics = tuple(dict.fromkeys((*st.topics, *(p for p in picked if p not in (DONE, SKIP)))))
-        turn.state = replace(st, topics=topics)
-        finished = DONE in picked or SKIP in picked or len(picked) > 1 or len(topics) == len(TOPICS)
-        _go(turn, Step.AGE if finished else Step.TOPICS)
-        return
-    if at is Step.AGE:
-        picked = _match(turn, text, choice, (*AGE_GROUPS, skip))
-        turn.state = replace(st, age=picked[0] if picked and picked[0] != SKIP else None)
-        if picked is None:
-            turn.say(c.NOTED)
-        _go(turn, Step.GENDER)
-        return
-    if at is Step.GENDER:
-        picked = _match(turn, text, choice, (*GENDERS, skip))
-        turn.state = replace(st, gender=picked[0] if picked and picked[0] != SKIP else None)
-        if picked is None:
-            turn.say(c.NOTED)
-        if turn.state.role in (None, Role.SELF):
-            _go(turn, Step.SITUATION)
-        else:
-            _hand_off(turn)
-        return
-    if at is Step.SITUATION:
-        picked = _match(turn, text, choice, (*SITUATIONS, skip))
-        turn.state = replace(st, situation=picked[0] if picked and picked[0] != SKIP else None)
-        if picked is None:
-            turn.say(c.NOTED)
+def _go(turn: _Turn, to: Step) -> None:
+    """Move on to step `to` and ask it; from the questions, moving on to HANDED_OFF is the hand-off."""
+    if to is Step.HANDED_OFF:
         _hand_off(turn)
-        return
-    raise ValueError(f"no step {at!r}")
+    else:
+        turn.state = replace(turn.state, step=to)
+        _ask(turn, to)
+
+
+def _asks(
+    prompt: str | Callable[[FlowState], str], multi: bool = False
+) -> Callable[[_Turn, tuple[Option, ...]], None]:
+    """Asks the prompt (a msgid, or one chosen by the answers so far) with the options as its menu."""
+    return lambda turn, options: turn.say(
+        prompt if isinstance(prompt, str) else prompt(turn.state), turn.menu(options), multi=multi
+    )
+
+
+def _first(picked: Picked) -> str | None:
+    """The picked option to keep; None when skipped or written freely."""
+    return picked[0] if picked and picked[0] != SKIP else None
+
+
+def _about_self(st: FlowState) -> bool:
+    return st.role in (None, Role.SELF)
+
+
+def _language_picked(turn: _Turn, picked: Picked) -> None:
+    st = turn.state
+    # Back where the "language" keyword interrupted (asked again, even after the hand-off), or on to the
+    # first question.
+    to = st.resume or Step.SAFE
+    turn.state = replace(st, lang=_first(picked) or st.lang, resume=None, step=to)
+    _ask(turn, to)
+
+
+def _safe_answered(turn: _Turn, picked: Picked) -> Step | None:
+    if picked == ["no"]:
+        # Not safe to write now: nothing is asked; whatever the next message says resumes (PAUSED).
+        turn.say(c.SAFE_NO)
+        turn.state = replace(turn.state, step=Step.PAUSED)
+        return None
+    if picked == ["unsure"]:
+        turn.say(c.SAFE_UNSURE)
+    return Step.ROLE
+
+
+def _welcome_back(turn: _Turn, picked: Picked) -> Step:
+    turn.say(c.WELCOME_BACK)
+    return Step.ROLE
+
+
+def _topics_picked(turn: _Turn, picked: Picked) -> Step:
+    # Free text ends the topics like "done" (it is kept for staff as written).
+    picked = picked or [DONE]
+    st = turn.state
+    topics = tuple(dict.fromkeys((*st.topics, *(p for p in picked if p not in (DONE, SKIP)))))
+    turn.state = replace(st, topics=topics)
+    # One button at a time adds topics until "done"; several typed at once ("1 3") are the whole answer.
+    finished = DONE in picked or SKIP in picked or len(picked) > 1 or len(topics) == len(TOPICS)
+    return Step.AGE if finished else Step.TOPICS
+
+
+def _after_hand_off(turn: _Turn, picked: Picked) -> None:
+    """A group of information asked for; anything else is for staff, acknowledged out of hours (hourly)."""
+    st, ctx = turn.state, turn.ctx
+    if picked:
+        _more(turn, tuple(More(p) for p in picked))
+    elif not ctx.is_open and _ack_due(st, ctx.now):
+        turn.state = replace(st, left_message_ack_at=ctx.now.isoformat())
+        turn.say(c.LEFT_MESSAGE)
 
 
 def _ack_due(st: FlowState, now: datetime) -> bool:
-    if st.left_message_ack_at is None:
-        return True
     try:
-        last = datetime.fromisoformat(st.left_message_ack_at)
-    except ValueError:
+        return now - datetime.fromisoformat(st.left_message_ack_at or "") >= ACK_INTERVAL
+    except ValueError:  # never acknowledged (or unreadable): acknowledge now
         return True
-    return now - last >= ACK_INTERVAL
-
-
-def _go(turn: _Turn, to: Step) -> None:
-    turn.state = replace(turn.state, step=to)
-    _ask(turn, to)
 
 
 def _hand_off(turn: _Turn) -> None:
@@ -511,7 +466,7 @@ def _hand_off(turn: _Turn) -> None:
     offered.append(More.ALWAYS_OPEN)
     turn.state = replace(st, step=Step.HANDED_OFF, intake_done=True, resume=None, offered=tuple(offered))
     turn.events.update({Event.HANDOFF, Event.INTAKE_COMPLETE})
-    _where_you_stand(turn)
+    _ask(turn, Step.HANDED_OFF)
 
 
 def _offer(st: FlowState) -> tuple[Option, ...]:
@@ -521,7 +476,7 @@ def _offer(st: FlowState) -> tuple[Option, ...]:
 def _advice(st: FlowState, ctx: FlowContext) -> tuple[str, tuple[str, ...]]:
     """The one short line of advice that matters most for these answers, and the advice that fits them."""
     texts: list[str] = []
-    if st.role in (None, Role.SELF):
+    if _about_self(st):
         texts.append(c.PLAIN_MESSAGES)
     if st.role in c.ROLE_INFO:
         texts.append(c.ROLE_INFO[st.role])
@@ -539,10 +494,17 @@ def _advice(st: FlowState, ctx: FlowContext) -> tuple[str, tuple[str, ...]]:
     return key_line, tuple(dict.fromkeys(texts))
 
 
-def _where_you_stand(turn: _Turn) -> None:
+def _where_you_stand(turn: _Turn, offered: tuple[Option, ...]) -> None:
     """The essentials in one message (the queue, or closed and when it opens; one line of advice; 112 out
-    of hours, last so the first line stays neutral), then the offer of the rest."""
+    of hours, last so the first line stays neutral), then the offer of the rest. Nothing is offered after
+    the danger path's hand-off (it gave everything at once) or a flow error: only the queue or the opening."""
     st, ctx, t = turn.state, turn.ctx, turn.t
+    if not offered:
+        if ctx.is_open:
+            turn.say(c.HANDOFF_OPEN)
+        else:
+            _closed_notice(turn)
+        return
     lines = [t(c.HANDOFF_OPEN)]
     if not ctx.is_open:
         moment = t.moment(ctx.next_opening, ctx.now, ctx.timezone) if ctx.next_opening else None
@@ -555,7 +517,7 @@ def _where_you_stand(turn: _Turn) -> None:
     if not ctx.is_open:
         lines.append(t(c.CALL_112))
     turn.say_lines(*lines)
-    turn.say(c.MORE_INFO, turn.menu(_offer(st)))
+    turn.say(c.MORE_INFO, turn.menu(offered))
 
 
 def _more(turn: _Turn, groups: tuple[More, ...]) -> None:
@@ -580,7 +542,7 @@ def _hand_off_at_once(turn: _Turn) -> None:
     """Safety information that fits the answers, then the queue (open) or the next opening (closed): all at
     once, for a person in danger, where nothing may wait behind a button."""
     st = turn.state
-    if st.role in (None, Role.SELF):
+    if _about_self(st):
         turn.say(c.PLAIN_MESSAGES)
     if st.situation in c.SITUATION_INFO:
         turn.say(c.SITUATION_INFO[st.situation])
@@ -598,10 +560,7 @@ def _hand_off_at_once(turn: _Turn) -> None:
     _scheduled_services(turn)
     turn.state = replace(st, step=Step.HANDED_OFF, intake_done=True, resume=None)
     turn.events.update({Event.HANDOFF, Event.INTAKE_COMPLETE})
-    if turn.ctx.is_open:
-        turn.say(c.HANDOFF_OPEN)
-    else:
-        _closed_notice(turn)
+    _ask(turn, Step.HANDED_OFF)
 
 
 def _scheduled_services(turn: _Turn) -> None:
@@ -671,3 +630,50 @@ def error_handoff(state: FlowState, ctx: FlowContext) -> StepResult:
     reply = Reply(text=compose(t, c.ERROR_HANDOFF, ctx.keywords), lang=t.lang, rtl=t.rtl)
     new_state = replace(state, lang=lang, step=Step.HANDED_OFF, resume=None)
     return StepResult(new_state, (reply,), frozenset({Event.HANDOFF}))
+
+
+_SAFE = (Option("yes", c.YES), Option("no", c.NO), Option("unsure", c.NOT_SURE))
+_KINDS = (Option(InquiryKind.INDIVIDUAL, c.CASE), Option(InquiryKind.INFORMATION, c.INFORMATION), SKIPPING)
+
+# Every step but NEW (the first message is answered by _first_contact, never asked). At the end of the
+# module: it names the functions above.
+STEPS: dict[Step, StepSpec] = {
+    Step.LANGUAGE: StepSpec(
+        lambda st, ctx: tuple(Option(lang, language_name(lang)) for lang in ctx.languages),
+        # Each language in its own name, untranslated.
+        lambda turn, langs: turn.say(c.ASK_LANGUAGE, tuple(Choice(o.id, o.label) for o in langs)),
+        _language_picked,
+    ),
+    Step.SAFE: StepSpec(_SAFE, _asks(c.ASK_SAFE), _safe_answered),
+    # Asked again, it asks the role: the question the person comes back to.
+    Step.PAUSED: StepSpec((), lambda turn, _: _ask(turn, Step.ROLE), _welcome_back, question=False),
+    Step.ROLE: StepSpec(
+        (*ROLES, SKIPPING),
+        _asks(c.ASK_ROLE),
+        lambda turn, _: Step.KIND if turn.state.role == Role.PROFESSIONAL else Step.TOPICS,
+        keeps="role",
+    ),
+    Step.KIND: StepSpec(_KINDS, _asks(c.ASK_KIND), lambda *_: Step.TOPICS, keeps="kind"),
+    Step.TOPICS: StepSpec(
+        # Numbers refer to the menu as shown: the topics not yet picked.
+        lambda st, ctx: (*(o for o in TOPICS if o.id not in st.topics), Option(DONE, c.DONE)),
+        _asks(lambda st: c.TOPIC_NOTED if st.topics else c.ASK_TOPICS, multi=True),
+        _topics_picked,
+    ),
+    Step.AGE: StepSpec(
+        (*AGE_GROUPS, SKIPPING),
+        _asks(lambda st: c.ASK_AGE_SELF if _about_self(st) else c.ASK_AGE_OTHER),
+        lambda *_: Step.GENDER,
+        keeps="age",
+    ),
+    Step.GENDER: StepSpec(
+        (*GENDERS, SKIPPING),
+        _asks(lambda st: c.ASK_GENDER if _about_self(st) else c.ASK_GENDER_OTHER),
+        lambda turn, _: Step.SITUATION if _about_self(turn.state) else Step.HANDED_OFF,
+        keeps="gender",
+    ),
+    Step.SITUATION: StepSpec(
+        (*SITUATIONS, SKIPPING), _asks(c.ASK_SITUATION), lambda *_: Step.HANDED_OFF, keeps="situation"
+    ),
+    Step.HANDED_OFF: StepSpec(lambda st, ctx: _offer(st), _where_you_stand, _after_hand_off, question=False),
+}

@@ -258,6 +258,14 @@ class OpeningHours:
     channel_weekly: Mapping[str, WeeklySchedule] = field(hash=False)
     closures: frozenset[date]
     public_holidays: str
+    # Per channel, the last minute asked about: (minute since the epoch, open, next opening when closed).
+    # Every message asks is_open and often next_opening, and each answer walks days of spans through
+    # DST-safe conversions; within one minute the answer cannot change (spans are whole minutes), so it
+    # is computed once a minute per channel. Keyed by the instant asked, never by the wall clock, so a
+    # test's clock (or one going back) gets the answer for its own instant.
+    _minute: dict[str | None, tuple[int, bool, datetime | None]] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
 
     @classmethod
     def from_config(cls, hours_table: Mapping[str, object] | None) -> OpeningHours:
@@ -327,7 +335,27 @@ class OpeningHours:
         return at.astimezone(self.timezone).date()
 
     def is_open(self, at: datetime, channel: str | None = None) -> bool:
-        at = _as_utc(at)
+        return self._this_minute(_as_utc(at), channel)[0]
+
+    def _this_minute(self, at: datetime, channel: str | None) -> tuple[bool, datetime | None]:
+        """(open at `at`, the next opening when closed), from the answer for `at`'s whole minute."""
+        minute = int(at.timestamp() // 60)
+        known = self._minute.get(channel)
+        if known is not None and known[0] == minute:
+            return known[1], known[2]
+        first = datetime.fromtimestamp(minute * 60, UTC)
+        last = first + timedelta(seconds=59, microseconds=999_999)
+        open_ = self._is_open(first, channel)
+        opens = None if open_ else self._next_opening(first, channel)
+        if open_ != self._is_open(last, channel) or (opens is not None and opens <= last):
+            # A boundary inside the minute (a time zone whose DST change is not on a whole minute): the
+            # minute has no one answer, so this instant gets its own.
+            open_ = self._is_open(at, channel)
+            return open_, None if open_ else self._next_opening(at, channel)
+        self._minute[channel] = (minute, open_, opens)
+        return open_, opens
+
+    def _is_open(self, at: datetime, channel: str | None) -> bool:
         # The neighbouring days are included because a DST change at midnight (some zones have them)
         # can put an instant under the previous or next day's date.
         first_day = self._local_day(at) - timedelta(days=1)
@@ -341,6 +369,10 @@ class OpeningHours:
         `.timestamp()` there. None when nothing opens within HORIZON_DAYS.
         """
         at = _as_utc(at)
+        open_, opens = self._this_minute(at, channel)
+        return at.astimezone(self.timezone) if open_ else opens
+
+    def _next_opening(self, at: datetime, channel: str | None) -> datetime | None:
         first_day = self._local_day(at) - timedelta(days=1)
         for opens, closes in self._open_intervals(first_day, HORIZON_DAYS + 2, channel):
             if closes <= at:
@@ -373,6 +405,12 @@ class OpeningHours:
 
 def _weekdays(spans: tuple[Span, ...], open_days: tuple[str, ...]) -> WeeklySchedule:
     return WeeklySchedule(tuple(spans if weekday in open_days else () for weekday in WEEKDAYS))
+
+
+def stat_month(now: datetime, hours: OpeningHours) -> str:
+    """The month an anonymous record counts in: the line's local month (a message at 00:30 on the 1st in
+    Oslo is the new month's, though it is still the old one in UTC)."""
+    return now.astimezone(hours.timezone).strftime("%Y-%m")
 
 
 def default_hours() -> OpeningHours:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gettext
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,9 @@ DOMAIN = "helpline"
 SOURCE_LANGUAGE = "nb"
 # CLDR names Dari "Persian (Afghanistan)"; people who speak it call it Dari.
 OWN_NAME_OVERRIDES = {"fa_AF": "دری"}
+# Norwegian as phones and browsers name it: "no" (Norwegian) or "nn" (nynorsk). The line writes bokmål,
+# which every reader of nynorsk reads.
+NORWEGIAN = frozenset({"no", "nn"})
 
 
 def default_locales_dir() -> Path:
@@ -30,6 +34,57 @@ def language_name(lang: str) -> str:
         return OWN_NAME_OVERRIDES[lang]
     name = Locale.parse(lang).display_name or lang
     return name[:1].upper() + name[1:]
+
+
+def match_language(wanted: str | None, available: Sequence[str]) -> str | None:
+    """The available language a wish names (an Accept-Language tag, a phone's language, a page's choice),
+    spelt as in `available`; None when it names none. In this order:
+    1. the same tag, whatever its case and `-` or `_` (fa-AF, fa_af: fa_AF);
+    2. its language without region or script (nb-NO: nb, en-GB: en, ar-EG: ar; fa-AF: fa where there is
+       no fa_AF, never the other way round: Dari is not offered to someone who asked for Persian);
+    3. bokmål for Norwegian (no, nn, no-NO, nn-NO: nb)."""
+    if not wanted:
+        return None
+    tag = wanted.strip().replace("-", "_").lower()
+    base = tag.split("_")[0]
+    by_tag = {lang.lower(): lang for lang in available}
+    for candidate in (tag, base, "nb" if base in NORWEGIAN else ""):
+        if candidate in by_tag:
+            return by_tag[candidate]
+    return None
+
+
+def accepted_languages(header: str) -> list[str]:
+    """An Accept-Language header's tags, most wanted first: by their weight (q), then in the order
+    written. A tag weighted 0 is one the browser refuses and is left out, as is the wildcard "*"; a weight
+    that is not a number counts as none given (1)."""
+    weighted: list[tuple[float, str]] = []
+    for part in header.split(","):
+        tag, *params = (piece.strip() for piece in part.split(";"))
+        weight = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 1.0
+                if not 0.0 <= weight <= 1.0:  # nan, inf and numbers out of range: as if not given
+                    weight = 1.0
+        if tag and tag != "*" and weight > 0.0:
+            weighted.append((weight, tag))
+    # sorted() is stable: equal weights keep the order the browser wrote them in.
+    return [tag for _, tag in sorted(weighted, key=lambda pair: -pair[0])]
+
+
+def pick_language(available: Sequence[str], chosen: str | None = None, accept_language: str = "") -> str:
+    """The language to show: the one chosen (a page's ?lang=, the person's pick) if it names an available
+    one (`match_language`), else the first of the browser's Accept-Language that does, else the first
+    available (the line's own language)."""
+    for wanted in (chosen, *accepted_languages(accept_language)):
+        if (lang := match_language(wanted, available)) is not None:
+            return lang
+    return available[0]
 
 
 def upper(text: str, lang: str) -> str:

@@ -6,7 +6,7 @@ two staff members can never hold the same conversation, whatever process they ar
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -18,12 +18,13 @@ from intake.desk_search import Hit, search
 from intake.desk_views import ContactView, ConversationView, Detail, MessageView
 from intake.ending import ENDED, system_line, was_reopened
 from intake.flow import FlowState
+from intake.hours import OpeningHours, stat_month
+from intake.i18n import Catalogs
 from intake.messages import Channel, ConversationStatus, Delivery, Direction, Reply, Sender, storable
 from intake.records import TOPIC_IDS
 from intake.replies import enqueue
-from intake.service import IntakeService, stat_month
 from intake.storage.models import ConversationRow, MessageRow
-from intake.storage.uow import UnitOfWork
+from intake.storage.uow import Database, UnitOfWork
 
 # Channels that only allow free text within a window after the person's last message.
 REPLY_WINDOWS = {Channel.WHATSAPP.value: timedelta(hours=24)}
@@ -93,13 +94,23 @@ class ReplyOutcome:
 
 @dataclass
 class StaffDesk:
-    service: IntakeService
+    db: Database
+    # The person's language's texts (staff joined, the conversation ended, the invitation back).
+    catalogs: Catalogs
+    # The anonymous record's month is the line's local month.
+    hours: OpeningHours
+    # The intake's clock (bots/app.py passes the service's, so the messages of both share one time).
+    clock: Callable[[], datetime]
+    # Told after a commit, like the intake's: whose replies were queued (wakes the outbox and the web
+    # chat's long polls), and which conversation changed (the consoles' live view; None: the queue).
+    on_replies: Callable[[Sequence[str]], None] | None = None
+    on_change: Callable[[str | None], None] | None = None
     # Channels with an approved template that may invite the person back when a reply is held.
     invite_channels: frozenset[str] = frozenset()
 
     async def claim(self, conversation_id: str, staff: str) -> None:
-        now = self.service.clock()
-        async with self.service.db.uow() as uow:
+        now = self.clock()
+        async with self.db.uow() as uow:
             claimed = await uow.conversations.claim(conversation_id, staff, now)
             if claimed is None:
                 conv = await uow.conversations.get(conversation_id)
@@ -114,7 +125,7 @@ class StaffDesk:
             # Outside a channel's free-text window the notice could not be delivered: the person learns
             # a human is there from the first reply (or the template invitation) instead.
             if contact is not None and not contact.opted_out and not _window_closed(conv, now):
-                t = self.service.catalogs.texts(conv.language)
+                t = self.catalogs.texts(conv.language)
                 joined = Reply(text=t(c.STAFF_JOINED), lang=t.lang, rtl=t.rtl, sender=Sender.STAFF)
                 await enqueue(uow, conv, contact, [joined], now)
             await uow.commit()
@@ -132,8 +143,8 @@ class StaffDesk:
         text = storable(text).strip()
         if not text:
             raise DeskError("the reply is empty")
-        now = self.service.clock()
-        async with self.service.db.uow() as uow:
+        now = self.clock()
+        async with self.db.uow() as uow:
             conv = await self._held_by(await uow.conversations.get(conversation_id), staff)
             limit = MAX_REPLY_BY_CHANNEL.get(conv.channel, MAX_REPLY)
             if len(text) > limit:
@@ -143,7 +154,7 @@ class StaffDesk:
                 raise Conflict("the person erased the conversation")
             if contact.opted_out:
                 raise Conflict("the person has opted out of messages on this channel")
-            t = self.service.catalogs.texts(conv.language)
+            t = self.catalogs.texts(conv.language)
             reply = Reply(text=text, lang=t.lang, rtl=t.rtl, sender=Sender.STAFF)
             [outbox_id] = await enqueue(uow, conv, contact, [reply], now)
             held = _window_closed(conv, now)
@@ -162,8 +173,8 @@ class StaffDesk:
         text = storable(text).strip()
         if not text or len(text) > MAX_REPLY:
             raise DeskError("a note must be 1 to 4000 characters")
-        now = self.service.clock()
-        async with self.service.db.uow() as uow:
+        now = self.clock()
+        async with self.db.uow() as uow:
             conv = await uow.conversations.get(conversation_id)
             if conv is None:
                 raise NotFound("no such conversation")
@@ -193,8 +204,8 @@ class StaffDesk:
         await self._move(conversation_id, staff, to=to)
 
     async def _move(self, conversation_id: str, staff: str, to: str | None) -> None:
-        now = self.service.clock()
-        async with self.service.db.uow() as uow:
+        now = self.clock()
+        async with self.db.uow() as uow:
             conv = await self._held_by(await uow.conversations.get(conversation_id), staff)
             if to is None:
                 conv.status, conv.claimed_by = ConversationStatus.QUEUED, None
@@ -209,8 +220,8 @@ class StaffDesk:
     async def close(self, conversation_id: str, staff: str, final: Categorisation) -> None:
         """Close with the final categorisation: the anonymous record is corrected and then unlinked."""
         final.validate()
-        now = self.service.clock()
-        async with self.service.db.uow() as uow:
+        now = self.clock()
+        async with self.db.uow() as uow:
             conv = await self._held_by(await uow.conversations.get(conversation_id), staff)
             state = FlowState.from_json(conv.state)
             topics = with_main_topics(list(final.topics if final.topics is not None else state.topics))
@@ -219,7 +230,7 @@ class StaffDesk:
             if not reopened:
                 await uow.stats.put(
                     conv.stat_key,
-                    month=stat_month(conv.created_at, self.service.hours),
+                    month=stat_month(conv.created_at, self.hours),
                     channel=conv.channel,
                     role=final.role if final.role is not None else state.role,
                     kind=final.kind if final.kind is not None else state.kind,
@@ -244,7 +255,7 @@ class StaffDesk:
                 and not _window_closed(conv, now)
             )
             if contact is not None and told:
-                t = self.service.catalogs.texts(conv.language)
+                t = self.catalogs.texts(conv.language)
                 ended = Reply(text=t(ENDED), lang=t.lang, rtl=t.rtl, sender=Sender.STAFF)
                 await enqueue(uow, conv, contact, [ended], now)
             await uow.commit()
@@ -255,8 +266,8 @@ class StaffDesk:
         """Block the sender of this conversation for a while (abusive, or a relative hunting the person)."""
         if not 1 <= hours <= 24 * 365:
             raise DeskError("block for 1 hour to 365 days")
-        now = self.service.clock()
-        async with self.service.db.uow() as uow:
+        now = self.clock()
+        async with self.db.uow() as uow:
             conv = await uow.conversations.get(conversation_id)
             contact = (
                 await uow.contacts.get(conv.contact_id) if conv and conv.contact_id is not None else None
@@ -270,8 +281,8 @@ class StaffDesk:
         self._wake(None, conversation_id)
 
     async def flag(self, conversation_id: str, staff: str, hostile: bool) -> None:
-        now = self.service.clock()
-        async with self.service.db.uow() as uow:
+        now = self.clock()
+        async with self.db.uow() as uow:
             conv = await uow.conversations.get(conversation_id)
             contact = (
                 await uow.contacts.get(conv.contact_id) if conv and conv.contact_id is not None else None
@@ -285,44 +296,44 @@ class StaffDesk:
         self._wake(None, conversation_id)
 
     def now(self) -> datetime:
-        """The desk's clock (the service's: tests set one clock for both)."""
-        return self.service.clock()
+        """The desk's clock (the intake's: tests set one clock for both)."""
+        return self.clock()
 
     async def queue(self) -> list[ConversationView]:
-        async with self.service.db.uow() as uow:
+        async with self.db.uow() as uow:
             return [ConversationView.of(row) for row in await uow.conversations.queue()]
 
     async def floods(self) -> list[tuple[str, int]]:
         """(source, open conversations from it) for every flood now in the queue or the intake."""
-        async with self.service.db.uow() as uow:
+        async with self.db.uow() as uow:
             return await uow.floods.waiting()
 
     async def clear_flood(self, source: str, staff: str) -> list[str]:
         """Closes every open conversation of this flood at once (not those a staff member holds); their
         anonymous records go too (a flood is not inquiries). Nothing is sent to anyone. Returns their ids."""
-        now = self.service.clock()
-        async with self.service.db.uow() as uow:
+        now = self.clock()
+        async with self.db.uow() as uow:
             cleared = await uow.floods.clear(source, now)
             for conv in cleared:
                 self._system(uow, conv, f"closed with a flood by {staff}", now)
             await uow.commit()
-        if cleared and self.service.on_change is not None:
-            self.service.on_change(None)
+        if cleared and self.on_change is not None:
+            self.on_change(None)
         return [conv.id for conv in cleared]
 
     async def held_by(self, staff: str) -> list[ConversationView]:
-        async with self.service.db.uow() as uow:
+        async with self.db.uow() as uow:
             return [ConversationView.of(row) for row in await uow.conversations.claimed_by(staff)]
 
     async def activity(self, conversation_ids: Sequence[str]) -> dict[str, Activity]:
-        return await activity(self.service.db, conversation_ids)
+        return await activity(self.db, conversation_ids)
 
     async def search(self, query: str) -> list[Hit]:
         """Words in open and recent transcripts (see `desk_search`)."""
-        return await search(self.service.db, query, self.now())
+        return await search(self.db, query, self.now())
 
     async def detail(self, conversation_id: str) -> Detail:
-        async with self.service.db.uow() as uow:
+        async with self.db.uow() as uow:
             conv = await uow.conversations.get(conversation_id)
             if conv is None:
                 raise NotFound("no such conversation")
@@ -344,7 +355,7 @@ class StaffDesk:
         uow.messages.add(system_line(conv, text, now))
 
     def _wake(self, pseudonym: str | None, conversation_id: str | None = None) -> None:
-        if pseudonym is not None and self.service.on_replies is not None:
-            self.service.on_replies([pseudonym])
-        if conversation_id is not None and self.service.on_change is not None:
-            self.service.on_change(conversation_id)
+        if pseudonym is not None and self.on_replies is not None:
+            self.on_replies([pseudonym])
+        if conversation_id is not None and self.on_change is not None:
+            self.on_change(conversation_id)

@@ -30,9 +30,9 @@ from intake.flow import (
     queue_ahead_reply,
     step,
 )
-from intake.hours import OpeningHours
+from intake.hours import OpeningHours, stat_month
 from intake.i18n import Catalogs
-from intake.inbound import ERASE_WINDOW, RATE_WINDOW, Handled, InboundRules, Prepared, month_in
+from intake.inbound import ERASE_WINDOW, RATE_WINDOW, Handled, InboundRules, Prepared
 from intake.keywords import KeywordTable
 from intake.limits import ChatLimits, joins_flood, settle_flood
 from intake.messages import (
@@ -74,10 +74,6 @@ class Turn:
 class Outcome(StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
-
-
-def stat_month(now: datetime, hours: OpeningHours) -> str:
-    return month_in(now, hours.timezone)
 
 
 @dataclass

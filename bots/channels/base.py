@@ -40,6 +40,7 @@ from intake.metrics import Metrics
 from intake.outbox import PermanentFailure, Sender, TemporaryFailure
 from intake.privacy import Keys
 from intake.service import Outcome
+from intake.typing_signals import TypingSignals
 
 # The one failure type of a send, as the outbox knows it: `TemporaryFailure` is retryable (with an optional
 # `retry_after`), `PermanentFailure` is not. `send_error` builds either from a flag.
@@ -93,6 +94,8 @@ class ChannelContext:
     token_expired: Callable[[str, datetime, timedelta], Awaitable[bool]]
     # Register a listener called with the pseudonyms whose replies were just queued (after the commit).
     on_replies: Callable[[Callable[[Sequence[str]], None]], None]
+    # The web chat's typing indicator, both ways (never stored, never sent on another channel).
+    typing: TypingSignals
 
 
 class Channel(Protocol):

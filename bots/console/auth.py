@@ -1,8 +1,10 @@
-"""Console sign-in: session cookies, CSRF tokens, roles. Every staff route goes through `require`."""
+"""Console sign-in: session cookies, CSRF tokens, roles. Every staff route is made by `staff_route`."""
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -86,3 +88,33 @@ async def require(
                 text='{"error": "missing or wrong CSRF token"}', content_type="application/json"
             )
     return session
+
+
+class Gate(Protocol):
+    """What the check needs of the console: its staff accounts, and whether it is served over https."""
+
+    accounts: StaffAccounts
+    secure: bool
+
+
+G = TypeVar("G", bound=Gate)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def staff_route(
+    get: Callable[[web.Request], G],
+    handler: Callable[[G, web.Request, StaffSession], Awaitable[web.StreamResponse]],
+    *,
+    role: StaffRole | None = None,
+    page: bool = False,
+) -> Handler:
+    """A staff route: the handler runs only for a signed-in member (of this role), with the CSRF token on a
+    change, checked before anything they sent is read. Refused, an API route answers JSON (401, 403); a
+    `page` sends its visitor to the sign-in page instead (and takes the token from the posted form)."""
+
+    async def checked(request: web.Request) -> web.StreamResponse:
+        gate = get(request)
+        staff = await require(request, gate.accounts, gate.secure, role=role, api=not page)
+        return await handler(gate, request, staff)
+
+    return checked

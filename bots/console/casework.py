@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from aiohttp import web
 
+from bots.console.auth import Handler, staff_route
+from bots.http.errors import json_error
 from intake.cases import CaseError, CaseService
+from intake.privacy import Keys
 from intake.records import RecordError, parse_record, store
+from intake.staff import StaffRole, StaffSession
+from intake.storage.uow import Database
 
 if TYPE_CHECKING:
     from bots.console.routes import Console
@@ -18,8 +25,15 @@ if TYPE_CHECKING:
 CASE_ID = re.compile(r"[1-9]\d{0,17}")
 
 
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
+@dataclass(frozen=True)
+class CaseworkCore:
+    """What the line's own records take from the core, handed over by the wiring: the database the
+    anonymous records, the cases and the year's report are in, the keys the cases' aliases and addresses
+    are sealed with, and the intake's clock (the month a record counts in, a case's dates)."""
+
+    db: Database
+    keys: Keys
+    clock: Callable[[], datetime]
 
 
 def _case_id(request: web.Request) -> int:
@@ -32,104 +46,108 @@ def _case_id(request: web.Request) -> int:
 class Casework:
     def __init__(self, console: Console) -> None:
         self.console = console
-        service = console.desk.service
-        self.db = service.db
-        self.clock = service.clock
-        self.cases = CaseService(service.db, service.keys, service.clock)
+        core = console.casework
+        self.db = core.db
+        self.clock = core.clock
+        self.cases = CaseService(core.db, core.keys, core.clock)
 
-    async def register(self, request: web.Request) -> web.Response:
+    async def register(self, request: web.Request, staff: StaffSession) -> web.Response:
         """POST /staff/api/records: one anonymous record for a phone call, an e-mail, a visit."""
-        staff = await self.console._staff(request)
         body = await self.console._body(request)
         try:
             record = parse_record(body, self.clock().date())
         except RecordError as exc:
-            return _error(400, str(exc))
+            return json_error(400, str(exc))
         await store(self.db, [record])
         await self.console.accounts.audit(staff.name, "register", None)
         return web.json_response({"ok": True, "month": record.month}, status=201)
 
     async def _case_call(
-        self, request: web.Request, call: Callable[[str, dict[str, Any]], Awaitable[Any]], status: int = 200
+        self, request: web.Request, call: Callable[[dict[str, Any]], Awaitable[Any]], status: int = 200
     ) -> web.Response:
-        staff = await self.console._staff(request)
         body = await self.console._body(request) if request.method == "POST" else {}
         try:
-            result = await call(staff.name, body)
+            result = await call(body)
         except CaseError as exc:
-            return _error(exc.status, str(exc))
+            return json_error(exc.status, str(exc))
         return web.json_response(result if result is not None else {"ok": True}, status=status)
 
-    async def open_case(self, request: web.Request) -> web.Response:
-        return await self._case_call(request, lambda staff, body: self.cases.open(body, staff), 201)
+    async def open_case(self, request: web.Request, staff: StaffSession) -> web.Response:
+        return await self._case_call(request, lambda body: self.cases.open(body, staff.name), 201)
 
-    async def list_cases(self, request: web.Request) -> web.Response:
-        return await self._case_call(request, lambda _s, _b: self._listing())
+    async def list_cases(self, request: web.Request, staff: StaffSession) -> web.Response:
+        return await self._case_call(request, lambda _: self._listing())
 
     async def _listing(self) -> dict[str, Any]:
         return {"cases": await self.cases.listing()}
 
-    async def case(self, request: web.Request) -> web.Response:
+    async def case(self, request: web.Request, staff: StaffSession) -> web.Response:
         case_id = _case_id(request)
-        return await self._case_call(request, lambda _s, _b: self.cases.detail(case_id))
+        return await self._case_call(request, lambda _: self.cases.detail(case_id))
 
-    async def activity(self, request: web.Request) -> web.Response:
+    async def activity(self, request: web.Request, staff: StaffSession) -> web.Response:
         case_id = _case_id(request)
         return await self._case_call(
-            request, lambda staff, body: self.cases.log_activity(case_id, body, staff), 201
+            request, lambda body: self.cases.log_activity(case_id, body, staff.name), 201
         )
 
-    async def decision(self, request: web.Request) -> web.Response:
+    async def decision(self, request: web.Request, staff: StaffSession) -> web.Response:
         case_id = _case_id(request)
-        return await self._case_call(
-            request, lambda staff, body: self.cases.decide(case_id, body, staff), 201
-        )
+        return await self._case_call(request, lambda body: self.cases.decide(case_id, body, staff.name), 201)
 
-    async def close_case(self, request: web.Request) -> web.Response:
+    async def close_case(self, request: web.Request, staff: StaffSession) -> web.Response:
         case_id = _case_id(request)
-        return await self._case_call(request, lambda _s, _b: self.cases.close(case_id))
+        return await self._case_call(request, lambda _: self.cases.close(case_id))
 
 
 class _Part(Protocol):
     console: Console
 
 
-def _router(
-    get: Callable[[web.Request], Console], make: Callable[[Console], _Part]
-) -> Callable[[str], Callable[[web.Request], Awaitable[web.StreamResponse]]]:
-    """Handlers that call a method of one object made from the console, once the app's wiring exists."""
-    made: list[_Part] = []
+P = TypeVar("P", bound=_Part)
+Method = Callable[[P, web.Request, StaffSession], Awaitable[web.StreamResponse]]
 
-    def route(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-        async def handler(request: web.Request) -> web.StreamResponse:
-            console = get(request)
-            if not made or made[0].console is not console:
-                made[:] = [make(console)]
-            method: Callable[[web.Request], Awaitable[web.StreamResponse]] = getattr(made[0], name)
-            return await method(request)
 
-        return handler
+class PartRouter(Generic[P]):
+    """Staff routes (`staff_route`) to the methods of one object made from the console, once the app's
+    wiring exists: made again only when the console is another (a test's second app)."""
 
-    return route
+    def __init__(self, get: Callable[[web.Request], Console], make: Callable[[Console], P]) -> None:
+        self.get, self.make = get, make
+        self.made: P | None = None
+
+    def _part(self, console: Console) -> P:
+        if self.made is None or self.made.console is not console:
+            self.made = self.make(console)
+        return self.made
+
+    def __call__(self, method: Method[P], *, role: StaffRole | None = None, page: bool = False) -> Handler:
+        return staff_route(
+            self.get,
+            lambda console, request, staff: method(self._part(console), request, staff),
+            role=role,
+            page=page,
+        )
 
 
 def add_routes(app: web.Application, get: Callable[[web.Request], Console]) -> None:
-    from bots.console.casework_pages import CaseworkPages
+    from bots.console.casework_pages import CaseworkPages as Pages
 
-    page = _router(get, CaseworkPages)
-    app.router.add_get("/staff/register", page("register_page"))
-    app.router.add_get("/staff/cases", page("cases_page"))
-    app.router.add_get("/staff/cases/{id}", page("case_page"))
-    app.router.add_get("/staff/statistics", page("statistics_page"))
-    app.router.add_get("/staff/api/report", page("download"))
-    app.router.add_get("/staff/api/report/chart", page("chart"))
-    route = _router(get, Casework)
+    pages = PartRouter(get, Pages)
+    admin = StaffRole.ADMIN
+    app.router.add_get("/staff/register", pages(Pages.register_page, page=True))
+    app.router.add_get("/staff/cases", pages(Pages.cases_page, page=True))
+    app.router.add_get("/staff/cases/{id}", pages(Pages.case_page, page=True))
+    app.router.add_get("/staff/statistics", pages(Pages.statistics_page, role=admin, page=True))
+    app.router.add_get("/staff/api/report", pages(Pages.download, role=admin))
+    app.router.add_get("/staff/api/report/chart", pages(Pages.chart, role=admin))
+    route = PartRouter(get, Casework)
 
     api = "/staff/api"
-    app.router.add_post(f"{api}/records", route("register"))
-    app.router.add_post(f"{api}/cases", route("open_case"))
-    app.router.add_get(f"{api}/cases", route("list_cases"))
-    app.router.add_get(f"{api}/cases/{{id}}", route("case"))
-    app.router.add_post(f"{api}/cases/{{id}}/activities", route("activity"))
-    app.router.add_post(f"{api}/cases/{{id}}/decisions", route("decision"))
-    app.router.add_post(f"{api}/cases/{{id}}/close", route("close_case"))
+    app.router.add_post(f"{api}/records", route(Casework.register))
+    app.router.add_post(f"{api}/cases", route(Casework.open_case))
+    app.router.add_get(f"{api}/cases", route(Casework.list_cases))
+    app.router.add_get(f"{api}/cases/{{id}}", route(Casework.case))
+    app.router.add_post(f"{api}/cases/{{id}}/activities", route(Casework.activity))
+    app.router.add_post(f"{api}/cases/{{id}}/decisions", route(Casework.decision))
+    app.router.add_post(f"{api}/cases/{{id}}/close", route(Casework.close_case))

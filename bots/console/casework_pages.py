@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from bots.console.auth import require
 from bots.console.casework import Casework
 from bots.console.casework_texts import texts
+from bots.http.errors import json_error
 from intake.cases import ACTIVITY_KINDS, CaseError
 from intake.categories import AgeGroup, CaseOrigin, Decision, Duty, Gender, InquiryKind, RecordChannel, Role
 from intake.countries import country_names
@@ -44,10 +44,6 @@ class CaseworkPages(Casework):
         super().__init__(console)
         self._reports: dict[int, tuple[float, dict[str, Any]]] = {}
 
-    async def _page(self, request: web.Request, role: str | None = None) -> StaffSession:
-        """The signed-in staff member; the sign-in page for anyone else."""
-        return await require(request, self.console.accounts, self.console.secure, role=role, api=False)
-
     def _context(self, request: web.Request, staff: StaffSession, **extra: Any) -> dict[str, Any]:
         lang = self.console._lang(request)
         # The phone page's link only where the phone line is on (its routes exist).
@@ -70,21 +66,18 @@ class CaseworkPages(Casework):
             "decisions": _options("concern_decisions", Decision, lang),
         }
 
-    async def register_page(self, request: web.Request) -> web.Response:
-        staff = await self._page(request)
+    async def register_page(self, request: web.Request, staff: StaffSession) -> web.Response:
         context = self._context(request, staff)
         now = self.clock()
         context.update(forms=self._forms(context["lang"]), this_month=f"{now.year:04d}-{now.month:02d}")
         return aiohttp_jinja2.render_template("console/register.html", request, context)
 
-    async def cases_page(self, request: web.Request) -> web.Response:
-        staff = await self._page(request)
+    async def cases_page(self, request: web.Request, staff: StaffSession) -> web.Response:
         context = self._context(request, staff)
         context.update(forms=self._forms(context["lang"]), cases=await self.cases.listing())
         return aiohttp_jinja2.render_template("console/cases.html", request, context)
 
-    async def case_page(self, request: web.Request) -> web.Response:
-        staff = await self._page(request)
+    async def case_page(self, request: web.Request, staff: StaffSession) -> web.Response:
         value = request.match_info["id"]
         if not value.isdigit() or len(value) > 18:
             raise web.HTTPNotFound()
@@ -113,8 +106,7 @@ class CaseworkPages(Casework):
         self._reports = {year: (time.monotonic(), report)}
         return report
 
-    async def statistics_page(self, request: web.Request) -> web.Response:
-        staff = await self._page(request, role="admin")
+    async def statistics_page(self, request: web.Request, staff: StaffSession) -> web.Response:
         year = self._year(request)
         context = self._context(request, staff)
         lang = context["lang"]
@@ -129,22 +121,20 @@ class CaseworkPages(Casework):
         )
         return aiohttp_jinja2.render_template("console/statistics.html", request, context)
 
-    async def chart(self, request: web.Request) -> web.Response:
-        await self.console._staff(request, role="admin")
+    async def chart(self, request: web.Request, staff: StaffSession) -> web.Response:
         table = request.query.get("table", "")
         if table not in CHARTED:
-            return web.json_response({"error": f"table: one of {', '.join(CHARTED)}"}, status=400)
+            return json_error(400, f"table: one of {', '.join(CHARTED)}")
         lang = self.console._lang(request)
         report = await self._report(self._year(request))
         section = next(s for s in sections(report, lang) if s.key == table)
         body = await asyncio.to_thread(chart, section, "svg")
         return web.Response(body=body, content_type="image/svg+xml")
 
-    async def download(self, request: web.Request) -> web.Response:
-        await self.console._staff(request, role="admin")
+    async def download(self, request: web.Request, staff: StaffSession) -> web.Response:
         fmt = request.query.get("format", "html")
         if fmt not in FORMATS:
-            return web.json_response({"error": f"format: one of {', '.join(FORMATS)}"}, status=400)
+            return json_error(400, f"format: one of {', '.join(FORMATS)}")
         year = self._year(request)
         public = request.query.get("public") == "1"
         lang = self.console._lang(request)

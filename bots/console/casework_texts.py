@@ -11,6 +11,7 @@ TEXTS: dict[str, tuple[str, str]] = {
                        "For contacts that did not come through the bot: phone, e-mail, in person."),
     "cases": ("Oppfølgingssaker", "Follow-up cases"),
     "statistics": ("Statistikk", "Statistics"),
+    "canned": ("Ferdige svar", "Canned replies"),
     "channel": ("Kanal", "Channel"),
     "month": ("Måned", "Month"),
     "role": ("Hvem tok kontakt", "Who got in touch"),

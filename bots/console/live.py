@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 from collections import deque
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import asyncpg
@@ -33,6 +34,7 @@ class LiveBus:
         self._conn: asyncpg.Connection | None = None
         self._pending: deque[dict[str, Any]] = deque()
         self._sender: asyncio.Task[None] | None = None
+        self._listeners: list[Callable[[Mapping[str, Any]], None]] = []
 
     @property
     def shared(self) -> bool:
@@ -61,6 +63,15 @@ class LiveBus:
         streams they hold end now, on every copy of the service, not at their next session check."""
         self._send({"type": "session_ended", "staff": staff_id, "session": token_hash})
 
+    def signal(self, event: dict[str, Any]) -> None:
+        """A passing signal (someone typing: intake/typing_signals.py) for the consoles and the web chats of
+        every copy; dropped first when the bus falls behind."""
+        self._send(event)
+
+    def listen(self, listener: Callable[[Mapping[str, Any]], None]) -> None:
+        """Called with every event this copy hears (its own and the other copies')."""
+        self._listeners.append(listener)
+
     def _send(self, event: dict[str, Any]) -> None:
         if self._conn is None:
             self._deliver(event)
@@ -68,7 +79,8 @@ class LiveBus:
         if len(self._pending) >= MAX_PENDING:
             # Far behind: one "something changed" (no id) stands for all the changes; consoles refetch.
             # An ended session is never dropped: it is what keeps a signed-out console from reading on.
-            kept = [e for e in self._pending if e["type"] != "change"]
+            # A typing signal goes too: it is stale by the time the bus catches up.
+            kept = [e for e in self._pending if e["type"] == "session_ended"]
             self._pending.clear()
             self._pending.extend([*kept, {"type": "change", "conversation": None}])
         self._pending.append(event)
@@ -106,6 +118,8 @@ class LiveBus:
             self._deliver(event)
 
     def _deliver(self, event: dict[str, Any]) -> None:
+        for listener in self._listeners:
+            listener(event)
         for queue in list(self._subscribers):
             if queue.full():
                 # A stalled console: drop its oldest nudge, it refetches everything anyway.

@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 import aiohttp_jinja2
 from aiohttp import web
 
-from bots.console.auth import require
-from bots.console.casework import _error
+from bots.console.auth import Handler, staff_route
 from bots.console.casework_pages import CaseworkPages
+from bots.http.errors import json_error
 from intake.calls import NoConsent, PhoneLine
 from intake.records import RecordError
+from intake.staff import StaffSession
 
 if TYPE_CHECKING:
     from bots.console.routes import Console
@@ -34,6 +35,10 @@ class Line(Protocol):
     line: PhoneLine | None
 
     async def call_back(self, call_id: int, staff_name: str) -> str: ...
+
+
+# A phone page's or API route's handler: given the signed-in member and the console (`staff_route`).
+PhoneMethod = Callable[[web.Request, StaffSession, "Console"], Awaitable[web.StreamResponse]]
 
 
 def _call_id(request: web.Request) -> int:
@@ -59,24 +64,21 @@ class PhoneDesk:
         return self.source.line
 
     def add_routes(self, app: web.Application, get: Callable[[web.Request], Console]) -> None:
-        def bound(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-            async def handler(request: web.Request) -> web.StreamResponse:
-                method: Callable[[web.Request, Console], Awaitable[web.StreamResponse]] = getattr(self, name)
-                return await method(request, get(request))
+        def bound(method: PhoneMethod, page: bool = False) -> Handler:
+            return staff_route(
+                get, lambda console, request, staff: method(request, staff, console), page=page
+            )
 
-            return handler
+        app.router.add_get("/staff/calls", bound(self.page, page=True))
+        app.router.add_get("/staff/api/calls", bound(self.listing))
+        app.router.add_get("/staff/api/calls/{id}/voicemail", bound(self.voicemail))
+        app.router.add_post("/staff/api/calls/{id}/call-back", bound(self.place_call_back))
+        app.router.add_post("/staff/api/calls/{id}/category", bound(self.categorise))
+        app.router.add_post("/staff/api/calls/{id}/erase", bound(self.erase))
+        app.router.add_post("/staff/api/phone-duty", bound(self.duty))
 
-        app.router.add_get("/staff/calls", bound("page"))
-        app.router.add_get("/staff/api/calls", bound("listing"))
-        app.router.add_get("/staff/api/calls/{id}/voicemail", bound("voicemail"))
-        app.router.add_post("/staff/api/calls/{id}/call-back", bound("place_call_back"))
-        app.router.add_post("/staff/api/calls/{id}/category", bound("categorise"))
-        app.router.add_post("/staff/api/calls/{id}/erase", bound("erase"))
-        app.router.add_post("/staff/api/phone-duty", bound("duty"))
-
-    async def page(self, request: web.Request, console: Console) -> web.Response:
+    async def page(self, request: web.Request, staff: StaffSession, console: Console) -> web.Response:
         pages = CaseworkPages(console)
-        staff = await require(request, console.accounts, console.secure, api=False)
         context = pages._context(request, staff)
         on_duty, has_number = await self.line.duty_of(staff.name)
         context.update(
@@ -87,68 +89,66 @@ class PhoneDesk:
         )
         return aiohttp_jinja2.render_template("console/calls.html", request, context)
 
-    async def listing(self, request: web.Request, console: Console) -> web.Response:
-        await console._staff(request)
+    async def listing(self, request: web.Request, staff: StaffSession, console: Console) -> web.Response:
         calls = await self.line.listing()
         return web.json_response({"calls": [_json(view) for view in calls]})
 
-    async def voicemail(self, request: web.Request, console: Console) -> web.StreamResponse:
+    async def voicemail(
+        self, request: web.Request, staff: StaffSession, console: Console
+    ) -> web.StreamResponse:
         """The audio, to signed-in staff only; every play is written to the audit log."""
-        staff = await console._staff(request)
         call_id = _call_id(request)
         mail = await self.line.voicemail(call_id)
         if mail is None:
-            return _error(404, "no voicemail for this call")
+            return json_error(404, "no voicemail for this call")
         await console.accounts.audit(staff.name, "play_voicemail", audit_ref(call_id))
         return web.Response(body=mail.audio, content_type=mail.content_type)
 
-    async def place_call_back(self, request: web.Request, console: Console) -> web.Response:
-        staff = await console._staff(request)
+    async def place_call_back(
+        self, request: web.Request, staff: StaffSession, console: Console
+    ) -> web.Response:
         call_id = _call_id(request)
         try:
             await self.source.call_back(call_id, staff.name)
         except NoConsent:
-            return _error(409, "the caller did not say it is safe to call back")
+            return json_error(409, "the caller did not say it is safe to call back")
         except LookupError:
-            return _error(409, "store your phone number (phone duty) first")
+            return json_error(409, "store your phone number (phone duty) first")
         except Exception:
-            return _error(502, "the call could not be placed; try again")
+            return json_error(502, "the call could not be placed; try again")
         await console.accounts.audit(staff.name, "call_back", audit_ref(call_id))
         return web.json_response({"ok": True})
 
-    async def categorise(self, request: web.Request, console: Console) -> web.Response:
-        staff = await console._staff(request)
+    async def categorise(self, request: web.Request, staff: StaffSession, console: Console) -> web.Response:
         call_id = _call_id(request)
         body = await console._body(request)
         body.pop("channel", None)
         try:
             record = await self.line.categorise(call_id, body)
         except RecordError as exc:
-            return _error(400, str(exc))
+            return json_error(400, str(exc))
         except LookupError:
-            return _error(409, "no such call, or already categorised")
+            return json_error(409, "no such call, or already categorised")
         await console.accounts.audit(staff.name, "categorise_call", audit_ref(call_id))
         return web.json_response({"ok": True, "month": record.month}, status=201)
 
-    async def erase(self, request: web.Request, console: Console) -> web.Response:
-        staff = await console._staff(request)
+    async def erase(self, request: web.Request, staff: StaffSession, console: Console) -> web.Response:
         call_id = _call_id(request)
         if not await self.line.erase(call_id):
-            return _error(404, "no such call")
+            return json_error(404, "no such call")
         await console.accounts.audit(staff.name, "erase_call", audit_ref(call_id))
         return web.json_response({"ok": True})
 
-    async def duty(self, request: web.Request, console: Console) -> web.Response:
-        staff = await console._staff(request)
+    async def duty(self, request: web.Request, staff: StaffSession, console: Console) -> web.Response:
         body = await console._body(request)
         number = str(body.get("number", "")).replace(" ", "") or None
         on_duty = body.get("on_duty") is True
         if number is not None and not NUMBER.fullmatch(number):
-            return _error(400, "number: a phone number in E.164 form (+4712345678)")
+            return json_error(400, "number: a phone number in E.164 form (+4712345678)")
         try:
             await self.line.set_duty(staff.name, number, on_duty)
         except ValueError:
-            return _error(400, "number: a phone number is needed to go on duty")
+            return json_error(400, "number: a phone number is needed to go on duty")
         return web.json_response({"ok": True, "on_duty": on_duty})
 
 

@@ -17,26 +17,28 @@ from aiohttp import web
 
 from bots.bodies import parse_json, read_limited
 from bots.client_address import ClientAddresses
-from bots.console import casework
+from bots.console import canned, casework, typing_indicator
 from bots.console.auth import (
+    Handler,
     clear_session_cookie,
     cookie_name,
     read_form,
-    require,
     same_origin,
     set_session_cookie,
+    staff_route,
 )
+from bots.console.casework import CaseworkCore
 from bots.console.live import LiveBus
 from bots.console.system_lines import translate as translate_system_line
 from bots.console.texts import PAGE, labels
 from bots.http.errors import json_error
-from intake import content as c
 from intake.desk_views import ConversationView, MessageView
-from intake.i18n import Catalogs, Texts, is_rtl, language_name
-from intake.keywords import Keyword, KeywordTable
+from intake.i18n import Catalogs, Texts, is_rtl, language_name, pick_language
+from intake.keywords import KeywordTable
 from intake.messages import ConversationStatus, Direction
 from intake.queue import Categorisation, DeskError, StaffDesk
-from intake.staff import RateLimited, SignInRefused, StaffAccounts, StaffSession
+from intake.staff import RateLimited, SignInRefused, StaffAccounts, StaffRole, StaffSession
+from intake.typing_signals import TypingSignals
 
 log = logging.getLogger(__name__)
 
@@ -71,26 +73,18 @@ class Console:
     bus: LiveBus
     secure: bool
     clients: ClientAddresses
+    casework: CaseworkCore
+    # The web chat's typing indicator (bots/console/typing_indicator.py); the web chat holds the same.
+    typing: TypingSignals | None = None
 
     # --- helpers -------------------------------------------------------------------------------------
 
     def _lang(self, request: web.Request) -> str:
-        wanted = request.query.get("lang", "")
-        if wanted in CONSOLE_LANGUAGES:
-            return wanted
-        for part in request.headers.get("Accept-Language", "").split(","):
-            tag = part.split(";")[0].strip().lower()[:2]
-            if tag in ("nb", "no", "nn"):
-                return "nb"
-            if tag == "en":
-                return "en"
-        return "nb"
+        header = request.headers.get("Accept-Language", "")
+        return pick_language(CONSOLE_LANGUAGES, request.query.get("lang"), header)
 
     def _labels(self, lang: str) -> dict[str, Any]:
         return labels(self.pages.texts(lang), self.catalogs.texts(lang), self.catalogs.languages)
-
-    async def _staff(self, request: web.Request, role: str | None = None) -> StaffSession:
-        return await require(request, self.accounts, self.secure, role=role)
 
     async def _still_signed_in(self, request: web.Request) -> bool:
         token = request.cookies.get(cookie_name(self.secure))
@@ -150,14 +144,16 @@ class Console:
         }
 
     async def _act(
-        self, request: web.Request, action: Callable[[StaffSession, str, dict[str, Any]], Awaitable[Any]]
+        self,
+        request: web.Request,
+        staff: StaffSession,
+        action: Callable[[str, dict[str, Any]], Awaitable[Any]],
     ) -> web.Response:
-        # Who asks, with the CSRF token, before anything they sent is read or looked up.
-        staff = await self._staff(request)
+        # Who asks was checked, with the CSRF token, before anything they sent is read (`staff_route`).
         body = await self._body(request)
         conversation_id = _conversation_id(request)
         try:
-            result = await action(staff, conversation_id, body)
+            result = await action(conversation_id, body)
         except DeskError as exc:
             return json_error(exc.status, str(exc))
         await self.accounts.audit(staff.name, request.match_info.get("action", "act"), conversation_id)
@@ -194,15 +190,13 @@ class Console:
         set_session_cookie(response, signed.token, self.secure)
         return response
 
-    async def logout(self, request: web.Request) -> web.StreamResponse:
-        staff = await require(request, self.accounts, self.secure, api=False)
+    async def logout(self, request: web.Request, staff: StaffSession) -> web.StreamResponse:
         await self.accounts.sign_out(staff)
         response = web.Response(status=303, headers={"Location": "/staff/login"})
         clear_session_cookie(response, self.secure)
         return response
 
-    async def page(self, request: web.Request) -> web.Response:
-        staff = await require(request, self.accounts, self.secure, api=False)
+    async def page(self, request: web.Request, staff: StaffSession) -> web.Response:
         lang = self._lang(request)
         all_labels = self._labels(lang)
         context = {
@@ -217,8 +211,7 @@ class Console:
 
     # --- API -----------------------------------------------------------------------------------------
 
-    async def queue(self, request: web.Request) -> web.Response:
-        staff = await self._staff(request)
+    async def queue(self, request: web.Request, staff: StaffSession) -> web.Response:
         now = self.desk.now()
         waiting = await self.desk.queue()
         mine = await self.desk.held_by(staff.name)
@@ -244,9 +237,8 @@ class Console:
             }
         )
 
-    async def clear_flood(self, request: web.Request) -> web.Response:
+    async def clear_flood(self, request: web.Request, staff: StaffSession) -> web.Response:
         """Closes a flood's open conversations in one action; each is written to the audit log."""
-        staff = await self._staff(request)
         source = request.match_info["source"]
         if not FLOOD_SOURCE.fullmatch(source):
             return json_error(404, "no such flood")
@@ -255,8 +247,7 @@ class Console:
             await self.accounts.audit(staff.name, "clear_flood", conversation_id)
         return web.json_response({"ok": True, "cleared": len(cleared)})
 
-    async def conversation(self, request: web.Request) -> web.Response:
-        staff = await self._staff(request)
+    async def conversation(self, request: web.Request, staff: StaffSession) -> web.Response:
         conversation_id = _conversation_id(request)
         try:
             detail = await self.desk.detail(conversation_id)
@@ -267,7 +258,6 @@ class Console:
         now = self.desk.now()
         conv, contact = detail.conversation, detail.contact
         t = self.catalogs.texts(conv.language)
-        delete_word = self.keywords.word(Keyword.DELETE, t.lang)
         summary = self._summary(conv, staff.name, now)
         summary.update(
             {
@@ -288,64 +278,62 @@ class Console:
                 "earlier": [
                     {"id": x.id, "created_at": _iso(x.created_at), "status": x.status} for x in detail.earlier
                 ],
-                "canned": [
-                    {"id": key, "text": t(msgid, **({"delete": delete_word} if "{delete}" in msgid else {}))}
-                    for key, msgid in c.CANNED.items()
-                ],
+                # The administrators' wording where they changed it (bots/console/canned.py).
+                "canned": await canned.choices(self, t.lang),
                 "can_reply": conv.status == ConversationStatus.CLAIMED
                 and conv.claimed_by == staff.name
                 and contact is not None,
             }
         )
 
-    async def claim(self, request: web.Request) -> web.Response:
-        return await self._act(request, lambda s, cid, _: self.desk.claim(cid, s.name))
+    async def claim(self, request: web.Request, staff: StaffSession) -> web.Response:
+        return await self._act(request, staff, lambda cid, _: self.desk.claim(cid, staff.name))
 
-    async def release(self, request: web.Request) -> web.Response:
-        return await self._act(request, lambda s, cid, _: self.desk.release(cid, s.name))
+    async def release(self, request: web.Request, staff: StaffSession) -> web.Response:
+        return await self._act(request, staff, lambda cid, _: self.desk.release(cid, staff.name))
 
-    async def send(self, request: web.Request) -> web.Response:
-        async def act(s: StaffSession, cid: str, body: dict[str, Any]) -> dict[str, Any]:
-            outcome = await self.desk.reply(cid, s.name, _text(body))
+    async def send(self, request: web.Request, staff: StaffSession) -> web.Response:
+        async def act(cid: str, body: dict[str, Any]) -> dict[str, Any]:
+            outcome = await self.desk.reply(cid, staff.name, _text(body))
             return {"ok": True, "held": outcome.held, "outbox_id": outcome.outbox_id}
 
-        return await self._act(request, act)
+        return await self._act(request, staff, act)
 
-    async def note(self, request: web.Request) -> web.Response:
-        return await self._act(request, lambda s, cid, body: self.desk.note(cid, s.name, _text(body)))
+    async def note(self, request: web.Request, staff: StaffSession) -> web.Response:
+        return await self._act(request, staff, lambda cid, body: self.desk.note(cid, staff.name, _text(body)))
 
-    async def transfer(self, request: web.Request) -> web.Response:
-        async def act(s: StaffSession, cid: str, body: dict[str, Any]) -> None:
+    async def transfer(self, request: web.Request, staff: StaffSession) -> web.Response:
+        async def act(cid: str, body: dict[str, Any]) -> None:
             to = body.get("to")
             if not isinstance(to, str) or to not in await self.accounts.names():
                 raise DeskError("transfer to a staff member who exists")
-            await self.desk.transfer(cid, s.name, to)
+            await self.desk.transfer(cid, staff.name, to)
 
-        return await self._act(request, act)
+        return await self._act(request, staff, act)
 
-    async def close(self, request: web.Request) -> web.Response:
+    async def close(self, request: web.Request, staff: StaffSession) -> web.Response:
         return await self._act(
-            request, lambda s, cid, body: self.desk.close(cid, s.name, _categorisation(body))
+            request, staff, lambda cid, body: self.desk.close(cid, staff.name, _categorisation(body))
         )
 
-    async def block(self, request: web.Request) -> web.Response:
-        async def act(s: StaffSession, cid: str, body: dict[str, Any]) -> None:
-            await self.desk.block(cid, s.name, _field(body, "hours", int, "hours must be a whole number"))
+    async def block(self, request: web.Request, staff: StaffSession) -> web.Response:
+        async def act(cid: str, body: dict[str, Any]) -> None:
+            await self.desk.block(cid, staff.name, _field(body, "hours", int, "hours must be a whole number"))
 
-        return await self._act(request, act)
+        return await self._act(request, staff, act)
 
-    async def flag(self, request: web.Request) -> web.Response:
-        async def act(s: StaffSession, cid: str, body: dict[str, Any]) -> None:
-            await self.desk.flag(cid, s.name, _field(body, "hostile", bool, "hostile must be true or false"))
+    async def flag(self, request: web.Request, staff: StaffSession) -> web.Response:
+        async def act(cid: str, body: dict[str, Any]) -> None:
+            await self.desk.flag(
+                cid, staff.name, _field(body, "hostile", bool, "hostile must be true or false")
+            )
 
-        return await self._act(request, act)
+        return await self._act(request, staff, act)
 
-    async def staff_names(self, request: web.Request) -> web.Response:
-        await self._staff(request)
+    async def staff_names(self, request: web.Request, staff: StaffSession) -> web.Response:
         return web.json_response({"staff": await self.accounts.names()})
 
-    async def audit(self, request: web.Request) -> web.Response:
-        await self._staff(request, role="admin")
+    async def audit(self, request: web.Request, staff: StaffSession) -> web.Response:
         rows = await self.accounts.audit_log()
         return web.json_response(
             {
@@ -361,10 +349,9 @@ class Console:
             }
         )
 
-    async def search(self, request: web.Request) -> web.Response:
+    async def search(self, request: web.Request, staff: StaffSession) -> web.Response:
         """Words in open and recent transcripts. Every conversation shown is audited as searched (the
         words searched for are not: the log never holds text)."""
-        staff = await self._staff(request)
         hits = await self.desk.search(request.query.get("q", ""))
         for conversation_id in dict.fromkeys(hit.conversation_id for hit in hits):
             await self.accounts.audit(staff.name, "search", conversation_id)
@@ -383,9 +370,8 @@ class Console:
             }
         )
 
-    async def stream(self, request: web.Request) -> web.StreamResponse:
+    async def stream(self, request: web.Request, staff: StaffSession) -> web.StreamResponse:
         """Server-sent events: a nudge whenever a conversation changes; the page refetches what it shows."""
-        staff = await self._staff(request)
         response = web.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream",
@@ -420,6 +406,8 @@ class Console:
                     await response.write(b": heartbeat\n\n")
                 elif event.get("type") == "change":
                     await response.write(f"event: change\ndata: {json.dumps(event)}\n\n".encode())
+                elif (typing := typing_indicator.for_console(event)) is not None:
+                    await response.write(f"event: typing\ndata: {json.dumps(typing)}\n\n".encode())
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
@@ -477,26 +465,39 @@ def _categorisation(body: dict[str, Any]) -> Categorisation:
 
 
 def add_routes(app: web.Application, get: Callable[[web.Request], Console]) -> None:
-    def route(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    def signing_in(name: str) -> Handler:
+        """The two routes before there is a session to check."""
+
         async def handler(request: web.Request) -> web.StreamResponse:
-            method: Callable[[web.Request], Awaitable[web.StreamResponse]] = getattr(get(request), name)
+            method: Handler = getattr(get(request), name)
             return await method(request)
 
         return handler
 
-    app.router.add_get("/staff/login", route("login_page"))
-    app.router.add_post("/staff/login", route("login"))
-    app.router.add_post("/staff/logout", route("logout"))
-    app.router.add_get("/staff", route("page"))
+    app.router.add_get("/staff/login", signing_in("login_page"))
+    app.router.add_post("/staff/login", signing_in("login"))
+    app.router.add_post("/staff/logout", staff_route(get, Console.logout, page=True))
+    app.router.add_get("/staff", staff_route(get, Console.page, page=True))
     api = "/staff/api"
-    app.router.add_get(f"{api}/queue", route("queue"))
-    app.router.add_get(f"{api}/staff", route("staff_names"))
-    app.router.add_get(f"{api}/audit", route("audit"))
-    app.router.add_get(f"{api}/search", route("search"))
-    app.router.add_get(f"{api}/stream", route("stream"))
-    app.router.add_get(f"{api}/conversations/{{id}}", route("conversation"))
-    app.router.add_post(f"{api}/floods/{{source}}/clear", route("clear_flood"))
-    for action in ("claim", "release", "messages", "notes", "transfer", "close", "block", "flag"):
-        handler = {"messages": "send", "notes": "note"}.get(action, action)
-        app.router.add_post(f"{api}/conversations/{{id}}/{{action:{action}}}", route(handler))
+    app.router.add_get(f"{api}/queue", staff_route(get, Console.queue))
+    app.router.add_get(f"{api}/staff", staff_route(get, Console.staff_names))
+    app.router.add_get(f"{api}/audit", staff_route(get, Console.audit, role=StaffRole.ADMIN))
+    app.router.add_get(f"{api}/search", staff_route(get, Console.search))
+    app.router.add_get(f"{api}/stream", staff_route(get, Console.stream))
+    app.router.add_get(f"{api}/conversations/{{id}}", staff_route(get, Console.conversation))
+    app.router.add_post(f"{api}/floods/{{source}}/clear", staff_route(get, Console.clear_flood))
+    actions = {
+        "claim": Console.claim,
+        "release": Console.release,
+        "messages": Console.send,
+        "notes": Console.note,
+        "transfer": Console.transfer,
+        "close": Console.close,
+        "block": Console.block,
+        "flag": Console.flag,
+    }
+    for action, handler in actions.items():
+        app.router.add_post(f"{api}/conversations/{{id}}/{{action:{action}}}", staff_route(get, handler))
     casework.add_routes(app, get)
+    canned.add_routes(app, get)
+    typing_indicator.add_routes(app, get)

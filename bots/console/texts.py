@@ -92,6 +92,7 @@ PAGE = {
     "audit_conversation": N_("Conversation"),
     "search": N_("Search in conversations"),
     "search_none": N_("Nothing found."),
+    "person_typing": N_("The person is writing…"),
 }
 # What the audit log records (the API route's name), in the console's words.
 AUDIT_ACTIONS = {
@@ -105,6 +106,8 @@ AUDIT_ACTIONS = {
     "block": N_("Blocked the sender"),
     "flag": N_("Changed the possibly hostile mark"),
     "search": N_("Found in a search"),
+    "canned_edit": N_("Changed a canned reply"),
+    "canned_reset": N_("Restored a canned reply's standard wording"),
 }
 CHANNELS = {
     "webchat": N_("Web chat"),

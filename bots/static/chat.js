@@ -87,6 +87,7 @@
     form: $('composer'),
     input: $('input'),
     send: $('send'),
+    typing: $('typing'),
   };
 
   // ---- State, mirrored to sessionStorage ----
@@ -370,6 +371,7 @@
     els.log.textContent = '';
     showNotice('');
     showOffline(false);
+    showTyping(false);
     const item = serverItem(m, m.sender);
     if (item) {
       item.closed = true; // a confirmation, not a question
@@ -621,7 +623,7 @@
       const controller = new AbortController();
       pollController = controller;
       try {
-        const query = '/poll?after=' + encodeURIComponent(String(state.after));
+        const query = '/poll?after=' + encodeURIComponent(String(state.after)) + (staffTyping ? '&typing=1' : '');
         response = await request('GET', query, undefined, token, POLL_TIMEOUT_MS, controller);
       } catch {
         response = null;
@@ -649,7 +651,33 @@
       await fontsFor(messageStrings(data.messages));
       if (leaving || token !== state.token || myEpoch !== epoch) continue;
       receive(data.messages);
+      showTyping(data.typing === true);
     }
+  }
+
+  // ---- Typing: "Writing…" while staff write a reply; the person's own typing signalled (throttled) ----
+
+  const TYPING_EVERY_MS = 3000; // at most one signal this often; the console shows it ~6 s
+  let typingText = els.typing ? els.typing.getAttribute('data-text') || '' : '';
+  let staffTyping = false;
+  let typingSentAt = 0;
+
+  function showTyping(on) {
+    staffTyping = on;
+    if (!els.typing) return;
+    const text = on ? typingText : '';
+    if (els.typing.textContent !== text) els.typing.textContent = text;
+    if (on) keepBottom();
+  }
+
+  function signalTyping(typing) {
+    // Only within a session (staff can see nothing before), never retried, failures ignored.
+    if (!state.token || leaving) return;
+    const now = Date.now();
+    if (typing && now - typingSentAt < TYPING_EVERY_MS) return;
+    if (!typing && !typingSentAt) return;
+    typingSentAt = typing ? now : 0;
+    request('POST', '/typing', { typing: typing }, state.token, 10000).catch(() => {});
   }
 
   // ---- The line's state (open or closed, when it opens, 112): asked again while the page is open ----
@@ -684,6 +712,10 @@
       offlineText = word('offline');
     }
     if (word('error')) errorText = word('error');
+    if (word('typing')) {
+      typingText = word('typing');
+      if (staffTyping) els.typing.textContent = typingText;
+    }
   }
 
   /** A reply came in this language: the page's own words, lang and dir follow (once the texts are here). */
@@ -769,6 +801,7 @@
     els.input.value = '';
     autosize();
     showNotice('');
+    signalTyping(false);
     enqueue({ k: 'me', text: text, cid: cid, choice: null, ref: null, pending: true });
   }
 
@@ -796,6 +829,7 @@
   });
 
   els.input.addEventListener('input', autosize);
+  els.input.addEventListener('input', () => signalTyping(els.input.value.trim() !== ''));
 
   // Keep the on-screen keyboard open when the send button is tapped.
   els.send.addEventListener('mousedown', (event) => event.preventDefault());

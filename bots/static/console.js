@@ -102,6 +102,7 @@
     noteForm: $('note-form'),
     note: $('note'),
     addNote: $('add-note'),
+    personTyping: $('person-typing'),
   };
 
   // ---- State ----
@@ -579,6 +580,7 @@
       els.reply.value = draft.reply;
       els.note.value = draft.note;
       els.replyNotice.textContent = '';
+      if (els.personTyping) els.personTyping.textContent = '';
       state.detail = null;
       state.prefilledFor = null;
       els.closeBox.open = false;
@@ -961,6 +963,7 @@
     const id = state.openId;
     const result = await act('messages', { text: value }, els.send);
     if (result === null) return; // kept in the box for another try
+    staffTyping(false);
     if (state.openId === id) {
       els.reply.value = '';
       els.replyNotice.textContent = result.held === true ? text('held') : '';
@@ -996,6 +999,33 @@
   }
 
   els.reply.addEventListener('keydown', ctrlEnter(sendReply));
+
+  // ---- Typing on the web chat, both ways (never stored; the person never learns who is writing) ----
+
+  const TYPING_SHOWN_MS = 6000; // the person's signal comes every 3 s while they type
+  const TYPING_EVERY_MS = 3000;
+  let personTypingTimer = 0;
+  let typingSent = { id: null, at: 0 };
+
+  function personTyping(id, on) {
+    if (id !== state.openId || !els.personTyping) return;
+    window.clearTimeout(personTypingTimer);
+    els.personTyping.textContent = on ? text('person_typing') : '';
+    if (on) personTypingTimer = window.setTimeout(() => personTyping(id, false), TYPING_SHOWN_MS);
+  }
+
+  function staffTyping(on) {
+    const id = state.openId;
+    const conv = state.detail && state.detail.conversation;
+    if (id === null || !conv || conv.channel !== 'webchat' || els.replyForm.hidden) return;
+    const now = Date.now();
+    if (on && typingSent.id === id && now - typingSent.at < TYPING_EVERY_MS) return;
+    if (!on && typingSent.id !== id) return;
+    typingSent = on ? { id: id, at: now } : { id: null, at: 0 };
+    call('POST', path(id, 'typing'), { typing: on }).catch(() => {});
+  }
+
+  els.reply.addEventListener('input', () => staffTyping(els.reply.value.trim() !== ''));
   els.note.addEventListener('keydown', ctrlEnter(addNote));
 
   els.transferBox.addEventListener('toggle', () => {
@@ -1101,6 +1131,14 @@
     }
   }
 
+  function eventData(event) {
+    try {
+      return JSON.parse(event.data);
+    } catch {
+      return null;
+    }
+  }
+
   let source = null;
   let reconnectTimer = 0;
   let connectedBefore = false;
@@ -1116,15 +1154,14 @@
       connectedBefore = true;
     });
     stream.addEventListener('change', (event) => {
-      let data = null;
-      try {
-        data = JSON.parse(event.data);
-      } catch {
-        data = null;
-      }
+      const data = eventData(event);
       const id = data && typeof data.conversation === 'string' ? data.conversation : null;
       // A change without an id (an erased conversation) may concern the open one as well.
       refresh(state.openId !== null && (id === null || id === state.openId));
+    });
+    stream.addEventListener('typing', (event) => {
+      const data = eventData(event);
+      if (data && typeof data.conversation === 'string') personTyping(data.conversation, data.typing === true);
     });
     stream.addEventListener('signed_out', signedOut);
     stream.addEventListener('error', () => {

@@ -6,6 +6,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
+from intake.storage.leader import Leadership
 from intake.storage.sealed import Cipher, cipher_for, use_cipher
 from intake.storage.uow import Database, WriteTurns
 from intake.storage.writer import SqliteWriter
@@ -129,17 +131,44 @@ async def _checkpoint(engine: AsyncEngine, turns: WriteTurns) -> None:
         turns.release()
 
 
+@dataclass(frozen=True)
+class Storage:
+    """A database opened by the running service or a command: the Database its work goes through, and
+    what only its owner does with the engine under it (migrate, check readiness, lead the scheduled jobs,
+    close), so that no edge handles an engine."""
+
+    engine: AsyncEngine
+    db: Database
+
+    @classmethod
+    def open(cls, url: str, cipher: Cipher | None = None) -> Storage:
+        """The cipher is registered before migrating: a migration may encrypt what earlier versions
+        stored in clear."""
+        engine = make_engine(url)
+        return cls(engine, make_database(engine, cipher))
+
+    async def migrate(self) -> None:
+        await migrate(self.engine)
+
+    async def ready(self) -> bool:
+        return await schema_ready(self.engine)
+
+    def leadership(self) -> Leadership:
+        return Leadership(self.engine)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
 @asynccontextmanager
 async def migrated_database(url: str, cipher: Cipher | None = None) -> AsyncIterator[Database]:
-    """A migrated Database for one command, its engine disposed of afterwards. The cipher is registered
-    before migrating: a migration may encrypt what earlier versions stored in clear."""
-    engine = make_engine(url)
+    """A migrated Database for one command, its engine disposed of afterwards."""
+    storage = Storage.open(url, cipher)
     try:
-        db = make_database(engine, cipher)
-        await migrate(engine)
-        yield db
+        await storage.migrate()
+        yield storage.db
     finally:
-        await engine.dispose()
+        await storage.close()
 
 
 def alembic_config() -> AlembicConfig:

@@ -408,3 +408,19 @@ class PhoneDutyRow(Base):
     number_enc: Mapped[bytes] = mapped_column(LargeBinary)
     on_duty: Mapped[bool] = mapped_column(default=False)
     updated_at: Mapped[datetime] = mapped_column(aware())
+
+
+class CannedReplyRow(Base):
+    """An administrator's own wording of one canned reply in one language; without a row the catalog's
+    text is used (intake/canned.py)."""
+
+    __tablename__ = "canned_replies"
+    __table_args__ = (UniqueConstraint("key", "lang", name="uq_canned_replies_key_lang"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # A key of intake.content.CANNED, and one of the catalogs' languages.
+    key: Mapped[str] = mapped_column(String(32))
+    lang: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(String(2000))
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(aware())

@@ -90,12 +90,17 @@ class Failure:
     status: int
     description: str
     retry_after: int | None = None
+    migrate_to: int | None = None
 
 
-def _error(status: int, description: str, retry_after: int | None = None) -> web.Response:
+def _error(
+    status: int, description: str, retry_after: int | None = None, migrate_to: int | None = None
+) -> web.Response:
     body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
     if retry_after is not None:
         body["parameters"] = {"retry_after": retry_after}
+    if migrate_to is not None:
+        body["parameters"] = {"migrate_to_chat_id": migrate_to}
     return web.json_response(body, status=status)
 
 
@@ -137,9 +142,16 @@ class FakeTelegram:
     # ---- what a test sets up ------------------------------------------------------------------------
 
     def fail_next(
-        self, method: str, status: int, description: str = "", retry_after: int | None = None, times: int = 1
+        self,
+        method: str,
+        status: int,
+        description: str = "",
+        retry_after: int | None = None,
+        times: int = 1,
+        migrate_to: int | None = None,
     ) -> None:
-        """Answer the next `times` calls of `method` with this error (429: set retry_after)."""
+        """Answer the next `times` calls of `method` with this error (429: set retry_after; a group that
+        became a supergroup: 400 with migrate_to, the new chat id)."""
         if not description:
             description = {
                 400: "Bad Request: chat not found",
@@ -147,7 +159,8 @@ class FakeTelegram:
                 429: f"Too Many Requests: retry after {retry_after}",
                 502: "Bad Gateway",
             }.get(status, "Internal Server Error")
-        self._failures.setdefault(method, []).extend([Failure(status, description, retry_after)] * times)
+        failure = Failure(status, description, retry_after, migrate_to)
+        self._failures.setdefault(method, []).extend([failure] * times)
 
     def clear_failures(self) -> None:
         self._failures.clear()
@@ -259,7 +272,7 @@ class FakeTelegram:
         if failures:
             failure = failures.pop(0)
             self.calls.append(Call(method, params, failure.status))
-            return _error(failure.status, failure.description, failure.retry_after)
+            return _error(failure.status, failure.description, failure.retry_after, failure.migrate_to)
         handler = getattr(self, "_api_" + method, None)
         if handler is None:
             self.calls.append(Call(method, params, 404))

@@ -31,7 +31,6 @@ from intake.config import ConfigError, load_settings
 from intake.keywords import Keyword, default_table
 from intake.messages import Channel, Choice, Contact, OutboundMessage, Reply
 from intake.outbox import PermanentFailure, TemporaryFailure
-from intake.queue import StaffDesk
 from intake.storage.models import ContactRow, ConversationRow, InboundSeenRow, MessageRow, OutboxRow
 from tests.channels.fake_telegram import TOKEN, FakeTelegram, User, serve
 from tests.conftest import HELPLINE_COMMAND, OSLO, REPO
@@ -293,7 +292,7 @@ async def test_staff_reply_arrives_in_the_chat(line: Line) -> None:
         pytest.fail("the intake did not end in the queue")
     async with line.wiring.db.uow() as uow:
         [queued] = await uow.conversations.queue()
-    desk = StaffDesk(line.wiring.service)
+    desk = line.wiring.desk
     await desk.claim(queued.id, "hanne")
     await desk.reply(queued.id, "hanne", "Hei, jeg heter Hanne. Vil du fortelle litt mer?")
     await line.deliver()
@@ -494,7 +493,7 @@ async def test_a_blocked_sender_still_erases_with_the_command_and_is_told(line: 
     await person.says("hei")
     async with line.wiring.db.uow() as uow:
         [conv] = await uow.session.scalars(select(ConversationRow))
-    await StaffDesk(line.wiring.service).block(conv.id, "hanne", hours=24)
+    await line.wiring.desk.block(conv.id, "hanne", hours=24)
     assert await person.says("hallo?") == [line.says("nb", c.BLOCKED)]
     assert await person.says("hallo igjen") == []  # one neutral line, then silence
 

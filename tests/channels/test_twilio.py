@@ -142,8 +142,8 @@ class Twilio:
         return self.wiring.db
 
     def desk(self) -> StaffDesk:
-        invites = frozenset({"whatsapp"}) if whatsapp_invite_enabled(self.settings) else frozenset()
-        return StaffDesk(self.wiring.service, invite_channels=invites)
+        # The app's own: it invites back on WhatsApp where the settings have the template.
+        return self.wiring.desk
 
     async def post(
         self, path: str, params: Params, *, url: str | None = None, signature: str | None = None

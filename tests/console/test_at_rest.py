@@ -17,7 +17,7 @@ NOTE = "Father controls the phone; only write in the afternoon."
 async def raw_values(console: Console) -> list[str]:
     """Every value of every table as the database hands it out, bypassing the models' types."""
     values: list[str] = []
-    async with console.wiring.engine.connect() as conn:
+    async with console.wiring.storage.engine.connect() as conn:
         for table in ("contacts", "conversations", "messages", "outbox", "stat_records", "audit_log"):
             for row in await conn.execute(text(f"SELECT * FROM {table}")):  # noqa: S608 - fixed names
                 values.extend(as_text(value) for value in row)
@@ -45,7 +45,7 @@ async def test_transcripts_notes_and_replies_are_stored_encrypted_and_read_clear
     stored = await raw_values(console)
     for secret in (WRITTEN, "brother", REPLY, "nobody else", NOTE, "afternoon", '"choices"', '"text"'):
         assert not any(secret in value for value in stored), secret
-    async with console.wiring.engine.connect() as conn:
+    async with console.wiring.storage.engine.connect() as conn:
         tokens = (await conn.execute(text("SELECT text FROM messages"))).scalars().all()
     assert tokens
     assert all(str(token).startswith("gAAAAA") for token in tokens)  # Fernet tokens

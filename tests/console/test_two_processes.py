@@ -204,3 +204,35 @@ async def test_signing_out_on_b_or_disabling_from_the_command_line_ends_streams_
             # Disabled by an operator's command: the member's other streams end too.
             await helpline(a.env, "staff", "disable", "anna")
             await until_signed_out(streams[1])
+
+
+async def test_typing_crosses_the_copies_both_ways(services: tuple[Service, Service]) -> None:
+    """The person types on B and the console on A shows it; the staff member types on A and the person's
+    poll on B shows "Writing…" (web chat typing, intake/typing_signals.py: over the bus, never stored)."""
+    a, b = services
+    async with client(a) as on_a, client(b) as on_b:
+        anna = await Staff(on_a, "anna").sign_in()
+        stream = await anna.stream()
+        chat = await Chat(on_b, lang="en").start()
+        await chat.send("I need help")
+        conversation = await stream.change()
+        assert conversation is not None
+        await chat.poll()
+        await anna.act(conversation, "claim")
+        await chat.poll()
+
+        response = await on_b.post("/chat/api/typing", json={"typing": True}, headers=chat.headers)
+        assert response.status == 202
+        assert (await response.json())["sent"] is True
+        event = await stream.next()
+        while event.name != "typing":
+            event = await stream.next()
+        assert event.data == {"conversation": conversation, "typing": True}
+
+        assert await anna.act(conversation, "typing", {"typing": True}) == {"ok": True, "sent": True}
+        async with asyncio.timeout(WAIT_SECONDS):
+            while True:
+                polled = await on_b.get(f"/chat/api/poll?after={chat.after}", headers=chat.headers)
+                if (await polled.json()).get("typing") is True:
+                    break
+        stream.close()

@@ -175,7 +175,7 @@ class Service:
         """Every committed row of every table. SQLite is read straight from its file (the sequences of ids
         too): far faster than through the ORM, and a refused request must not have committed anything."""
         if self.database is None:
-            async with self.wiring.engine.connect() as conn:
+            async with self.wiring.storage.engine.connect() as conn:
                 return {
                     table.name: [
                         tuple(row) for row in await conn.execute(select(table).order_by(*table.primary_key))

@@ -15,6 +15,7 @@ from intake.i18n import Catalogs, default_locales_dir
 from intake.keywords import default_table
 from intake.messages import Channel, Contact, InboundMessage
 from intake.privacy import Keys
+from intake.queue import StaffDesk
 from intake.service import IntakeService, Outcome
 from intake.storage.db import make_database
 from intake.storage.models import ConversationRow, MessageRow, OutboxRow
@@ -62,6 +63,18 @@ def build_service(
         hours=hours or default_hours(),
         keywords=default_table(),
         clock=clock,
+    )
+
+
+def build_desk(service: IntakeService) -> StaffDesk:
+    """The staff desk beside this service, wired as bots/app.py wires it: the service's clock."""
+    return StaffDesk(
+        db=service.db,
+        catalogs=service.catalogs,
+        hours=service.hours,
+        clock=lambda: service.clock(),
+        on_replies=service.on_replies,
+        on_change=service.on_change,
     )
 
 

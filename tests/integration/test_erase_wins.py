@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from intake.flow import FlowState, erase
 from intake.hours import OpeningHours
 from intake.messages import Channel
-from intake.queue import Categorisation, StaffDesk
+from intake.queue import Categorisation
 from intake.service import IntakeService
 from intake.storage.db import make_engine, migrate
 from tests.integration.conftest import (
@@ -22,6 +22,7 @@ from tests.integration.conftest import (
     ALWAYS_OPEN,
     Clock,
     Writer,
+    build_desk,
     build_service,
     conversations,
     outbox,
@@ -40,7 +41,7 @@ async def _only_conversation(service: IntakeService) -> str:
 
 async def blocked(service: IntakeService, person: Writer, clock: Clock) -> None:
     await person.says(SECRET)
-    await StaffDesk(service).block(await _only_conversation(service), "anna", hours=24)
+    await build_desk(service).block(await _only_conversation(service), "anna", hours=24)
     await person.says("are you there?")  # gets the one neutral line; later ones get nothing
 
 
@@ -52,12 +53,12 @@ async def rate_limited(service: IntakeService, person: Writer, clock: Clock) -> 
 
 async def held_by_staff(service: IntakeService, person: Writer, clock: Clock) -> None:
     await person.says(SECRET)
-    await StaffDesk(service).claim(await _only_conversation(service), "anna")
+    await build_desk(service).claim(await _only_conversation(service), "anna")
 
 
 async def closed(service: IntakeService, person: Writer, clock: Clock) -> None:
     await held_by_staff(service, person, clock)
-    await StaffDesk(service).close(await _only_conversation(service), "anna", Categorisation())
+    await build_desk(service).close(await _only_conversation(service), "anna", Categorisation())
     clock.advance(days=1)
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import Table, select
 
 from intake.hours import OpeningHours
 from intake.messages import Channel, Contact, InboundMessage
-from intake.queue import Categorisation, StaffDesk
+from intake.queue import Categorisation
 from intake.service import IntakeService, Outcome
 from intake.staff import StaffAccounts
 from intake.storage.db import make_engine, migrate
@@ -33,7 +33,15 @@ from intake.storage.models import (
     OutboxRow,
     StatRecordRow,
 )
-from tests.integration.conftest import ALWAYS_CLOSED, ALWAYS_OPEN, Clock, Writer, build_service, conversations
+from tests.integration.conftest import (
+    ALWAYS_CLOSED,
+    ALWAYS_OPEN,
+    Clock,
+    Writer,
+    build_desk,
+    build_service,
+    conversations,
+)
 from tests.integration.test_outbox import FakeTelegram, worker
 from tests.integration.test_service import BUTTON_INTAKE, TYPED_INTAKE
 
@@ -68,7 +76,7 @@ async def _script(service: IntakeService, clock: Clock) -> list[Outcome]:
 
     blocked = Writer(service, "blocked")
     await say(blocked, "hello")
-    await StaffDesk(service).block((await conversations(service.db))[-1].id, "anna", hours=24)
+    await build_desk(service).block((await conversations(service.db))[-1].id, "anna", hours=24)
     await say(blocked, "are you there?")
     await say(blocked, "hello?")
 
@@ -84,7 +92,7 @@ async def _script(service: IntakeService, clock: Clock) -> list[Outcome]:
     erased = Writer(service, "erased")
     await say(erased, "hei")
     await say(erased, "1")
-    await StaffDesk(service).claim((await conversations(service.db))[-1].id, "anna")
+    await build_desk(service).claim((await conversations(service.db))[-1].id, "anna")
     # The sender claims and marks what is due (on the writer: its jobs too); the delete word below then
     # finds sent replies to take off the device.
     sender = worker(service, clock, FakeTelegram())
@@ -96,7 +104,7 @@ async def _script(service: IntakeService, clock: Clock) -> list[Outcome]:
     held = Writer(service, "held")
     for said in TYPED_INTAKE:
         await say(held, said)
-    desk = StaffDesk(service)
+    desk = build_desk(service)
     conv_id = (await conversations(service.db))[-1].id
     await desk.claim(conv_id, "anna")
     await desk.close(conv_id, "anna", Categorisation())

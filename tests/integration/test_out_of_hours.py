@@ -11,10 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from intake import content as c
 from intake.i18n import Texts
 from intake.messages import Channel
-from intake.queue import StaffDesk
 from intake.service import IntakeService
 from tests.conftest import OSLO, TUESDAY_10
-from tests.integration.conftest import Clock, Writer, build_service, conversations, outbox, texts
+from tests.integration.conftest import Clock, Writer, build_desk, build_service, conversations, outbox, texts
 from tests.said import first_lines, said
 
 SATURDAY_EVENING = datetime(2026, 11, 28, 20, 0, tzinfo=OSLO)
@@ -123,7 +122,7 @@ async def test_held_by_staff_danger_is_urgent_in_hours_and_unread_after_hours(en
     await new_replies(service, person, "hei", seen)
     await new_replies(service, person, "han slår meg", seen)
     (conv,) = await conversations(service.db)
-    await StaffDesk(service).claim(conv.id, "anna")
+    await build_desk(service).claim(conv.id, "anna")
     assert (await new_replies(service, person, "nå har han kniv", seen))[-1] == said(nb(service), c.DANGER)
     clock.now = SATURDAY_EVENING
     replies = await new_replies(service, person, "de skal drepe meg", seen)
@@ -136,7 +135,7 @@ async def test_a_blocked_sender_is_told_112_once_and_nothing_else(engine: AsyncE
     person, seen = Writer(service), list[str]()
     await new_replies(service, person, "hei", seen)
     (conv,) = await conversations(service.db)
-    await StaffDesk(service).block(conv.id, "anna", hours=24)
+    await build_desk(service).block(conv.id, "anna", hours=24)
     (reply,) = await new_replies(service, person, "de skal drepe meg", seen)
     assert first_lines([reply]) == [nb(service)(c.BLOCKED)]
     assert reply.endswith("112.")
@@ -166,7 +165,7 @@ async def test_once_staff_hold_the_conversation_a_typed_number_is_for_them_not_t
     assert conv.status == "queued"
     # Still waiting: "3" asks for the services open day and night.
     assert any("116 123" in r for r in await new_replies(service, person, "3", seen))
-    await StaffDesk(service).claim(conv.id, "anna")
+    await build_desk(service).claim(conv.id, "anna")
     seen[:] = texts(await outbox(service.db, person.pseudonym))  # the "a staff member is here" notice
     # A staff member asks "how many of you live at home?": the answer "3" is for them, the bot stays quiet.
     assert await new_replies(service, person, "3", seen) == []

@@ -60,7 +60,7 @@ async def test_readyz_answers_503_when_the_schema_is_behind(database_url: str, t
     app = make_app(settings, run_outbox=False)
     async with TestClient(TestServer(app)) as client:
         assert (await client.get("/readyz")).status == 200
-        await set_revision(app[WIRING].engine, "0003")
+        await set_revision(app[WIRING].storage.engine, "0003")
         response = await client.get("/readyz")
         assert response.status == 503
         assert await response.json() == {"status": "database unavailable or not migrated"}

@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from intake.hours import OpeningHours
-from intake.queue import StaffDesk
 from intake.retention import purge
 from intake.staff import SignInRefused, StaffAccounts
 from intake.storage.db import make_database
@@ -23,7 +22,15 @@ from intake.storage.models import (
     StatRecordRow,
 )
 from intake.storage.uow import Database
-from tests.integration.conftest import ALWAYS_OPEN, Clock, Writer, build_service, conversations, messages
+from tests.integration.conftest import (
+    ALWAYS_OPEN,
+    Clock,
+    Writer,
+    build_desk,
+    build_service,
+    conversations,
+    messages,
+)
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -90,7 +97,7 @@ async def test_conversations_never_closed_are_purged_after_the_retention_period_
         await queued.says(said)
     clock.advance(seconds=1)  # the held conversation is the newest
     await held.says("hjelp")
-    await StaffDesk(service).claim((await conversations(service.db))[-1].id, "anna")
+    await build_desk(service).claim((await conversations(service.db))[-1].id, "anna")
     await lively.says("hei")
     records = await count(service.db, StatRecordRow)
     assert records == 1

@@ -549,3 +549,68 @@ def test_weekly_parse_uses_given_path() -> None:
 def test_weekly_schedule_needs_seven_days() -> None:
     with pytest.raises(ValueError, match="7 days"):
         WeeklySchedule(((),))
+
+
+# --- the answer per minute ------------------------------------------------------------------------------
+
+
+def test_the_answer_is_computed_once_a_minute_per_channel(monkeypatch: pytest.MonkeyPatch) -> None:
+    hours = default_hours()
+    walks: list[str | None] = []
+    original = OpeningHours._open_intervals
+
+    def counted(self: OpeningHours, first_day: date, days: int, channel: str | None) -> object:
+        walks.append(channel)
+        return original(self, first_day, days, channel)
+
+    monkeypatch.setattr(OpeningHours, "_open_intervals", counted)
+    tuesday = oslo(2026, 6, 9, 10)
+    for second in range(60):
+        at = tuesday + timedelta(seconds=second, microseconds=second * 1000)
+        assert hours.is_open(at)
+        assert not hours.is_open(at, "webchat")  # web chat: Mondays and Fridays only
+        assert hours.next_opening(at, "webchat") == oslo(2026, 6, 12, 9)
+    # Each channel's minute: open at its first and last instant, and (closed) the next opening.
+    assert walks.count(None) == 2
+    assert walks.count("webchat") == 3
+    hours.is_open(tuesday + timedelta(minutes=1))
+    assert walks.count(None) == 4  # a new minute, a new answer
+
+
+def test_answers_across_minute_boundaries_in_one_sequence() -> None:
+    """One object asked one instant after another (as the service asks it, its clock moving on and, in
+    tests, back), each answer right for its own instant."""
+    hours = default_hours()
+    steps = [
+        (oslo(2026, 6, 9, 8, 58, 59), False, oslo(2026, 6, 9, 9)),
+        (oslo(2026, 6, 9, 8, 59), False, oslo(2026, 6, 9, 9)),
+        (oslo(2026, 6, 9, 8, 59, 59) + timedelta(microseconds=999_999), False, oslo(2026, 6, 9, 9)),
+        (oslo(2026, 6, 9, 9), True, oslo(2026, 6, 9, 9)),
+        (oslo(2026, 6, 9, 9, 0, 1), True, oslo(2026, 6, 9, 9, 0, 1)),
+        (oslo(2026, 6, 9, 15, 59, 59), True, oslo(2026, 6, 9, 15, 59, 59)),
+        (oslo(2026, 6, 9, 16), False, oslo(2026, 6, 10, 9)),
+        (oslo(2026, 6, 9, 16, 0, 30), False, oslo(2026, 6, 10, 9)),
+        (oslo(2026, 6, 9, 8, 59, 30), False, oslo(2026, 6, 9, 9)),  # back in time
+        (oslo(2026, 6, 9, 9, 0, 0), True, oslo(2026, 6, 9, 9)),
+    ]
+    for at, open_, next_opening in steps:
+        assert hours.is_open(at) is open_, at
+        assert hours.next_opening(at) == next_opening, at
+        assert hours.is_open(at, "phone") is open_  # a channel without its own hours: the same answer
+
+
+def test_a_boundary_inside_a_minute_is_answered_for_the_instant() -> None:
+    # Africa/Monrovia's clocks went from -0:44:30 to 0:00 on 1972-01-07: every span boundary that day and
+    # before sits half a minute off the UTC minute, so no minute of its opening has one answer.
+    hours = OpeningHours.from_config(
+        {
+            "timezone": "Africa/Monrovia",
+            "public_holidays": "",
+            "weekly": {d: ["09:00-16:00"] for d in ALL_DAYS},
+        }
+    )
+    opens = datetime(1972, 1, 6, 9, 0, tzinfo=ZoneInfo("Africa/Monrovia")).astimezone(UTC)
+    assert opens.second == 30
+    assert not hours.is_open(opens - timedelta(seconds=1))
+    assert hours.is_open(opens)
+    assert hours.next_opening(opens - timedelta(seconds=1)) == opens

@@ -93,7 +93,7 @@ SAFETY = {sms.Encoding.GSM7: 3, sms.Encoding.UCS2: 4}
 
 _skip = Option(SKIP, c.SKIP)
 _done = Option(DONE, c.DONE)
-# Each question with the menu the flow sends with it (intake/flow.py `_ask`); the topic question after one
+# Each question with the menu the flow sends with it (intake/flow.py `STEPS`); the topic question after one
 # pick lists the seven topics left, so the longest follow-up is measured.
 QUESTIONS: dict[str, tuple[Option, ...]] = {
     c.ASK_SAFE: (Option("yes", c.YES), Option("no", c.NO), Option("unsure", c.NOT_SURE)),

@@ -1,11 +1,13 @@
 """The Telegram channel: python-telegram-bot's `Application` (for the Bot and its lifecycle, without its
 updater and its dispatch), fed by our own route.
 
-`POST /webhooks/telegram` checks Telegram's secret header, parses the update with PTB, turns it into the
-core's `InboundMessage` (updates.py) and waits for the core's `receive`, so Telegram gets
+`POST /webhooks/telegram` checks Telegram's secret header, turns the update into the core's
+`InboundMessage` (updates.py: a plain text message or button press from the dict, anything else through
+PTB's `Update`) and waits for the core's `receive`, so Telegram gets
 its 200 only after the message is committed (on an error it gets a 500 and sends the update again; a
 repeated update_id is ignored by the core). Conversation state is in the database: no ConversationHandler,
-no `user_data`. Replies leave through the durable outbox and `TelegramSender` (sender.py).
+no `user_data`. Replies leave through the durable outbox and `TelegramSender` (sender.py), and they and
+the acknowledgements of button presses go out through api.py's `BotApi` on PTB's aiohttp session.
 `helpline serve --telegram-polling` feeds the same handler from getUpdates, for development without a
 public address.
 """
@@ -27,10 +29,11 @@ from telegram.ext import Application
 
 from bots.bodies import parse_json, read_limited
 from bots.channels.base import ChannelContext, Sender
+from bots.channels.telegram.api import BotApi
 from bots.channels.telegram.http import AiohttpRequest
 from bots.channels.telegram.sender import SendLimiter, TelegramSender, retry_after_seconds
 from bots.channels.telegram.settings import TelegramSettings
-from bots.channels.telegram.updates import Pressed, check_ids, inbound_from
+from bots.channels.telegram.updates import Parsed, Pressed, check_ids, inbound_from, plain_inbound
 from bots.http.errors import json_error
 from intake.config import ConfigError
 from intake.messages import InboundMessage
@@ -58,14 +61,14 @@ async def _not_started(message: InboundMessage) -> Outcome:
     raise RuntimeError("the Telegram channel has not started")
 
 
-def _application(config: TelegramSettings) -> TelegramApp:
+def _application(config: TelegramSettings, request: AiohttpRequest) -> TelegramApp:
     """PTB's Application for its Bot and lifecycle only: no updater, no dispatch. Its HTTP sessions open
     at `initialize()`, inside the running loop."""
     return (
         Application.builder()
         .token(config.token)
         .base_url(config.api_url)
-        .request(AiohttpRequest())
+        .request(request)
         # getUpdates (--telegram-polling) holds its connection for the long poll.
         .get_updates_request(AiohttpRequest(pool_size=1, read_timeout=POLL_SECONDS + 10))
         .updater(None)
@@ -78,14 +81,20 @@ class TelegramChannel:
     """The Telegram channel (bots/channels/base.py's `Channel`)."""
 
     config: TelegramSettings
-    limiter: SendLimiter = field(default_factory=SendLimiter)
+    limiter: SendLimiter = field(init=False)  # paced as the settings say
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     application: TelegramApp = field(init=False)
+    api: BotApi = field(init=False)
     _receive: Callable[[InboundMessage], Awaitable[Outcome]] = _not_started
     _starter: asyncio.Task[None] | None = None
 
     def __post_init__(self) -> None:
-        self.application = _application(self.config)
+        self.limiter = SendLimiter.for_rates(
+            self.config.sends_per_second, self.config.sends_per_chat_per_second
+        )
+        request = AiohttpRequest()
+        self.application = _application(self.config, request)
+        self.api = BotApi(request, self.application.bot.base_url)
 
     @property
     def name(self) -> str:
@@ -107,7 +116,7 @@ class TelegramChannel:
         # Telegram being unreachable must not stop the web chat: start now if it answers, else keep trying.
         if not await self._start_once():
             self._starter = asyncio.create_task(self._keep_starting())
-        return {NAME: TelegramSender(lambda: self.bot, self.limiter, self.ready)}
+        return {NAME: TelegramSender(lambda: self.api, self.limiter, self.ready)}
 
     async def _start_once(self) -> bool:
         try:
@@ -156,9 +165,13 @@ class TelegramChannel:
 
     async def handle(self, update: Update) -> None:
         try:
-            inbound, pressed = inbound_from(update)
+            parsed = inbound_from(update)
         except (AttributeError, TypeError, ValueError) as exc:
             raise MalformedUpdate(type(exc).__name__) from None
+        await self._process(parsed)
+
+    async def _process(self, parsed: Parsed) -> None:
+        inbound, pressed = parsed
         if inbound is None:
             return  # groups, channels, edits, service messages: nothing processed, nothing stored
         await self._receive(inbound)
@@ -170,10 +183,13 @@ class TelegramChannel:
         next question comes as a new message). Cosmetic: failures are logged and ignored."""
         try:
             await self.limiter.wait()
-            await pressed.query.answer()
-            if pressed.message is not None and pressed.message.reply_markup is not None:
+            await self.api.call("answerCallbackQuery", {"callback_query_id": pressed.query_id})
+            if pressed.keyboard_message_id is not None:
                 await self.limiter.wait()
-                await pressed.message.edit_reply_markup(reply_markup=None)
+                await self.api.call(
+                    "editMessageReplyMarkup",
+                    {"chat_id": pressed.keyboard_chat_id, "message_id": pressed.keyboard_message_id},
+                )
         except TelegramError as exc:
             log.info("telegram: could not acknowledge a button press (%s)", type(exc).__name__)
 
@@ -190,15 +206,19 @@ class TelegramChannel:
             return json_error(400, "not a Telegram update")
         if not self.ready.is_set():
             return json_error(503, "starting")  # Telegram sends it again
+        plain = plain_inbound(data)
         try:
-            update = Update.de_json(data, self.bot)
-            check_ids(update)
-        except (AttributeError, KeyError, OverflowError, TypeError, ValueError):
-            # What PTB's constructors raise for the wrong shapes: a number where an object belongs
-            # (AttributeError), a date past the platform's time_t (OverflowError), a missing field.
-            return json_error(400, "not a Telegram update")
-        try:
-            await self.feed(update)
+            if plain is not None:
+                await self._process(plain)
+            else:
+                try:
+                    update = Update.de_json(data, self.bot)
+                    check_ids(update)
+                except (AttributeError, KeyError, OverflowError, TypeError, ValueError):
+                    # What PTB's constructors raise for the wrong shapes: a number where an object belongs
+                    # (AttributeError), a date past the platform's time_t (OverflowError), a missing field.
+                    return json_error(400, "not a Telegram update")
+                await self.feed(update)
         except MalformedUpdate:
             return json_error(400, "not a Telegram update")
         except Exception as exc:

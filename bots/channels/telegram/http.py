@@ -4,7 +4,8 @@ PTB lets the transport be swapped (`BaseRequest`); everything above it (methods,
 RetryAfter) stays PTB's. Measured in the benchmark: with ~50 replies in flight, httpx/httpcore's connection
 pool spent more CPU per send than the rest of the send, and the service already runs on aiohttp, whose
 client keeps one pool for all of them. One session per request object, created inside the running loop at
-`initialize()` and closed at `shutdown()`.
+`initialize()` and closed at `shutdown()`. `post_json` is the same session without PTB above it, for the
+calls the outbox makes on every reply (api.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 5.0
 WRITE_TIMEOUT = 5.0
 MEDIA_WRITE_TIMEOUT = 20.0
+JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 def _value(given: object, default: float | None) -> float | None:
@@ -36,6 +38,10 @@ class AiohttpRequest(BaseRequest):
         self._pool_size = pool_size
         self._read_timeout = read_timeout
         self._session: aiohttp.ClientSession | None = None
+        total = None if read_timeout is None else CONNECT_TIMEOUT + read_timeout + WRITE_TIMEOUT
+        self._json_timeout = aiohttp.ClientTimeout(
+            total=total, connect=CONNECT_TIMEOUT, sock_read=read_timeout
+        )
 
     @property
     def read_timeout(self) -> float | None:
@@ -63,8 +69,7 @@ class AiohttpRequest(BaseRequest):
         connect_timeout: object = BaseRequest.DEFAULT_NONE,
         pool_timeout: object = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
-        if self._session is None or self._session.closed:
-            raise RuntimeError("this AiohttpRequest is not initialized")
+        session = self._live()
         files = request_data.multipart_data if request_data is not None else None
         fields = request_data.json_parameters if request_data is not None else {}
         data: aiohttp.FormData | dict[str, str] = fields
@@ -83,10 +88,31 @@ class AiohttpRequest(BaseRequest):
         parts = [t for t in (connect, read, write) if t is not None]
         total = sum(parts) if len(parts) == 3 else None
         timeout = aiohttp.ClientTimeout(total=total, connect=connect, sock_read=read)
-        try:
-            async with self._session.request(method, url, data=data, timeout=timeout) as response:
-                return response.status, await response.read()
-        except TimeoutError as exc:
-            raise TimedOut from exc
-        except (aiohttp.ClientError, asyncio.IncompleteReadError) as exc:
-            raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
+        return await _request(session, method, url, data, timeout)
+
+    async def post_json(self, url: str, body: bytes) -> tuple[int, bytes]:
+        """POST a JSON body on this session with PTB's default timeouts: the status and the raw answer;
+        TimedOut or NetworkError as PTB's own requests raise them."""
+        return await _request(self._live(), "POST", url, body, self._json_timeout)
+
+    def _live(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            raise RuntimeError("this AiohttpRequest is not initialized")
+        return self._session
+
+
+async def _request(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    data: aiohttp.FormData | dict[str, str] | bytes,
+    limits: aiohttp.ClientTimeout,
+) -> tuple[int, bytes]:
+    headers = JSON_HEADERS if isinstance(data, bytes) else None
+    try:
+        async with session.request(method, url, data=data, timeout=limits, headers=headers) as response:
+            return response.status, await response.read()
+    except TimeoutError as exc:
+        raise TimedOut from exc
+    except (aiohttp.ClientError, asyncio.IncompleteReadError) as exc:
+        raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc

@@ -1,5 +1,7 @@
 """Telegram's side of the outbox: render a Reply as a message (menus as inline keyboards), keep to Telegram's
-rate limits, erase what the person asked to erase, and map Bot API errors to retry or give up."""
+rate limits (`TelegramSettings`' pacing), erase what the person asked to erase, and map Bot API errors to
+retry or give up. The calls go through api.py's `BotApi` (JSON on PTB's aiohttp session); the errors are
+PTB's types."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -22,6 +24,7 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
+from bots.channels.telegram.api import BotApi
 from intake.messages import OutboundMessage, Reply
 from intake.outbox import PermanentFailure, TemporaryFailure
 
@@ -38,7 +41,7 @@ class SendLimiter:
     An in-process async limiter: right for one running copy of the service. Several copies on one database
     each keep their own count (a 429 then still arrives now and then; it is retried after `retry_after`).
     Each call reserves the next free slot and sleeps until it, so waiters are served in order of arrival.
-    `clock` and `sleep` are replaceable so tests run in virtual time.
+    `clock` and `sleep` are replaceable so tests run in virtual time. An interval of 0 does not pace.
     """
 
     per_chat: float = 1.0
@@ -48,15 +51,25 @@ class SendLimiter:
     _next_any: float = float("-inf")
     _next_in_chat: dict[str, float] = field(default_factory=dict)
 
+    @classmethod
+    def for_rates(cls, per_second: float, per_chat_per_second: float) -> SendLimiter:
+        """From messages a second (0: not paced), as `TelegramSettings` has them."""
+        return cls(
+            per_chat=1 / per_chat_per_second if per_chat_per_second > 0 else 0.0,
+            overall=1 / per_second if per_second > 0 else 0.0,
+        )
+
     async def wait(self, chat: str | None = None) -> None:
         """Before a Bot API call: `chat` for a message sent into a chat, None for any other call."""
-        if chat is not None:
+        if chat is not None and self.per_chat > 0:
             now = self.clock()
             slot = max(now, self._next_in_chat.get(chat, now))
             self._next_in_chat[chat] = slot + self.per_chat
             self._forget_idle(now)
             if slot > now:
                 await self.sleep(slot - now)
+        if self.overall <= 0:
+            return
         now = self.clock()
         slot = max(now, self._next_any)
         self._next_any = slot + self.overall
@@ -117,7 +130,7 @@ class TelegramSender:
     """`intake.outbox.Sender` for Telegram. Returns the sent message's message_id, which the core keeps so
     that a later delete can remove the message from the person's phone."""
 
-    bot: Callable[[], Bot]
+    api: Callable[[], BotApi]
     limiter: SendLimiter
     ready: asyncio.Event
 
@@ -134,16 +147,17 @@ class TelegramSender:
                 await self._erase(chat_id, reply.erase_refs)
             text, keyboard = render(reply)
             await self.limiter.wait(str(chat_id))
-            sent = await self.bot().send_message(
-                chat_id=chat_id,
-                text=text[:MAX_TEXT],
-                reply_markup=keyboard,
-                # The person's phone may be checked: no forwarding, no saving, no screenshots on mobile.
-                protect_content=True,
-            )
+            params: dict[str, object] = {"chat_id": chat_id, "text": text[:MAX_TEXT]}
+            if keyboard is not None:
+                params["reply_markup"] = keyboard.to_dict()
+            # The person's phone may be checked: no forwarding, no saving, no screenshots on mobile.
+            params["protect_content"] = True
+            sent = await self.api().call("sendMessage", params)
         except TelegramError as exc:
             raise failure(exc) from None
-        return str(sent.message_id)
+        # Sent: a malformed answer must not send it again, only leave it without a ref to delete it by.
+        message_id = sent.get("message_id") if isinstance(sent, dict) else None
+        return str(message_id) if isinstance(message_id, int) else None
 
     async def _erase(self, chat_id: int, refs: Iterable[str]) -> None:
         """Delete what the bot can of the conversation on the person's phone. Telegram refuses messages older
@@ -154,7 +168,7 @@ class TelegramSender:
         for message_id in ids:
             await self.limiter.wait()
             try:
-                await self.bot().delete_message(chat_id=chat_id, message_id=message_id)
+                await self.api().call("deleteMessage", {"chat_id": chat_id, "message_id": message_id})
             except (BadRequest, Forbidden):
                 refused += 1
         if refused:

@@ -38,6 +38,7 @@ class WebChatChannel:
         app.router.add_post("/chat/api/send", self._send)
         app.router.add_get("/chat/api/poll", self._poll)
         app.router.add_get("/chat/api/status", self._status)
+        app.router.add_post("/chat/api/typing", self._typing)
         app.on_shutdown.append(self._end_polls)
 
     async def _page(self, request: web.Request) -> web.StreamResponse:
@@ -51,6 +52,9 @@ class WebChatChannel:
 
     async def _poll(self, request: web.Request) -> web.StreamResponse:
         return await self.chat.poll(request)
+
+    async def _typing(self, request: web.Request) -> web.StreamResponse:
+        return await self.chat.typing_signal(request)
 
     async def _status(self, request: web.Request) -> web.StreamResponse:
         return await self.chat.status(request)

@@ -20,9 +20,11 @@ from bots.channels.webchat.page import ChatPage
 from bots.channels.webchat.settings import WebChatSettings
 from bots.http.errors import json_error
 from intake.categories import N_
+from intake.i18n import pick_language
 from intake.keywords import Keyword
 from intake.limits import Check
 from intake.messages import Channel, Contact, InboundMessage
+from intake.typing_signals import Side
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,9 @@ TOO_FAST = N_(
     "Please wait a minute and send it again. If you are in danger now, call 112 (police)."
 )
 RETRY_AFTER = "60"
+# Typing signals from one chat per minute: the page sends one every 3 s at most while the person types
+# (intake/typing_signals.py), and a "stopped" now and then.
+TYPING_PER_MINUTE = 30
 
 
 def _unauthorized(body: dict[str, Any]) -> web.HTTPUnauthorized:
@@ -72,6 +77,8 @@ class WebChat:
         self.clients = settings.clients
         self.limits = settings.limits
         self.counter = context.counter
+        self.typing = context.typing
+        context.typing.on_staff(self.notify)
         # A longer message than the default needs a larger body (16 KiB is 8 bytes a character for 2,000).
         self.max_body = max(MAX_BODY, 8 * self.limits.max_message_chars + 384)
         self.landing = ChatPage(context.catalogs, context.hours, context.clock, context.line_status)
@@ -92,15 +99,8 @@ class WebChat:
                 event.set()
 
     def _language(self, request: web.Request) -> str:
-        wanted = request.query.get("lang", "")
-        if wanted in self.catalogs.languages:
-            return wanted
-        for part in request.headers.get("Accept-Language", "").split(","):
-            tag = part.split(";")[0].strip().replace("-", "_")
-            for candidate in (tag, tag.split("_")[0], "nb" if tag[:2] in ("no", "nn") else ""):
-                if candidate in self.catalogs.languages:
-                    return candidate
-        return self.catalogs.languages[0]
+        header = request.headers.get("Accept-Language", "")
+        return pick_language(self.catalogs.languages, request.query.get("lang"), header)
 
     async def page(self, request: web.Request) -> web.Response:
         state = await self.landing.state(self._language(request))
@@ -203,6 +203,8 @@ class WebChat:
         if not 0 <= after <= MAX_ID:
             return json_error(400, "after must be a reply id, a whole number from 0")
         pseudonym = self.keys.pseudonym(Contact(Channel.WEBCHAT, token))
+        # What the page shows now ("Writing…" from staff or not): a change of it answers the poll too.
+        shown = request.query.get("typing") == "1"
         event = asyncio.Event()
         self._waiters.setdefault(pseudonym, set()).add(event)
         try:
@@ -210,12 +212,21 @@ class WebChat:
             deadline = loop.time() + POLL_SECONDS
             while True:
                 messages = await self._pending(pseudonym, after)
+                if messages:
+                    self.typing.replied(pseudonym)
+                typing_left = self.typing.staff_typing(pseudonym)
                 remaining = deadline - loop.time()
-                if messages or remaining <= 0 or self._closing:
-                    return web.json_response({"messages": messages})
+                if messages or remaining <= 0 or self._closing or (typing_left > 0) != shown:
+                    answer: dict[str, Any] = {"messages": messages}
+                    # Said only when it shows or the page shows it (a page without it reads no "typing").
+                    if typing_left > 0 or shown:
+                        answer["typing"] = typing_left > 0
+                    return web.json_response(answer)
                 event.clear()
+                # While "Writing…" shows, look again when it runs out.
+                wait = min(RECHECK_SECONDS, remaining, typing_left or RECHECK_SECONDS)
                 try:
-                    async with asyncio.timeout(min(RECHECK_SECONDS, remaining)):
+                    async with asyncio.timeout(wait):
                         await event.wait()
                 except TimeoutError:
                     pass
@@ -225,6 +236,25 @@ class WebChat:
                 waiters.discard(event)
                 if not waiters:
                     del self._waiters[pseudonym]
+
+    async def typing_signal(self, request: web.Request) -> web.Response:
+        """POST {"typing": true|false}: the person is (no longer) writing. Shown to the staff member on
+        the conversation, never stored as a message and never sent anywhere else."""
+        token = await self._token(request)
+        data = await self._body(request)
+        if data is None:
+            return json_error(400, "the body must be a JSON object")
+        typing = data.get("typing", True)
+        if not isinstance(typing, bool):
+            return json_error(400, "typing must be true or false")
+        pseudonym = self.keys.pseudonym(Contact(Channel.WEBCHAT, token))
+        if not self.typing.due(Side.PERSON, pseudonym, typing):
+            return web.json_response({"ok": True, "sent": False}, status=202)
+        refused = await self.counter.admit([Check(f"typing:{pseudonym}", TYPING_PER_MINUTE)])
+        if refused is not None:
+            return json_error(429, "too many typing signals", headers={"Retry-After": RETRY_AFTER})
+        sent = await self.typing.person(pseudonym, typing)
+        return web.json_response({"ok": True, "sent": sent}, status=202)
 
     async def _pending(self, pseudonym: str, after: int) -> list[dict[str, Any]]:
         pulled = await self.delivery.pull(pseudonym, after)

@@ -17,7 +17,7 @@ from babel.dates import format_time
 
 from intake.categories import N_
 from intake.hours import OpeningHours
-from intake.i18n import Catalogs, Texts
+from intake.i18n import Catalogs, Texts, pick_language
 from intake.line_status import LineStatus
 from intake.messages import Channel
 
@@ -30,6 +30,8 @@ PAGE_TEXTS = {
     "intro": N_("Anonymous chat. You do not need to give your name."),
     "offline": N_("No connection. Trying again…"),
     "error": N_("The message was not sent. Please try again."),
+    # Someone at the line is writing a reply (never who).
+    "typing": N_("Writing…"),
 }
 OPEN_UNTIL = N_("We are open now, until {time}.")
 OPEN = N_("We are open now.")
@@ -63,8 +65,7 @@ class ChatPage:
         self._lock = asyncio.Lock()
 
     def language(self, wanted: str | None) -> str:
-        code = (wanted or "").replace("-", "_")
-        return code if code in self.catalogs.languages else self.catalogs.languages[0]
+        return pick_language(self.catalogs.languages, wanted)
 
     def texts(self, lang: str) -> dict[str, str]:
         t = self.catalogs.texts(lang)
