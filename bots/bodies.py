@@ -7,13 +7,15 @@ from typing import Any
 
 from aiohttp import web
 
+from bots.http.errors import json_refusal
+
 
 def _too_large(limit: int, actual: int) -> web.HTTPRequestEntityTooLarge:
-    return web.HTTPRequestEntityTooLarge(
+    return json_refusal(
+        web.HTTPRequestEntityTooLarge,
+        f"the body is larger than {limit} bytes",
         max_size=limit,
         actual_size=actual,
-        text=json.dumps({"error": f"the body is larger than {limit} bytes"}),
-        content_type="application/json",
     )
 
 

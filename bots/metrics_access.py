@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from bots.http.errors import json_refusal
 from intake.config import ConfigError
 
 MIN_TOKEN = 32
@@ -56,9 +57,9 @@ class MetricsAccess:
     def guard(self, handler: Handler) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:
             if not self.allows(request):
-                raise web.HTTPUnauthorized(
-                    text='{"error": "a bearer token is required"}',
-                    content_type="application/json",
+                raise json_refusal(
+                    web.HTTPUnauthorized,
+                    "a bearer token is required",
                     headers={"WWW-Authenticate": "Bearer"},
                 )
             return await handler(request)

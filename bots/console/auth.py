@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from bots.http.errors import json_refusal
 from intake.staff import StaffAccounts, StaffRole, StaffSession
 
 COOKIE = "helpline_staff"
@@ -72,10 +73,10 @@ async def require(
     session = await accounts.session(request.cookies.get(cookie_name(secure)), touch=not background)
     if session is None:
         if api:
-            raise web.HTTPUnauthorized(text='{"error": "sign in first"}', content_type="application/json")
+            raise json_refusal(web.HTTPUnauthorized, "sign in first")
         raise web.HTTPSeeOther("/staff/login")
     if role == StaffRole.ADMIN and not session.admin:
-        raise web.HTTPForbidden(text='{"error": "for administrators only"}', content_type="application/json")
+        raise json_refusal(web.HTTPForbidden, "for administrators only")
     if request.method not in SAFE_METHODS:
         sent = request.headers.get("X-CSRF-Token", "")
         if not sent and not api:
@@ -84,9 +85,7 @@ async def require(
             sent = value if isinstance(value, str) else ""
         # surrogateescape: a header's undecodable bytes arrive as surrogates, which plain encode() refuses.
         if not hmac.compare_digest(sent.encode("utf-8", "surrogateescape"), session.csrf_token.encode()):
-            raise web.HTTPForbidden(
-                text='{"error": "missing or wrong CSRF token"}', content_type="application/json"
-            )
+            raise json_refusal(web.HTTPForbidden, "missing or wrong CSRF token")
     return session
 
 

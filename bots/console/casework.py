@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from aiohttp import web
 
 from bots.console.auth import Handler, staff_route
-from bots.http.errors import json_error
+from bots.http.errors import json_error, json_refusal
 from intake.cases import CaseError, CaseService
 from intake.privacy import Keys
 from intake.records import RecordError, parse_record, store
@@ -39,7 +39,7 @@ class CaseworkCore:
 def _case_id(request: web.Request) -> int:
     value = request.match_info["id"]
     if not CASE_ID.fullmatch(value):
-        raise web.HTTPNotFound(text='{"error": "no such case"}', content_type="application/json")
+        raise json_refusal(web.HTTPNotFound, "no such case")
     return int(value)
 
 

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from bots.console.auth import Handler, staff_route
 from bots.console.casework_pages import CaseworkPages
-from bots.http.errors import json_error
+from bots.http.errors import json_error, json_refusal
 from intake.calls import NoConsent, PhoneLine
 from intake.records import RecordError
 from intake.staff import StaffSession
@@ -44,7 +44,7 @@ PhoneMethod = Callable[[web.Request, StaffSession, "Console"], Awaitable[web.Str
 def _call_id(request: web.Request) -> int:
     value = request.match_info["id"]
     if not CALL_ID.fullmatch(value):
-        raise web.HTTPNotFound(text='{"error": "no such call"}', content_type="application/json")
+        raise json_refusal(web.HTTPNotFound, "no such call")
     return int(value)
 
 
@@ -60,7 +60,7 @@ class PhoneDesk:
     @property
     def line(self) -> PhoneLine:
         if self.source.line is None:
-            raise web.HTTPServiceUnavailable(text='{"error": "the phone line is starting"}')
+            raise json_refusal(web.HTTPServiceUnavailable, "the phone line is starting")
         return self.source.line
 
     def add_routes(self, app: web.Application, get: Callable[[web.Request], Console]) -> None:

@@ -31,7 +31,7 @@ from bots.console.casework import CaseworkCore
 from bots.console.live import LiveBus
 from bots.console.system_lines import translate as translate_system_line
 from bots.console.texts import PAGE, labels
-from bots.http.errors import json_error
+from bots.http.errors import json_error, json_refusal
 from intake.desk_views import ConversationView, MessageView
 from intake.i18n import Catalogs, Texts, is_rtl, language_name, pick_language
 from intake.keywords import KeywordTable
@@ -55,7 +55,7 @@ def _conversation_id(request: web.Request) -> str:
     would fail in PostgreSQL itself."""
     value = request.match_info["id"]
     if not CONVERSATION_ID.fullmatch(value):
-        raise web.HTTPNotFound(text='{"error": "no such conversation"}', content_type="application/json")
+        raise json_refusal(web.HTTPNotFound, "no such conversation")
     return value
 
 
@@ -97,13 +97,9 @@ class Console:
         try:
             data = parse_json(raw)
         except ValueError:
-            raise web.HTTPBadRequest(
-                text='{"error": "the body must be JSON"}', content_type="application/json"
-            ) from None
+            raise json_refusal(web.HTTPBadRequest, "the body must be JSON") from None
         if not isinstance(data, dict):
-            raise web.HTTPBadRequest(
-                text='{"error": "the body must be a JSON object"}', content_type="application/json"
-            )
+            raise json_refusal(web.HTTPBadRequest, "the body must be a JSON object")
         return data
 
     def _summary(self, conv: ConversationView, staff: str, now: datetime) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from bots.console.auth import staff_route
-from bots.http.errors import json_error
+from bots.http.errors import json_error, json_refusal
 from intake.staff import StaffSession
 from intake.typing_signals import EVENT, Side, TypingRefused, TypingSignals
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 def signals(console: Console) -> TypingSignals:
     """The service's typing signals (bots/app.py hands the web chat the same ones)."""
     if console.typing is None:
-        raise web.HTTPServiceUnavailable(text='{"error": "starting"}', content_type="application/json")
+        raise json_refusal(web.HTTPServiceUnavailable, "starting")
     return console.typing
 
 

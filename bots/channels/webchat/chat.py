@@ -4,7 +4,6 @@ person's only address. Replies are pulled by long polling from the outbox, so an
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from collections.abc import Sequence
@@ -18,7 +17,7 @@ from bots.bodies import parse_json, read_limited
 from bots.channels.base import ChannelContext
 from bots.channels.webchat.page import ChatPage
 from bots.channels.webchat.settings import WebChatSettings
-from bots.http.errors import json_error
+from bots.http.errors import json_error, json_refusal
 from intake.categories import N_
 from intake.i18n import pick_language
 from intake.keywords import Keyword
@@ -49,10 +48,6 @@ RETRY_AFTER = "60"
 # Typing signals from one chat per minute: the page sends one every 3 s at most while the person types
 # (intake/typing_signals.py), and a "stopped" now and then.
 TYPING_PER_MINUTE = 30
-
-
-def _unauthorized(body: dict[str, Any]) -> web.HTTPUnauthorized:
-    return web.HTTPUnauthorized(text=json.dumps(body), content_type="application/json")
 
 
 def _refused(text: str) -> web.Response:
@@ -140,9 +135,9 @@ class WebChat:
         sending the same message again (nothing typed is lost)."""
         token = request.headers.get("X-Chat-Token", "")
         if not self.keys.check_token(token):
-            raise _unauthorized({"error": "unknown chat session"})
+            raise json_refusal(web.HTTPUnauthorized, "unknown chat session")
         if await self.token_expired(token, self.clock(), self.retention):
-            raise _unauthorized({"error": "this chat session has expired", "expired": True})
+            raise json_refusal(web.HTTPUnauthorized, "this chat session has expired", more={"expired": True})
         return token
 
     async def _body(self, request: web.Request) -> dict[str, Any] | None:
