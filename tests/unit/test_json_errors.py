@@ -12,7 +12,8 @@ def test_a_raised_refusal_has_the_same_shape_as_a_returned_error() -> None:
     raised = json_refusal(web.HTTPServiceUnavailable, "the phone line is starting")
     assert raised.status == returned.status == 503
     assert raised.content_type == returned.content_type == "application/json"
-    assert raised.text is not None and returned.text is not None
+    assert raised.text is not None
+    assert returned.text is not None
     assert json.loads(raised.text) == json.loads(returned.text) == {"error": "the phone line is starting"}
 
 
