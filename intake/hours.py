@@ -410,7 +410,11 @@ def _weekdays(spans: tuple[Span, ...], open_days: tuple[str, ...]) -> WeeklySche
 def stat_month(now: datetime, hours: OpeningHours) -> str:
     """The month an anonymous record counts in: the line's local month (a message at 00:30 on the 1st in
     Oslo is the new month's, though it is still the old one in UTC)."""
-    return now.astimezone(hours.timezone).strftime("%Y-%m")
+    return local_month(now, hours.timezone)
+
+
+def local_month(now: datetime, timezone: ZoneInfo) -> str:
+    return now.astimezone(timezone).strftime("%Y-%m")
 
 
 def default_hours() -> OpeningHours:

@@ -33,6 +33,7 @@ from intake.flow import (
     queue_ahead_reply,
     step,
 )
+from intake.hours import local_month
 from intake.i18n import Catalogs
 from intake.keywords import KeywordTable
 from intake.limits import ChatLimits
@@ -86,10 +87,6 @@ class Handled:
 
     conversation_id: str | None
     replied: bool
-
-
-def month_in(now: datetime, timezone: ZoneInfo) -> str:
-    return now.astimezone(timezone).strftime("%Y-%m")
 
 
 @dataclass(frozen=True)
@@ -311,7 +308,7 @@ class InboundRules:
                 PutStat(
                     conv.stat_key,
                     {
-                        "month": month_in(now, self.timezone),
+                        "month": local_month(now, self.timezone),
                         "channel": conv.channel,
                         "role": state.role,
                         "kind": state.kind,
