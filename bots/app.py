@@ -181,7 +181,12 @@ def invite_channels(settings: Settings) -> frozenset[str]:
     return frozenset({"whatsapp"}) if twilio.whatsapp_invite_enabled(settings) else frozenset()
 
 
-def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
+def make_app(
+    settings: Settings, *, run_outbox: bool = True, clock: Callable[[], datetime] | None = None
+) -> web.Application:
+    """The service. `clock` (a test's) is the service's and the outbox's from the start: a clock swapped in
+    after start-up raced the first retention run, which could purge on the real date what the test had
+    just stamped on its own."""
     app = web.Application(middlewares=[no_tracebacks], client_max_size=1024**2)
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True)
     https = (settings.public_url or "").startswith("https://")
@@ -212,6 +217,8 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
             metrics=metrics,
             limits=chat_limits,
         )
+        if clock is not None:
+            service.clock = clock
         accounts = StaffAccounts(db)
         if settings.require_staff:
             service.staffed = accounts.anyone_signed_in
@@ -220,6 +227,8 @@ def make_app(settings: Settings, *, run_outbox: bool = True) -> web.Application:
         counter = Counter(db)
         senders: dict[str, Sender] = {}
         outbox = OutboxWorker(db=db, keys=keys, senders=senders, metrics=metrics)
+        if clock is not None:
+            outbox.clock = clock
         bus = LiveBus(settings.database_url)
         await bus.start()
         accounts.on_sessions_ended = bus.sessions_ended

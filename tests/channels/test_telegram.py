@@ -191,13 +191,12 @@ StartLine = Callable[..., Awaitable[Line]]
 @pytest.fixture
 def start(aiohttp_client: AiohttpClient, fake: FakeTelegram, env: dict[str, str]) -> StartLine:
     async def build(polling: bool = False, **overrides: str) -> Line:
-        app = make_app(load_settings({**env, **overrides}), run_outbox=False)
+        clock = Clock()
+        app = make_app(load_settings({**env, **overrides}), run_outbox=False, clock=clock)
         if polling:
             enable_polling(app)
         client = await aiohttp_client(app)
-        line = Line(client, fake, Clock(), VirtualTime())
-        line.wiring.service.clock = line.clock
-        line.wiring.outbox.clock = line.clock
+        line = Line(client, fake, clock, VirtualTime())
         if TELEGRAM in app:
             line.channel.limiter.clock = line.vtime.clock
             line.channel.limiter.sleep = line.vtime.sleep

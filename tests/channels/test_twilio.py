@@ -60,10 +60,8 @@ BRITISH = "whatsapp:+447700900123"
 SMS_PATH = "/webhooks/twilio/sms"
 WHATSAPP_PATH = "/webhooks/twilio/whatsapp"
 STATUS_PATH = "/webhooks/twilio/status"
-# A Tuesday morning; the line is open around the clock in always-open.toml anyway. Later than the real
-# date: the service starts on the real clock and its first purge may still run after the fixture has
-# moved the clock here; a START in the past let that purge forget a MessageSid just seen (a redelivery
-# then counted twice, once in a CI run).
+# A Tuesday morning; the line is open around the clock in always-open.toml anyway. The service runs on
+# this clock from start-up (make_app's clock), its first retention run included.
 START = datetime(2027, 11, 23, 9, 0, tzinfo=UTC)
 
 # twilio 9's async HTTP client still uses aiohttp's deprecated BasicAuth; not ours to fix.
@@ -199,10 +197,8 @@ async def start(database_url: str, aiohttp_server: AiohttpServer, aiohttp_client
             else:
                 values[key] = value
         settings = load_settings(values)
-        client = await aiohttp_client(make_app(settings, run_outbox=False))
         clock, time = Clock(), FakeTime()
-        client.app[WIRING].service.clock = clock
-        client.app[WIRING].outbox.clock = clock
+        client = await aiohttp_client(make_app(settings, run_outbox=False, clock=clock))
         for sender in client.app[TWILIO].senders.values():
             sender.limiter.clock, sender.limiter.sleep = time.clock, time.sleep
         return Twilio(client, fake, settings, clock, time)
