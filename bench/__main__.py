@@ -85,6 +85,7 @@ class Options:
     py_spy: Path | None
     py_spy_targets: set[str]
     copies: list[int] = field(default_factory=list)
+    sender_process: bool = False
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -133,6 +134,11 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument("--timeout", type=float, default=900.0, help="longest wait for a phase's replies")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument(
+        "--sender-process",
+        action="store_true",
+        help="run the service as two processes, `serve --role web` and `serve --role sender`; CPU summed",
+    )
+    parser.add_argument(
         "--telegram-limits",
         action="store_true",
         help="keep the service's Telegram send pacing (1/s per chat, 30/s overall); lifted by default",
@@ -169,6 +175,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         json_path=args.json,
         timeout=args.timeout,
         telegram_limits=args.telegram_limits,
+        sender_process=args.sender_process,
         profile=args.profile,
         knee_p99_ms=args.knee_p99,
         knee_steps=args.knee_steps,
@@ -210,14 +217,16 @@ async def measured(server: Server, phase: Awaitable[PhaseResult], spy: Path | No
     """Runs a phase and adds the server's CPU time and the machine's idle share to its result; with `spy`,
     py-spy records the server during the phase into that file and its summary goes into the result."""
     recorder = await PySpy(server.pid, spy).start() if spy is not None else None
-    window = CpuWindow(server.pid).start()
+    windows = [CpuWindow(process.pid).start() for process in (server, *server.companions)]
     try:
         result = await phase
     finally:
         profile = await recorder.stop() if recorder is not None else None
-    window.stop()
-    result.server_cpu_seconds = window.server_seconds
-    result.machine_idle = window.machine_idle
+    for window in windows:
+        window.stop()
+    # The service's CPU is its processes' together (`--sender-process`: the web and the sender).
+    result.server_cpu_seconds = sum(window.server_seconds for window in windows)
+    result.machine_idle = windows[0].machine_idle
     result.profile = profile
     return result
 
@@ -430,13 +439,27 @@ class Bench:
         for name in ("HELPLINE_BENCH_SQL", "HELPLINE_BENCH_TRACEMALLOC"):  # see bench/serve.py
             if os.environ.get(name):
                 env[name] = f"{os.environ[name]}.{db}"
+        web_role = ["--role", "web"] if self.options.sender_process else []
         server = Server(
             "service",
-            [sys.executable, "-m", "bench.serve", "serve", "--port", str(port)],
+            [sys.executable, "-m", "bench.serve", "serve", "--port", str(port), *web_role],
             env,
             f"http://127.0.0.1:{port}/healthz",
             self.workdir / f"service-{db}.log",
         )
+        if self.options.sender_process:
+            sender_port = free_port()
+            sender_argv = ["serve", "--port", str(sender_port), "--role", "sender"]
+            sender_env = {k: v for k, v in env.items() if not k.startswith("HELPLINE_BENCH_")}
+            server.companions.append(
+                Server(
+                    "sender",
+                    [sys.executable, "-m", "bench.serve", *sender_argv],
+                    sender_env,
+                    f"http://127.0.0.1:{sender_port}/healthz",
+                    self.workdir / f"sender-{db}.log",
+                )
+            )
         target = Target("service", f"http://127.0.0.1:{port}{SERVICE_PATH}", secret, service_script)
         sampler: MemorySampler | None = None
         try:
@@ -502,6 +525,7 @@ async def run(options: Options) -> dict[str, Any]:
             "soak_messages": options.soak,
             "soak_active_users": options.active_users,
             "service_telegram_limits": options.telegram_limits,
+            "service_sender_process": options.sender_process,
             "p99_search_limit_ms": options.knee_p99_ms,
             "p99_search_steps": options.knee_steps,
             "p99_search_step_seconds": options.knee_seconds,

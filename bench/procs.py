@@ -55,6 +55,8 @@ class Server:
     log_path: Path
     process: asyncio.subprocess.Process | None = None
     _log: IO[bytes] | None = None
+    # Processes started after this one and stopped before it, measured with it (the service's sender).
+    companions: list[Server] = field(default_factory=list)
 
     def _open_log(self) -> IO[bytes]:
         return open(self.log_path, "wb")
@@ -79,6 +81,8 @@ class Server:
                         f"{self.name} did not answer within {patience:.0f} s; see {self.log_path}"
                     )
                 await asyncio.sleep(0.1)
+        for companion in self.companions:
+            await companion.start(patience)
 
     @property
     def pid(self) -> int:
@@ -98,6 +102,8 @@ class Server:
             return ""
 
     async def stop(self) -> None:
+        for companion in self.companions:
+            await companion.stop()
         if self.process is not None and self.process.returncode is None:
             self.process.send_signal(signal.SIGTERM)
             try:

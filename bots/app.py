@@ -26,6 +26,7 @@ from bots.console.routes import CONSOLE_LANGUAGES, Console
 from bots.console.routes import add_routes as add_console_routes
 from bots.http.errors import json_error
 from bots.metrics_access import MetricsAccess
+from bots.roles import IDLE_POLL, SENDER_IDLE_POLL, Role
 from intake.calls import PhoneLine
 from intake.chat_tokens import token_expired
 from intake.config import Settings
@@ -131,14 +132,15 @@ def build_hours(settings: Settings) -> OpeningHours:
 VOICE = web.AppKey("voice", voice.VoiceChannel)
 
 
-def add_phone_line(app: web.Application, channels: tuple[Channel, ...]) -> None:
-    """The phone line's console pages, and the core's PhoneLine handed to it before the channels start
-    (ChannelContext has no place for it yet: calls are not messages)."""
+def add_phone_line(app: web.Application, channels: tuple[Channel, ...], *, pages: bool = True) -> None:
+    """The phone line's console pages (with `pages`), and the core's PhoneLine handed to it before the
+    channels start (ChannelContext has no place for it yet: calls are not messages)."""
     found = [channel for channel in channels if isinstance(channel, voice.VoiceChannel)]
     if not found:
         return
     line_channel = app[VOICE] = found[0]
-    PhoneDesk(line_channel).add_routes(app, lambda request: request.app[WIRING].console)
+    if pages:
+        PhoneDesk(line_channel).add_routes(app, lambda request: request.app[WIRING].console)
 
     async def phone_line(app: web.Application) -> AsyncIterator[None]:
         wiring = app[WIRING]
@@ -182,11 +184,16 @@ def invite_channels(settings: Settings) -> frozenset[str]:
 
 
 def make_app(
-    settings: Settings, *, run_outbox: bool = True, clock: Callable[[], datetime] | None = None
+    settings: Settings,
+    *,
+    run_outbox: bool = True,
+    clock: Callable[[], datetime] | None = None,
+    role: Role = Role.ALL,
 ) -> web.Application:
-    """The service. `clock` (a test's) is the service's and the outbox's from the start: a clock swapped in
-    after start-up raced the first retention run, which could purge on the real date what the test had
-    just stamped on its own."""
+    """The service, or the part of it that `role` names. `clock` (a test's) is the service's and the
+    outbox's from the start: a clock swapped in after start-up raced the first retention run, which could
+    purge on the real date what the test had just stamped on its own."""
+    receives = role is not Role.SENDER
     app = web.Application(middlewares=[no_tracebacks], client_max_size=1024**2)
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True)
     https = (settings.public_url or "").startswith("https://")
@@ -354,19 +361,21 @@ def make_app(
     async def root(request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound("/chat")
 
-    app.router.add_get("/", root)
-    app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    for channel in channels:
-        channel.add_routes(app)
-    add_console_routes(app, lambda request: request.app[WIRING].console)
     metrics_access.add_to(app, metrics)
-    app.router.add_static("/static", STATIC_DIR)
-    add_phone_line(app, channels)
+    if receives:
+        app.router.add_get("/", root)
+        app.router.add_get("/favicon.ico", favicon)
+        for channel in channels:
+            channel.add_routes(app)
+        add_console_routes(app, lambda request: request.app[WIRING].console)
+        app.router.add_static("/static", STATIC_DIR)
+    add_phone_line(app, channels, pages=receives)
+    # The channels start in every role: a sender needs their senders, a web process their inbound side.
     app.cleanup_ctx.append(running_channels)
-    if run_outbox:
-        app.cleanup_ctx.append(sending)
+    if run_outbox and role is not Role.WEB:
+        app.cleanup_ctx.append(sending(SENDER_IDLE_POLL if role is Role.SENDER else IDLE_POLL))
     return app
 
 
@@ -389,17 +398,22 @@ async def running_channels(app: web.Application) -> AsyncIterator[None]:
             await channel.stop()
 
 
-async def sending(app: web.Application) -> AsyncIterator[None]:
-    """The outbox worker. Added after the channels, so it starts once their senders are registered and,
-    on the way out, stops before they close: a send in hand is finished, not cut off (which would send it
-    again after the restart, since the reply may already be on the person's phone)."""
-    stop = asyncio.Event()
-    worker = asyncio.create_task(app[WIRING].outbox.run(stop))
-    try:
-        yield
-    finally:
-        stop.set()
-        await worker
+def sending(idle: float) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The outbox worker, looking for due replies every `idle` seconds when nothing wakes it. Added after
+    the channels, so it starts once their senders are registered and, on the way out, stops before they
+    close: a send in hand is finished, not cut off (which would send it again after the restart, since the
+    reply may already be on the person's phone)."""
+
+    async def worker_running(app: web.Application) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        worker = asyncio.create_task(app[WIRING].outbox.run(stop, idle))
+        try:
+            yield
+        finally:
+            stop.set()
+            await worker
+
+    return worker_running
 
 
-__all__ = ["WIRING", "HoursConfigError", "Wiring", "make_app"]
+__all__ = ["WIRING", "HoursConfigError", "Role", "Wiring", "make_app"]

@@ -15,6 +15,7 @@ from aiohttp import web
 from bots import cli_keys, cli_records, cli_report, cli_staff, logs
 from bots.access_log import access_log_options
 from bots.event_loop import new_event_loop
+from bots.roles import Role
 from intake.config import ConfigError, Settings, load_settings
 from intake.hours import HoursConfigError, OpeningHours
 from intake.i18n import compile_catalogs, default_locales_dir
@@ -32,6 +33,13 @@ def _parser() -> argparse.ArgumentParser:
         "--telegram-polling",
         action="store_true",
         help="fetch Telegram updates with getUpdates instead of the webhook (development, no public URL)",
+    )
+    serve.add_argument(
+        "--role",
+        choices=[role.value for role in Role],
+        default=Role.ALL.value,
+        help="all: everything (default); web: receive and queue replies, send none; sender: send the "
+        "queued replies, receive nothing (run one of each, on the same database)",
     )
     commands.add_parser("migrate", help="bring the database schema up to date")
     commands.add_parser("compile-catalogs", help="compile the translation catalogs (.po -> .mo)")
@@ -86,6 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             written = compile_catalogs(default_locales_dir())
             print(f"compiled {len(written)} catalog(s)")
             return 0
+        role = Role(getattr(args, "role", Role.ALL))
+        if getattr(args, "telegram_polling", False) and role is Role.SENDER:
+            raise ConfigError("--telegram-polling receives messages; a --role sender process receives none")
         settings = _settings(args.command)
         if args.command == "staff":
             return asyncio.run(cli_staff.run(args, settings))
@@ -107,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(_migrate(settings))
         from bots.app import make_app
 
-        app = make_app(settings)
+        app = make_app(settings, role=role)
         if args.telegram_polling:
             from bots.channels.telegram import enable_polling
 
@@ -125,7 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             port=args.port,
             # Printed once the socket listens, so the address shown is one that answers.
             print=lambda _: print(
-                f"helpline: serving http://{where}:{args.port}/chat and /staff", flush=True
+                f"helpline: sending replies; health on http://{where}:{args.port}/healthz"
+                if role is Role.SENDER
+                else f"helpline: serving http://{where}:{args.port}/chat and /staff",
+                flush=True,
             ),
             **access_log_options(),
         )

@@ -187,6 +187,21 @@ def test_serve_stops_on_a_bad_config_like_migrate(tmp_path: Path) -> None:
         assert_one_line_naming(result, name)
 
 
+def test_a_sender_process_cannot_poll_telegram(tmp_path: Path) -> None:
+    result = helpline(
+        tmp_path,
+        ["serve", "--port", "0", "--role", "sender", "--telegram-polling"],
+        {"HELPLINE_SECRET_KEY": SECRET, "HELPLINE_DATABASE_URL": sqlite_url(tmp_path)},
+    )
+    assert_one_line_naming(result, "--telegram-polling", "--role sender")
+
+
+def test_an_unknown_role_is_refused_by_the_parser(tmp_path: Path) -> None:
+    result = helpline(tmp_path, ["serve", "--role", "both"], {"HELPLINE_SECRET_KEY": SECRET})
+    assert result.returncode == 2
+    assert "invalid choice: 'both'" in result.stderr
+
+
 def test_migrate_on_a_new_sqlite_file_succeeds_and_is_idempotent(tmp_path: Path) -> None:
     env = {"HELPLINE_SECRET_KEY": SECRET, "HELPLINE_DATABASE_URL": sqlite_url(tmp_path)}
     for _ in range(2):

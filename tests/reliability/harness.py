@@ -75,6 +75,8 @@ class Service:
     env: Mapping[str, str]
     port: int
     logs: Path
+    # More of `helpline serve`'s options, e.g. ("--role", "sender").
+    options: Sequence[str] = ()
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
 
@@ -92,7 +94,7 @@ class Service:
         log = self.logs / f"service-{self.starts}.log"
         with log.open("wb") as out:
             self.process = subprocess.Popen(  # noqa: S603, ASYNC220 - our own command; ready is polled below
-                [*HELPLINE_COMMAND, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                [*HELPLINE_COMMAND, "serve", "--host", "127.0.0.1", "--port", str(self.port), *self.options],
                 env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1", **self.env},
                 cwd=REPO,
                 stdout=out,
