@@ -62,7 +62,12 @@ class Server:
         return open(self.log_path, "wb")
 
     async def start(self, patience: float = 60.0) -> None:
-        """Starts the process and waits until its health URL answers 200."""
+        """Starts the process and waits until its health URL answers 200; then its companions."""
+        await self._start_alone(patience)
+        for companion in self.companions:
+            await companion.start(patience)
+
+    async def _start_alone(self, patience: float) -> None:
         self._log = self._open_log()
         self.process = await asyncio.create_subprocess_exec(
             *self.argv, env=dict(self.env), stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO
@@ -81,8 +86,6 @@ class Server:
                         f"{self.name} did not answer within {patience:.0f} s; see {self.log_path}"
                     )
                 await asyncio.sleep(0.1)
-        for companion in self.companions:
-            await companion.start(patience)
 
     @property
     def pid(self) -> int:
