@@ -316,7 +316,7 @@ def _cancel_pending(conn: sqlite3.Connection, op: CancelPending) -> None:
     )
 
 
-_STAT_DEFAULTS: dict[str, Any] = {
+STAT_DEFAULTS: dict[str, Any] = {
     "role": None,
     "kind": None,
     "age_group": None,
@@ -351,7 +351,7 @@ def _put_stat(conn: sqlite3.Connection, op: PutStat) -> str:
         if updated.rowcount == 1:
             return op.key
     key = str(uuid.uuid4())
-    row = {**_STAT_DEFAULTS, **fields, "key": key}
+    row = {**STAT_DEFAULTS, **fields, "key": key}
     conn.execute(
         f"INSERT INTO stat_records ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",  # noqa: S608 - our own column names
         tuple(_stat_value(v) for v in row.values()),
@@ -442,12 +442,14 @@ def _claim_due(conn: sqlite3.Connection, op: ClaimDue) -> list[tuple[Any, ...]]:
 
 
 def outbox_rows(cipher: Cipher, stored: list[tuple[Any, ...]]) -> list[OutboxRow]:
-    """Claimed rows as the ORM would read them (payload opened, times aware), not in any session."""
+    """Claimed rows as the ORM would read them (payload opened, times aware), not in any session; from
+    either driver's ClaimDue (SQLite's times are text, PostgreSQL's already aware datetimes)."""
     rows = []
     for values in stored:
         row = dict(zip(_OUTBOX_COLUMNS, values, strict=True))
         for name in _OUTBOX_TIMES:
-            row[name] = read_time(row[name])
+            if not isinstance(row[name], datetime):
+                row[name] = read_time(row[name])
         row["address_enc"] = bytes(row["address_enc"])
         row["payload"] = open_json(cipher, json.loads(row["payload"]))
         rows.append(OutboxRow(**row))
