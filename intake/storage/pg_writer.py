@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 import asyncpg
 from asyncpg import Connection
 
+from intake.storage.sqlite_ops import StaleConversation
 from intake.storage.writer import Outcome, WriterClosed, settle, take
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.ConnectionDoesNotExistError,
     asyncpg.exceptions.InterfaceError,
     ConnectionError,
+    # A staff member changed the conversation after the unit read it: run again, it reads it afresh.
+    StaleConversation,
 )
 
 
@@ -73,7 +76,10 @@ class PgWriter:
     dsn: str
     # Lanes for keyed jobs (the inbound messages); the outbox's lane comes on top.
     lanes: int = 4
-    max_batch: int = 100
+    # Jobs per transaction at most. Each job's savepoint that writes takes a subtransaction id; past 64 in
+    # one transaction PostgreSQL's per-backend cache overflows and every other session's snapshot checks
+    # then read pg_subtrans, slowing the whole server: a batch stays under that.
+    max_batch: int = 50
     # Times a job is run again after a transient failure before its caller gets the error.
     retries: int = 3
     # Batches committed and jobs answered with a result, for tests and the benchmark.

@@ -254,7 +254,8 @@ def _save_conversation(conn: sqlite3.Connection, op: SaveConversation) -> None:
 
 
 class StaleConversation(Exception):
-    """The conversation changed since the unit read it (cannot happen under the batch's write lock)."""
+    """The conversation changed since the unit read it (on SQLite it cannot, under the batch's write lock;
+    on PostgreSQL the writer runs the unit again)."""
 
 
 def _insert_messages(conn: sqlite3.Connection, op: InsertMessages) -> None:

@@ -111,3 +111,34 @@ async def test_close_lets_submitted_jobs_commit(dsn: str) -> None:
     await w.close()
     assert [p.result() for p in pending] == list(range(10))
     assert await rows(dsn, "items") == list(range(10))
+
+
+async def test_a_deadlock_s_victim_is_run_again_and_both_jobs_commit(writer: PgWriter, dsn: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    await conn.execute("INSERT INTO items (n) VALUES (1), (2)")
+    await conn.close()
+    both_hold_one = asyncio.Barrier(2)
+    runs: list[str] = []
+
+    def crosswise(first: int, second: int, name: str) -> Callable[[asyncpg.Connection], Awaitable[str]]:
+        async def job(conn: asyncpg.Connection) -> str:
+            runs.append(name)
+            await conn.execute("UPDATE items SET n = n WHERE n = $1", first)
+            if runs.count(name) == 1:
+                await both_hold_one.wait()
+            await conn.execute("UPDATE items SET n = n WHERE n = $1", second)
+            return name
+
+        return job
+
+    # Two keys on two lanes (two connections), locking the same rows in opposite order.
+    a, b = "a", next(k for k in (f"b{n}" for n in range(100)) if writer.lane_of(k) != writer.lane_of("a"))
+    answers = await asyncio.wait_for(
+        asyncio.gather(
+            writer.submit(crosswise(1, 2, "a"), key=a), writer.submit(crosswise(2, 1, "b"), key=b)
+        ),
+        30,
+    )
+    assert answers == ["a", "b"]
+    # PostgreSQL broke the deadlock by failing one of them; the writer ran that one again.
+    assert sorted(runs) in (["a", "a", "b"], ["a", "b", "b"])
