@@ -48,7 +48,12 @@ from intake.storage.ops import (
     WaitingAhead,
 )
 from intake.storage.repositories import OUTBOX_CLAIM_LOCK
-from intake.storage.sqlite_ops import STAT_DEFAULTS, StaleConversation
+from intake.storage.sqlite_ops import (
+    CONVERSATION_COLUMNS,
+    DELIVERY_RANK,
+    STAT_DEFAULTS,
+    StaleConversation,
+)
 
 R = TypeVar("R")
 
@@ -69,10 +74,6 @@ def execute(conn: Connection, op: Op[Any]) -> Awaitable[Any]:
 
 
 _OPEN = [str(status) for status in OPEN_STATUSES]
-_CONVERSATION_COLUMNS = (
-    "id, contact_id, channel, language, state, status, created_at, updated_at, danger, under18, "
-    "outside_hours, queued_at, claimed_by, last_inbound_at, closed_at, stat_key, version, source, flood"
-)
 
 
 def _conversation(row: asyncpg.Record) -> Conversation:
@@ -137,7 +138,7 @@ async def _update_contact(conn: Connection, op: UpdateContact) -> None:
 
 async def _open_conversation(conn: Connection, op: OpenConversation) -> Conversation | None:
     row = await conn.fetchrow(
-        f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE contact_id = $1 "  # noqa: S608 - constant
+        f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE contact_id = $1 "  # noqa: S608 - constant
         "AND status = ANY($2::varchar[]) ORDER BY created_at DESC LIMIT 1",
         op.contact_id,
         _OPEN,
@@ -147,7 +148,7 @@ async def _open_conversation(conn: Connection, op: OpenConversation) -> Conversa
 
 async def _conversations_of(conn: Connection, op: ConversationsOf) -> list[Conversation]:
     rows = await conn.fetch(
-        f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE contact_id = $1 ORDER BY created_at",  # noqa: S608 - constant
+        f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE contact_id = $1 ORDER BY created_at",  # noqa: S608 - constant
         op.contact_id,
     )
     return [_conversation(row) for row in rows]
@@ -413,9 +414,6 @@ async def _claim_due(conn: Connection, op: ClaimDue) -> list[tuple[Any, ...]]:
     return sorted((tuple(row) for row in rows), key=lambda row: int(row[0]))
 
 
-_RANK = " ".join(f"WHEN '{state.value}' THEN {state.rank}" for state in Delivery)
-
-
 async def _mark_sent(conn: Connection, op: MarkSent) -> None:
     await conn.executemany(
         "UPDATE outbox SET status = $1, sent_at = $2, locked_until = NULL, provider_id = $3, "
@@ -425,7 +423,7 @@ async def _mark_sent(conn: Connection, op: MarkSent) -> None:
     # As Messages.advance_delivery: unless the reply's message already got further.
     await conn.execute(
         f"UPDATE messages SET delivery = $1 WHERE outbox_id = ANY($2::bigint[]) "  # noqa: S608 - our own text
-        f"AND (CASE delivery {_RANK} ELSE -1 END) <= $3",
+        f"AND (CASE delivery {DELIVERY_RANK} ELSE -1 END) <= $3",
         Delivery.SENT.value,
         [outbox_id for outbox_id, _ in op.sent],
         Delivery.SENT.rank,

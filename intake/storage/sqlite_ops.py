@@ -80,7 +80,7 @@ def execute(conn: sqlite3.Connection, op: Op[Any]) -> Any:
 
 
 _OPEN = tuple(str(status) for status in OPEN_STATUSES)
-_CONVERSATION_COLUMNS = (
+CONVERSATION_COLUMNS = (
     "id, contact_id, channel, language, state, status, created_at, updated_at, danger, under18, "
     "outside_hours, queued_at, claimed_by, last_inbound_at, closed_at, stat_key, version, source, flood"
 )
@@ -144,7 +144,7 @@ def _update_contact(conn: sqlite3.Connection, op: UpdateContact) -> None:
 
 def _open_conversation(conn: sqlite3.Connection, op: OpenConversation) -> Conversation | None:
     row = conn.execute(
-        f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE contact_id = ? AND status IN (?, ?, ?) "  # noqa: S608 - constant
+        f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE contact_id = ? AND status IN (?, ?, ?) "  # noqa: S608 - constant
         "ORDER BY created_at DESC LIMIT 1",
         (op.contact_id, *_OPEN),
     ).fetchone()
@@ -153,7 +153,7 @@ def _open_conversation(conn: sqlite3.Connection, op: OpenConversation) -> Conver
 
 def _conversations_of(conn: sqlite3.Connection, op: ConversationsOf) -> list[Conversation]:
     rows = conn.execute(
-        f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE contact_id = ? ORDER BY created_at",  # noqa: S608 - constant
+        f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE contact_id = ? ORDER BY created_at",  # noqa: S608 - constant
         (op.contact_id,),
     ).fetchall()
     return [_conversation(row) for row in rows]
@@ -457,7 +457,7 @@ def outbox_rows(cipher: Cipher, stored: list[tuple[Any, ...]]) -> list[OutboxRow
     return rows
 
 
-_RANK = " ".join(f"WHEN '{state.value}' THEN {state.rank}" for state in Delivery)
+DELIVERY_RANK = " ".join(f"WHEN '{state.value}' THEN {state.rank}" for state in Delivery)
 
 
 def _mark_sent(conn: sqlite3.Connection, op: MarkSent) -> None:
@@ -473,7 +473,7 @@ def _mark_sent(conn: sqlite3.Connection, op: MarkSent) -> None:
     ids = [outbox_id for outbox_id, _ in op.sent]
     conn.execute(
         f"UPDATE messages SET delivery = ? WHERE outbox_id IN ({', '.join('?' * len(ids))}) "  # noqa: S608 - our own text
-        f"AND (CASE delivery {_RANK} ELSE -1 END) <= ?",
+        f"AND (CASE delivery {DELIVERY_RANK} ELSE -1 END) <= ?",
         (Delivery.SENT.value, *ids, Delivery.SENT.rank),
     )
 
