@@ -237,7 +237,7 @@ class InboundRules:
         if contact.block_notified:
             return Handled(turn.conv.id, replied=False)
         contact.block_notified = True
-        yield from ask(UpdateContact(contact.id, {"block_notified": 1}))
+        yield from ask(UpdateContact(contact.id, {"block_notified": True}))
         self._say(turn, c.BLOCKED)
         return Handled(turn.conv.id, replied=True)
 
@@ -287,7 +287,7 @@ class InboundRules:
         if Event.STOP in result.events:
             # The provider blocks sends after an opt-out; trying anyway would only fail, so cancel.
             contact.opted_out = True
-            yield from ask(UpdateContact(contact.id, {"opted_out": 1}))
+            yield from ask(UpdateContact(contact.id, {"opted_out": True}))
             yield from self._flush(turn)
             yield from ask(CancelPending(contact.pseudonym, "opted out"))
             conv.status = ConversationStatus.CLOSED

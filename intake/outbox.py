@@ -107,7 +107,8 @@ class OutboxWorker:
     async def _claim(self) -> list[OutboxRow]:
         started = time.monotonic()
         if self.db.writer is not None:
-            # SQLite: a job of the writer, in the batch with the webhooks' units; opened after it.
+            # A job of the writer (SQLite: in the batch with the webhooks' units; PostgreSQL: on the
+            # outbox's own lane, no key); opened after it, outside the job.
             now = self.clock()
             claim = ClaimDue(now, now + self.lease, self.batch, tuple(self.senders))
             claimed = outbox_rows(self.db.cipher(), await self.db.perform(lambda: only(claim)))

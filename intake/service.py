@@ -132,7 +132,7 @@ class IntakeService:
             # Again after commit: conversations opened in parallel (PostgreSQL) did not see each other.
             if self.db.writer is not None:
                 source, now = msg.source, self.clock()
-                await self.db.perform(lambda: self._rules().settle_flood(source, now))
+                await self.db.perform(lambda: self._rules().settle_flood(source, now), key=source)
             else:
                 await settle_flood(self.db, msg.source, self.clock(), self.limits)
         if self.metrics is not None:
@@ -185,7 +185,8 @@ class IntakeService:
             ask_staff=ask_staff,
         )
         rules = self._rules()
-        handled = await self.db.perform(lambda: rules.unit(prepared))
+        # By pseudonym: one person's messages meet on one PostgreSQL lane (pg_writer.py).
+        handled = await self.db.perform(lambda: rules.unit(prepared), key=prepared.pseudonym)
         if handled is None:
             return Outcome.DUPLICATE
         self._changed(handled.conversation_id, [prepared.pseudonym] if handled.replied else [])
@@ -194,7 +195,8 @@ class IntakeService:
         return Outcome.ACCEPTED
 
     async def _handle_in_session(self, msg: InboundMessage) -> Outcome:
-        """PostgreSQL (until it has a writer of its own): the same rules on the ORM, in one transaction."""
+        """A SQLite database in memory (tests; no writer can share it): the same rules on the ORM, in one
+        transaction."""
         now = self.clock()
         channel = str(msg.contact.channel)
         pseudonym = self.keys.pseudonym(msg.contact)

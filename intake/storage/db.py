@@ -21,13 +21,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
 from intake.storage.leader import Leadership
+from intake.storage.pg_writer import PgWriter
 from intake.storage.sealed import Cipher, cipher_for, use_cipher
 from intake.storage.uow import Database, WriteTurns
+from intake.storage.urls import listen_dsn
 from intake.storage.writer import SqliteWriter
 
 log = logging.getLogger(__name__)
 
 DEFAULT_URL = "sqlite+aiosqlite:///./helpline.db"
+# PostgreSQL connections per copy (see make_engine): SQLAlchemy's pool and the writer's lanes.
+SQLALCHEMY_CONNECTIONS = 20
+PG_WRITER_LANES = 4
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Any fixed number, the same in every copy: the PostgreSQL advisory lock held while migrating.
 MIGRATION_LOCK = 0x68656C70
@@ -44,10 +49,13 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         engine = create_async_engine(url, **kwargs)
         _configure_sqlite(engine)
         return engine
-    # Up to 30 connections, all kept open: with 10 kept and 20 more opened and closed on demand, a busy
-    # minute opened a hundred connections, each paying a connect, a login and asyncpg preparing every
-    # statement again.
-    kwargs.setdefault("pool_size", 30)
+    # All kept open: with 10 kept and more opened and closed on demand, a busy minute opened a hundred
+    # connections, each paying a connect, a login and asyncpg preparing every statement again.
+    # The connection budget of one copy: these 20 (the console, the web chat's reads, the outbox's retries
+    # and the scheduled jobs: the inbound messages and the outbox's claims and sends go through the
+    # writer), the writer's PG_WRITER_CONNECTIONS (pg_writer.py) and the live bus's one LISTEN: 26, so
+    # three copies stay within PostgreSQL's default max_connections of 100 (see the README).
+    kwargs.setdefault("pool_size", SQLALCHEMY_CONNECTIONS)
     kwargs.setdefault("max_overflow", 0)
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(url, **kwargs)
@@ -93,7 +101,16 @@ def make_database(engine: AsyncEngine, cipher: Cipher | None = None) -> Database
     # Reports read without the write lock (see READ_ONLY).
     readers = make_sessionmaker(engine.execution_options(**{READ_ONLY: True}))
     if engine.dialect.name != "sqlite":
-        return Database(make_sessionmaker(engine), readers=readers)
+        # The inbound messages and the outbox's claims and sends: plain SQL on asyncpg, group-committed
+        # in lanes (pg_writer.py), PG_WRITER_LANES + 1 connections.
+        dsn = listen_dsn(engine.url.render_as_string(hide_password=False))
+        assert dsn is not None
+        return Database(
+            make_sessionmaker(engine),
+            readers=readers,
+            writer=PgWriter(dsn, lanes=PG_WRITER_LANES),
+            cipher=lambda: cipher_for(engine.dialect),
+        )
     turns = WriteTurns(SQLITE_BUSY_TIMEOUT_MS / 1000)
 
     async def checkpoint() -> None:
@@ -157,6 +174,8 @@ class Storage:
         return Leadership(self.engine)
 
     async def close(self) -> None:
+        # The writer's jobs already submitted commit first (closing it twice is harmless).
+        await self.db.close()
         await self.engine.dispose()
 
 

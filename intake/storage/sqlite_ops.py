@@ -80,7 +80,7 @@ def execute(conn: sqlite3.Connection, op: Op[Any]) -> Any:
 
 
 _OPEN = tuple(str(status) for status in OPEN_STATUSES)
-_CONVERSATION_COLUMNS = (
+CONVERSATION_COLUMNS = (
     "id, contact_id, channel, language, state, status, created_at, updated_at, danger, under18, "
     "outside_hours, queued_at, claimed_by, last_inbound_at, closed_at, stat_key, version, source, flood"
 )
@@ -144,7 +144,7 @@ def _update_contact(conn: sqlite3.Connection, op: UpdateContact) -> None:
 
 def _open_conversation(conn: sqlite3.Connection, op: OpenConversation) -> Conversation | None:
     row = conn.execute(
-        f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE contact_id = ? AND status IN (?, ?, ?) "  # noqa: S608 - constant
+        f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE contact_id = ? AND status IN (?, ?, ?) "  # noqa: S608 - constant
         "ORDER BY created_at DESC LIMIT 1",
         (op.contact_id, *_OPEN),
     ).fetchone()
@@ -153,7 +153,7 @@ def _open_conversation(conn: sqlite3.Connection, op: OpenConversation) -> Conver
 
 def _conversations_of(conn: sqlite3.Connection, op: ConversationsOf) -> list[Conversation]:
     rows = conn.execute(
-        f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE contact_id = ? ORDER BY created_at",  # noqa: S608 - constant
+        f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE contact_id = ? ORDER BY created_at",  # noqa: S608 - constant
         (op.contact_id,),
     ).fetchall()
     return [_conversation(row) for row in rows]
@@ -254,7 +254,8 @@ def _save_conversation(conn: sqlite3.Connection, op: SaveConversation) -> None:
 
 
 class StaleConversation(Exception):
-    """The conversation changed since the unit read it (cannot happen under the batch's write lock)."""
+    """The conversation changed since the unit read it (on SQLite it cannot, under the batch's write lock;
+    on PostgreSQL the writer runs the unit again)."""
 
 
 def _insert_messages(conn: sqlite3.Connection, op: InsertMessages) -> None:
@@ -316,7 +317,7 @@ def _cancel_pending(conn: sqlite3.Connection, op: CancelPending) -> None:
     )
 
 
-_STAT_DEFAULTS: dict[str, Any] = {
+STAT_DEFAULTS: dict[str, Any] = {
     "role": None,
     "kind": None,
     "age_group": None,
@@ -351,7 +352,7 @@ def _put_stat(conn: sqlite3.Connection, op: PutStat) -> str:
         if updated.rowcount == 1:
             return op.key
     key = str(uuid.uuid4())
-    row = {**_STAT_DEFAULTS, **fields, "key": key}
+    row = {**STAT_DEFAULTS, **fields, "key": key}
     conn.execute(
         f"INSERT INTO stat_records ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",  # noqa: S608 - our own column names
         tuple(_stat_value(v) for v in row.values()),
@@ -442,19 +443,21 @@ def _claim_due(conn: sqlite3.Connection, op: ClaimDue) -> list[tuple[Any, ...]]:
 
 
 def outbox_rows(cipher: Cipher, stored: list[tuple[Any, ...]]) -> list[OutboxRow]:
-    """Claimed rows as the ORM would read them (payload opened, times aware), not in any session."""
+    """Claimed rows as the ORM would read them (payload opened, times aware), not in any session; from
+    either driver's ClaimDue (SQLite's times are text, PostgreSQL's already aware datetimes)."""
     rows = []
     for values in stored:
         row = dict(zip(_OUTBOX_COLUMNS, values, strict=True))
         for name in _OUTBOX_TIMES:
-            row[name] = read_time(row[name])
+            if not isinstance(row[name], datetime):
+                row[name] = read_time(row[name])
         row["address_enc"] = bytes(row["address_enc"])
         row["payload"] = open_json(cipher, json.loads(row["payload"]))
         rows.append(OutboxRow(**row))
     return rows
 
 
-_RANK = " ".join(f"WHEN '{state.value}' THEN {state.rank}" for state in Delivery)
+DELIVERY_RANK = " ".join(f"WHEN '{state.value}' THEN {state.rank}" for state in Delivery)
 
 
 def _mark_sent(conn: sqlite3.Connection, op: MarkSent) -> None:
@@ -470,7 +473,7 @@ def _mark_sent(conn: sqlite3.Connection, op: MarkSent) -> None:
     ids = [outbox_id for outbox_id, _ in op.sent]
     conn.execute(
         f"UPDATE messages SET delivery = ? WHERE outbox_id IN ({', '.join('?' * len(ids))}) "  # noqa: S608 - our own text
-        f"AND (CASE delivery {_RANK} ELSE -1 END) <= ?",
+        f"AND (CASE delivery {DELIVERY_RANK} ELSE -1 END) <= ?",
         (Delivery.SENT.value, *ids, Delivery.SENT.rank),
     )
 

@@ -10,10 +10,12 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from intake.storage import pg_ops, sqlite_ops
 from intake.storage.calls import Calls, PhoneDuty
 from intake.storage.casework import Cases
 from intake.storage.floods import Floods, RateEvents
 from intake.storage.ops import Unit
+from intake.storage.pg_writer import PgWriter
 from intake.storage.reports import Reports
 from intake.storage.repositories import (
     Contacts,
@@ -25,7 +27,6 @@ from intake.storage.repositories import (
     Stats,
 )
 from intake.storage.sealed import Cipher
-from intake.storage.sqlite_ops import run
 from intake.storage.staff import Staff
 from intake.storage.writer import SqliteWriter
 
@@ -164,14 +165,15 @@ class Database:
         turns: WriteTurns | None = None,
         checkpoint: Callable[[], Awaitable[None]] | None = None,
         readers: async_sessionmaker[AsyncSession] | None = None,
-        writer: SqliteWriter | None = None,
+        writer: SqliteWriter | PgWriter | None = None,
         cipher: Callable[[], Cipher | None] | None = None,
     ) -> None:
         self.sessions = sessions
         self.turns = turns
         self._checkpoint = checkpoint
         self.readers = readers or sessions
-        # SQLite: the group-commit writer that runs the inbound units (see writer.py).
+        # The group-commit writer that runs the inbound units: SQLite's (writer.py) or PostgreSQL's
+        # (pg_writer.py). None only for a SQLite database in memory.
         self.writer = writer
         self._cipher = cipher
 
@@ -185,10 +187,15 @@ class Database:
             )
         return found
 
-    async def perform(self, unit: Callable[[], Unit[R]]) -> R:
-        """Run a unit of operations (storage/ops.py) as one job of the writer: answered once committed."""
-        assert self.writer is not None, "only a database with a writer runs units"
-        return await self.writer.submit(lambda conn: run(conn, unit()))
+    async def perform(self, unit: Callable[[], Unit[R]], key: str | None = None) -> R:
+        """Run a unit of operations (storage/ops.py) as one job of the writer: answered once committed.
+        `key` (a pseudonym, a source) keeps the units that lock the same rows on one PostgreSQL lane; no
+        key: the outbox's lane. (SQLite has one connection: the key changes nothing there.)"""
+        writer = self.writer
+        assert writer is not None, "only a database with a writer runs units"
+        if isinstance(writer, PgWriter):
+            return await writer.submit(lambda conn: pg_ops.run(conn, unit()), key)
+        return await writer.submit(lambda conn: sqlite_ops.run(conn, unit()))
 
     async def close(self) -> None:
         if self.writer is not None:

@@ -20,7 +20,8 @@ def driver_name(url: str) -> str:
 
 
 def listen_dsn(url: str) -> str | None:
-    """The plain PostgreSQL DSN for a direct asyncpg connection (LISTEN/NOTIFY); None on SQLite."""
+    """The plain PostgreSQL DSN for a direct asyncpg connection (the live bus's LISTEN, the writer's
+    lanes); None on SQLite."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "postgresql":
         return None

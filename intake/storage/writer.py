@@ -22,7 +22,7 @@ import sqlite3
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +62,38 @@ class _Submitted:
 
 
 @dataclass
-class _Outcome:
+class Outcome:
     value: Any = None
     error: BaseException | None = None
+
+
+class Waiting(Protocol):
+    """A submitted job as both writers queue it: its caller waits on `answer`."""
+
+    answer: asyncio.Future[Any]
+
+
+W = TypeVar("W", bound=Waiting)
+
+
+def take(queue: deque[W], limit: int) -> list[W]:
+    """The next batch: up to `limit` jobs, in order, without those whose caller gave up (cancelled)
+    before they ran."""
+    batch: list[W] = []
+    while queue and len(batch) < limit:
+        submitted = queue.popleft()
+        if not submitted.answer.done():
+            batch.append(submitted)
+    return batch
+
+
+def settle(submitted: Waiting, outcome: Outcome) -> None:
+    if submitted.answer.done():  # cancelled while its batch ran (it may be committed; as ever)
+        return
+    if outcome.error is not None:
+        submitted.answer.set_exception(outcome.error)
+    else:
+        submitted.answer.set_result(outcome.value)
 
 
 @dataclass
@@ -128,12 +157,7 @@ class SqliteWriter:
                 await self._batch(batch)
 
     def _take(self) -> list[_Submitted]:
-        batch: list[_Submitted] = []
-        while self._queue and len(batch) < self.max_batch:
-            submitted = self._queue.popleft()
-            if not submitted.answer.done():  # its caller gave up (cancelled) before it ran: skip it
-                batch.append(submitted)
-        return batch
+        return take(self._queue, self.max_batch)
 
     async def _batch(self, batch: list[_Submitted]) -> None:
         conn = self._conn
@@ -142,9 +166,9 @@ class SqliteWriter:
             await self._begin(conn)
         except Exception as exc:
             for submitted in batch:
-                _answer(submitted, _Outcome(error=exc))
+                settle(submitted, Outcome(error=exc))
             return
-        outcomes: list[_Outcome] = []
+        outcomes: list[Outcome] = []
         try:
             for submitted in batch:
                 outcomes.append(_run_job(conn, submitted))
@@ -158,7 +182,7 @@ class SqliteWriter:
                 conn.execute("ROLLBACK")
             error = exc if isinstance(exc, Exception) else WriterClosed(f"interrupted: {exc!r}")
             for submitted in batch:
-                _answer(submitted, _Outcome(error=error))
+                settle(submitted, Outcome(error=error))
             if not isinstance(exc, Exception):
                 raise
             log.error("a write batch of %d jobs failed and was rolled back", len(batch), exc_info=exc)
@@ -167,7 +191,7 @@ class SqliteWriter:
         self.jobs += len(batch)
         # Only now, committed: an answered job is on disk.
         for submitted, outcome in zip(batch, outcomes, strict=True):
-            _answer(submitted, outcome)
+            settle(submitted, outcome)
 
     async def _begin(self, conn: sqlite3.Connection) -> None:
         loop = asyncio.get_running_loop()
@@ -187,7 +211,7 @@ class SqliteWriter:
             delay = min(delay * 2, self.max_backoff)
 
 
-def _run_job(conn: sqlite3.Connection, submitted: _Submitted) -> _Outcome:
+def _run_job(conn: sqlite3.Connection, submitted: _Submitted) -> Outcome:
     """One job inside its savepoint: on an exception only its own writes are undone."""
     conn.execute("SAVEPOINT job")
     try:
@@ -196,15 +220,6 @@ def _run_job(conn: sqlite3.Connection, submitted: _Submitted) -> _Outcome:
         if conn.in_transaction:
             conn.execute("ROLLBACK TO job")
             conn.execute("RELEASE job")
-        return _Outcome(error=exc)
+        return Outcome(error=exc)
     conn.execute("RELEASE job")
-    return _Outcome(value=value)
-
-
-def _answer(submitted: _Submitted, outcome: _Outcome) -> None:
-    if submitted.answer.done():  # cancelled while its batch ran (it may be committed; as ever)
-        return
-    if outcome.error is not None:
-        submitted.answer.set_exception(outcome.error)
-    else:
-        submitted.answer.set_result(outcome.value)
+    return Outcome(value=value)

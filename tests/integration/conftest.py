@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,6 +19,7 @@ from intake.queue import StaffDesk
 from intake.service import IntakeService, Outcome
 from intake.storage.db import make_database
 from intake.storage.models import ConversationRow, MessageRow, OutboxRow
+from intake.storage.pg_writer import PgWriter
 from intake.storage.uow import Database
 from tests.conftest import LANGUAGES, TUESDAY_10
 
@@ -141,6 +142,23 @@ async def outbox(db: Database, pseudonym: str | None = None) -> list[OutboxRow]:
 
 def texts(rows: list[OutboxRow]) -> list[str]:
     return [str(row.payload["text"]) for row in rows]
+
+
+@pytest.fixture(autouse=True)
+async def _close_pg_writers(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
+    """Every PostgreSQL writer a test's Database made is closed with the test (bots/app.py closes the
+    service's): its pool's connections would otherwise outlive the test's event loop."""
+    made: list[PgWriter] = []
+    init = PgWriter.__post_init__
+
+    def register(writer: PgWriter) -> None:
+        init(writer)
+        made.append(writer)
+
+    monkeypatch.setattr(PgWriter, "__post_init__", register)
+    yield
+    for writer in made:
+        await writer.close()
 
 
 @pytest.fixture

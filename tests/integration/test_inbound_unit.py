@@ -1,4 +1,5 @@
-"""The inbound unit on the writer (plain SQL) leaves exactly the rows the ORM path leaves, on SQLite.
+"""The inbound unit on the writer (plain SQL) leaves exactly the rows the ORM path leaves, on SQLite and
+on PostgreSQL.
 
 The same people say the same things, at the same times, to two services: one whose database has the
 group-commit writer (the unit of operations, intake/inbound.py), one without it (the ORM session, as
@@ -14,10 +15,14 @@ encryption's token).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+import asyncpg
+import pytest
+from sqlalchemy import Table, make_url, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from intake.hours import OpeningHours
 from intake.messages import Channel, Contact, InboundMessage
@@ -33,6 +38,10 @@ from intake.storage.models import (
     OutboxRow,
     StatRecordRow,
 )
+from intake.storage.pg_writer import PgWriter
+from intake.storage.urls import listen_dsn
+from intake.storage.writer import SqliteWriter
+from tests.conftest import _require_postgres, _scratch_postgres
 from tests.integration.conftest import (
     ALWAYS_CLOSED,
     ALWAYS_OPEN,
@@ -178,32 +187,64 @@ def _positions(rows: list[dict[str, Any]], key: str) -> dict[Any, int]:
     return {row[key]: n for n, row in enumerate(rows)}
 
 
-def _stored(path: str) -> dict[str, list[dict[str, Any]]]:
-    """Every row as stored (text of timestamps, JSON, 0/1), with what is random by design left out."""
-    conn = sqlite3.connect(path)
-    conn.row_factory = sqlite3.Row
+def _masked(table: str, row: dict[str, Any]) -> dict[str, Any]:
+    """What is random by design (a uuid, a record's key, an encryption's token) left out."""
+    for column in list(row):
+        if (
+            (table, column) in SEALED
+            or column in ("key", "stat_key")
+            or (table == "conversations" and column == "id")
+            or column == "conversation_id"
+        ):
+            row[column] = None if row[column] is None else "…"
+    return row
+
+
+async def _stored(url: str) -> dict[str, list[dict[str, Any]]]:
+    """Every row as stored (SQLite: text of timestamps, JSON, 0/1; PostgreSQL: JSON's text as kept)."""
+    if make_url(url).get_backend_name() == "sqlite":
+        return _stored_sqlite(str(make_url(url).database))
+    conn = await asyncpg.connect(listen_dsn(url))
     try:
         found = {}
         for table in TABLES:
-            rows = [dict(row) for row in conn.execute(f"SELECT * FROM {table} ORDER BY rowid")]  # noqa: S608
-            for row in rows:
-                for column in list(row):
-                    if (
-                        (table, column) in SEALED
-                        or column in ("key", "stat_key")
-                        or (table == "conversations" and column == "id")
-                        or column == "conversation_id"
-                    ):
-                        row[column] = None if row[column] is None else "…"
-            found[table] = rows
+            rows = [_masked(table, dict(row)) for row in await conn.fetch(f"SELECT * FROM {table}")]  # noqa: S608
+            # No insertion order to read back on PostgreSQL: compared as sorted lists.
+            found[table] = sorted(rows, key=repr)
         return found
+    finally:
+        await conn.close()
+
+
+def _stored_sqlite(path: str) -> dict[str, list[dict[str, Any]]]:
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+    try:
+        return {
+            table: [
+                _masked(table, dict(row))
+                for row in conn.execute(f"SELECT * FROM {table} ORDER BY rowid")  # noqa: S608
+            ]
+            for table in TABLES
+        }
     finally:
         conn.close()
 
 
-async def _run(tmp_path: Path, name: str, writer: bool) -> tuple[IntakeService, str, list[Outcome]]:
-    path = str(tmp_path / f"{name}.db")
-    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def two_databases(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
+    """Two empty databases of one kind: one for the ORM path, one for the writer's unit."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'orm.db'}", f"sqlite+aiosqlite:///{tmp_path / 'unit.db'}"
+        return
+    admin = _require_postgres()
+    async for orm in _scratch_postgres(admin):
+        async for unit in _scratch_postgres(admin):
+            yield orm, unit
+
+
+async def _run(url: str, writer: bool) -> tuple[IntakeService, AsyncEngine, list[Outcome]]:
+    engine = make_engine(url)
     await migrate(engine)
     clock = Clock()
     service = build_service(engine, clock, OpeningHours.from_config(ALWAYS_OPEN))
@@ -211,14 +252,17 @@ async def _run(tmp_path: Path, name: str, writer: bool) -> tuple[IntakeService, 
         service.db.writer = None
     assert (service.db.writer is not None) is writer
     outcomes = await _script(service, clock)
-    return service, path, outcomes
+    return service, engine, outcomes
 
 
-async def test_the_writer_s_unit_leaves_the_rows_the_orm_path_leaves(tmp_path: Path) -> None:
-    by_orm, orm_path, orm_outcomes = await _run(tmp_path, "orm", writer=False)
-    by_unit, unit_path, unit_outcomes = await _run(tmp_path, "unit", writer=True)
+async def test_the_writer_s_unit_leaves_the_rows_the_orm_path_leaves(two_databases: tuple[str, str]) -> None:
+    orm_url, unit_url = two_databases
+    by_orm, orm_engine, orm_outcomes = await _run(orm_url, writer=False)
+    by_unit, unit_engine, unit_outcomes = await _run(unit_url, writer=True)
     try:
         assert by_unit.db.writer is not None
+        kind = SqliteWriter if make_url(unit_url).get_backend_name() == "sqlite" else PgWriter
+        assert isinstance(by_unit.db.writer, kind)
         assert by_unit.db.writer.jobs > 0
         assert unit_outcomes == orm_outcomes
         assert Outcome.DUPLICATE in unit_outcomes
@@ -230,10 +274,12 @@ async def test_the_writer_s_unit_leaves_the_rows_the_orm_path_leaves(tmp_path: P
         assert any(c["flood"] for c in unit_rows["conversations"])
         assert any(c["opted_out"] for c in unit_rows["contacts"])
         assert any(c["blocked_until"] for c in unit_rows["contacts"])
+        assert any(c["version"] > 2 for c in unit_rows["conversations"])
         assert unit_rows["stat_records"]
         assert {r["status"] for r in unit_rows["outbox"]} >= {"sent", "pending", "failed"}
         assert any(m["delivery"] == "sent" for m in unit_rows["messages"])
-        assert _stored(unit_path) == _stored(orm_path)
+        assert await _stored(unit_url) == await _stored(orm_url)
     finally:
-        await by_orm.db.close()
-        await by_unit.db.close()
+        for service, engine in ((by_orm, orm_engine), (by_unit, unit_engine)):
+            await service.db.close()
+            await engine.dispose()
