@@ -48,6 +48,7 @@ from intake.messages import (
 )
 from intake.storage.ops import (
     AnyoneStaffed,
+    Arrive,
     CancelPending,
     Contact,
     Conversation,
@@ -62,8 +63,8 @@ from intake.storage.ops import (
     MessageRefsSince,
     NewMessage,
     NewOutbox,
-    OpenConversation,
     OpenedSince,
+    OpenWithRecent,
     PutStat,
     SaveConversation,
     SentRefs,
@@ -140,19 +141,28 @@ class InboundRules:
 
     def unit(self, p: Prepared) -> Unit[Handled | None]:
         """The message's whole handling; None for a redelivery (nothing written)."""
-        if not (yield from ask(FirstTime(p.channel, p.provider_key, p.now))):
-            return None
         now = p.now
         ctx = p.ctx
-        staffed = True
-        if p.ask_staff and ctx.is_open and self.staff_idle is not None:
-            staffed = yield from ask(AnyoneStaffed(now, now - self.staff_idle))
-        if not staffed:
+        staffed = (
+            AnyoneStaffed(now, now - self.staff_idle)
+            if p.ask_staff and ctx.is_open and self.staff_idle is not None
+            else None
+        )
+        arrival = yield from ask(
+            Arrive(
+                FirstTime(p.channel, p.provider_key, now),
+                staffed,
+                TouchContact(p.pseudonym, p.channel, p.address_enc, now),
+            )
+        )
+        if arrival is None:
+            return None
+        if not arrival.staffed:
             # Within the hours but nobody signed in: no opening time to promise (it would be "now").
             ctx = replace(ctx, is_open=False, next_opening=None)
-        contact = yield from ask(TouchContact(p.pseudonym, p.channel, p.address_enc, now))
+        contact = arrival.contact
         lines: list[NewMessage] = []
-        conv = yield from ask(OpenConversation(contact.id))
+        conv, recent = yield from ask(OpenWithRecent(contact.id, now - RATE_WINDOW))
         saved = copy(conv)
         if conv is None:
             conv = yield from self._recently_closed(contact, now)
@@ -164,8 +174,9 @@ class InboundRules:
                 lines.append(NewMessage(conv.id, Direction.SYSTEM, Sender.SYSTEM, line, now))
                 yield from ask(SaveConversation(conv, new=False))
                 saved = copy(conv)
+                recent = yield from ask(InboundSince(conv.id, now - RATE_WINDOW))
         # The 1 is this message.
-        recent = 1 + ((yield from ask(InboundSince(conv.id, now - RATE_WINDOW))) if conv else 0)
+        recent += 1
         new = conv is None
         if conv is None:
             flood = p.source is not None and (yield from self._joins_flood(p.source, now))

@@ -119,6 +119,33 @@ class TouchContact(Op[Contact]):
 
 
 @dataclass(frozen=True)
+class Arrival:
+    contact: Contact
+    # Whether anyone is staffed; True when not asked.
+    staffed: bool
+
+
+@dataclass(frozen=True)
+class Arrive(Op["Arrival | None"]):
+    """FirstTime, then, for a first time only, AnyoneStaffed (when given) and TouchContact: the message's
+    first three questions in one operation (one statement on PostgreSQL). None for a redelivery."""
+
+    first: FirstTime
+    staffed: AnyoneStaffed | None
+    contact: TouchContact
+
+
+@dataclass(frozen=True)
+class OpenWithRecent(Op["tuple[Conversation | None, int]"]):
+    """OpenConversation and that conversation's InboundSince (0 without one), in one operation. Asked
+    after the contact's upsert has its lock, so on PostgreSQL it sees what the person's previous message
+    committed (a statement's snapshot is taken when it starts)."""
+
+    contact_id: int
+    since: datetime
+
+
+@dataclass(frozen=True)
 class UpdateContact(Op[None]):
     contact_id: int
     values: dict[str, Any]

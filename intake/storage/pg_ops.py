@@ -22,6 +22,8 @@ from intake.categories import topic_bits
 from intake.messages import OPEN_STATUSES, ConversationStatus, Delivery, Direction, OutboxStatus
 from intake.storage.ops import (
     AnyoneStaffed,
+    Arrival,
+    Arrive,
     CancelPending,
     ClaimDue,
     Contact,
@@ -39,6 +41,7 @@ from intake.storage.ops import (
     Op,
     OpenConversation,
     OpenedSince,
+    OpenWithRecent,
     PutStat,
     SaveConversation,
     SentRefs,
@@ -430,9 +433,63 @@ async def _mark_sent(conn: Connection, op: MarkSent) -> None:
     )
 
 
+# FirstTime, AnyoneStaffed and TouchContact in one round trip: the contact's upsert runs only when the
+# message id was new (a redelivery returns no row), and the staffed check is true when not asked ($8 NULL).
+_ARRIVE = (
+    "WITH seen AS (INSERT INTO inbound_seen (channel, provider_key, seen_at) VALUES ($1, $2, $3) "
+    "ON CONFLICT (channel, provider_key) DO NOTHING RETURNING id), "
+    "contact AS (INSERT INTO contacts (pseudonym, channel, address_enc, created_at, last_seen_at, hostile, "
+    "opted_out, block_notified) SELECT $4, $5, $6, $7, $7, false, false, false "
+    "WHERE EXISTS (SELECT FROM seen) "
+    "ON CONFLICT (pseudonym) DO UPDATE SET last_seen_at = excluded.last_seen_at, "
+    "address_enc = excluded.address_enc, opted_out = false "
+    "RETURNING id, pseudonym, channel, address_enc, blocked_until, opted_out, block_notified) "
+    "SELECT c.id, c.pseudonym, c.channel, c.address_enc, c.blocked_until, c.opted_out, c.block_notified, "
+    "$8::timestamptz IS NULL OR EXISTS (SELECT FROM staff_sessions "
+    "JOIN staff ON staff.id = staff_sessions.staff_id "
+    "WHERE NOT staff.disabled AND staff_sessions.expires_at > $9::timestamptz "
+    "AND staff_sessions.last_seen_at > $8::timestamptz) FROM contact AS c"
+)
+
+
+async def _arrive(conn: Connection, op: Arrive) -> Arrival | None:
+    first, contact, staffed = op.first, op.contact, op.staffed
+    row = await conn.fetchrow(
+        _ARRIVE,
+        first.channel,
+        first.provider_key,
+        first.now,
+        contact.pseudonym,
+        contact.channel,
+        contact.address_enc,
+        contact.now,
+        None if staffed is None else staffed.active_since,
+        None if staffed is None else staffed.now,
+    )
+    if row is None:
+        return None
+    return Arrival(Contact(row[0], row[1], row[2], bytes(row[3]), row[4], row[5], row[6]), row[7])
+
+
+# The open conversation and its inbound messages since: its own statement, after the contact's upsert
+# holds the contact's lock, so its snapshot includes what the person's previous message committed.
+_OPEN_WITH_RECENT = (
+    f"SELECT {CONVERSATION_COLUMNS}, (SELECT count(*) FROM messages AS m WHERE m.conversation_id = c.id "  # noqa: S608 - constant
+    "AND m.direction = $3 AND m.created_at >= $4) FROM conversations AS c WHERE c.contact_id = $1 "
+    "AND c.status = ANY($2::varchar[]) ORDER BY c.created_at DESC LIMIT 1"
+)
+
+
+async def _open_with_recent(conn: Connection, op: OpenWithRecent) -> tuple[Conversation | None, int]:
+    row = await conn.fetchrow(_OPEN_WITH_RECENT, op.contact_id, _OPEN, str(Direction.IN), op.since)
+    return (None, 0) if row is None else (_conversation(row), int(row[-1]))
+
+
 _RUNNERS: dict[type[Any], Callable[[Connection, Any], Awaitable[Any]]] = {
     ClaimDue: _claim_due,
     MarkSent: _mark_sent,
+    Arrive: _arrive,
+    OpenWithRecent: _open_with_recent,
     FirstTime: _first_time,
     TouchContact: _touch_contact,
     UpdateContact: _update_contact,

@@ -20,6 +20,8 @@ from intake.messages import OPEN_STATUSES, ConversationStatus, Delivery, Directi
 from intake.storage.models import OutboxRow
 from intake.storage.ops import (
     AnyoneStaffed,
+    Arrival,
+    Arrive,
     CancelPending,
     ClaimDue,
     Contact,
@@ -37,6 +39,7 @@ from intake.storage.ops import (
     Op,
     OpenConversation,
     OpenedSince,
+    OpenWithRecent,
     PutStat,
     SaveConversation,
     SentRefs,
@@ -478,9 +481,24 @@ def _mark_sent(conn: sqlite3.Connection, op: MarkSent) -> None:
     )
 
 
+def _arrive(conn: sqlite3.Connection, op: Arrive) -> Arrival | None:
+    # On SQLite a statement costs no round trip: the three as they are.
+    if not _first_time(conn, op.first):
+        return None
+    staffed = op.staffed is None or _anyone_staffed(conn, op.staffed)
+    return Arrival(_touch_contact(conn, op.contact), staffed)
+
+
+def _open_with_recent(conn: sqlite3.Connection, op: OpenWithRecent) -> tuple[Conversation | None, int]:
+    conv = _open_conversation(conn, OpenConversation(op.contact_id))
+    return conv, 0 if conv is None else _inbound_since(conn, InboundSince(conv.id, op.since))
+
+
 _RUNNERS: dict[type[Any], Callable[[sqlite3.Connection, Any], Any]] = {
     ClaimDue: _claim_due,
     MarkSent: _mark_sent,
+    Arrive: _arrive,
+    OpenWithRecent: _open_with_recent,
     FirstTime: _first_time,
     TouchContact: _touch_contact,
     UpdateContact: _update_contact,
