@@ -4,12 +4,14 @@ A job (an async function of an asyncpg connection) is routed to a lane by a key:
 the person's pseudonym, the flood check by its source, so that one person's jobs always meet in one lane
 and two lanes never lock the same contact (in opposite order or at all); the outbox's claims and
 sent-marks (no key) have a lane of their own. Each lane is a task that takes every job queued for it as
-one batch: one transaction, a savepoint per job (a job that fails is undone alone and its caller gets the
-exception), one COMMIT, and only then are the callers answered. A batch that fails as a whole (at COMMIT,
-a connection lost) is run again job by job, each in its own transaction; a job that failed on a deadlock
-or a serialization failure is run again alone after its batch. (A connection lost at COMMIT leaves it
-unknown whether the batch was written: an inbound message run again finds its provider id recorded and
-is a redelivery; a claim run again leaves the first claim's rows leased until their lease runs out.)
+one batch: one transaction, one COMMIT, and only then are the callers answered. No savepoint per job (it
+cost two round trips of a job's seven): a batch is run optimistically, and if any job fails, or the batch
+fails as a whole (at COMMIT, a connection lost), nothing of it was written and it is run again job by
+job, each in its own transaction, so a job that cannot commit fails alone and takes none of the others
+with it. A job that failed on a deadlock or a serialization failure is run again alone after that. (A
+connection lost at COMMIT leaves it unknown whether the batch was written: an inbound message run again
+finds its provider id recorded and is a redelivery; a claim run again leaves the first claim's rows
+leased until their lease runs out.)
 
 Connections: the lanes share ONE asyncpg pool of `lanes + 1` connections (5 by default), opened on the
 first job. With SQLAlchemy's pool (db.make_engine: 20 on PostgreSQL) and the live bus's LISTEN
@@ -37,8 +39,14 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# A job: runs on the lane's connection inside the batch's transaction (and its own savepoint).
+# A job: runs on the lane's connection inside the batch's transaction. It may be run more than once
+# (its batch failed, or a transient failure): a job is a fresh unit each time, with no effect but its SQL.
 PgJob = Callable[[Connection], Awaitable[T]]
+
+
+class _JobFailed(Exception):
+    """A job failed inside a batch of several: the transaction is aborted and the batch runs job by job."""
+
 
 # Failures that say nothing about the job itself: running it again may well succeed.
 _TRANSIENT: tuple[type[BaseException], ...] = (
@@ -76,9 +84,7 @@ class PgWriter:
     dsn: str
     # Lanes for keyed jobs (the inbound messages); the outbox's lane comes on top.
     lanes: int = 4
-    # Jobs per transaction at most. Each job's savepoint that writes takes a subtransaction id; past 64 in
-    # one transaction PostgreSQL's per-backend cache overflows and every other session's snapshot checks
-    # then read pg_subtrans, slowing the whole server: a batch stays under that.
+    # Jobs per transaction at most: a batch holds its persons' contact rows locked until it commits.
     max_batch: int = 50
     # Times a job is run again after a transient failure before its caller gets the error.
     retries: int = 3
@@ -159,7 +165,16 @@ class PgWriter:
                 # Nothing of the batch was written: each job again, alone, so one that cannot commit
                 # takes none of the others with it.
                 self.rerun_batches += 1
-                log.warning("a write batch of %d jobs failed (%r); running them one by one", len(batch), exc)
+                if isinstance(exc, _JobFailed):
+                    log.info(
+                        "a job failed in a write batch of %d (%r); running them one by one",
+                        len(batch),
+                        exc.__cause__,
+                    )
+                else:
+                    log.warning(
+                        "a write batch of %d jobs failed (%r); running them one by one", len(batch), exc
+                    )
                 for submitted in batch:
                     await self._batch([submitted])
                 return
@@ -184,15 +199,16 @@ class PgWriter:
             tx = conn.transaction()
             await tx.start()
             try:
-                if len(batch) == 1:
-                    # Alone: the transaction is the job's savepoint (two round trips fewer).
-                    outcome = await _run(conn, batch[0])
+                outcomes = []
+                for submitted in batch:
+                    outcome = await _run(conn, submitted)
                     if outcome.error is not None:
+                        if len(batch) > 1:
+                            raise _JobFailed from outcome.error
+                        # Alone: the transaction was the job's, and its error is the answer.
                         await tx.rollback()
                         return [outcome]
-                    outcomes = [outcome]
-                else:
-                    outcomes = [await _run_in_savepoint(conn, submitted) for submitted in batch]
+                    outcomes.append(outcome)
                 await tx.commit()
             except BaseException:
                 if not conn.is_closed():
@@ -210,20 +226,6 @@ async def _run(conn: Connection, submitted: _Submitted) -> Outcome:
         return Outcome(value=await submitted.job(conn))
     except Exception as exc:
         return Outcome(error=exc)
-
-
-async def _run_in_savepoint(conn: Connection, submitted: _Submitted) -> Outcome:
-    """One job inside its savepoint: on an exception only its own writes are undone. A savepoint that
-    cannot be rolled back (the connection is gone) fails the batch."""
-    savepoint = conn.transaction()
-    await savepoint.start()
-    try:
-        value = await submitted.job(conn)
-    except Exception as exc:
-        await savepoint.rollback()
-        return Outcome(error=exc)
-    await savepoint.commit()
-    return Outcome(value=value)
 
 
 async def _keep_as_is(conn: Connection) -> None:
