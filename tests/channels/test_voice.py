@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -79,7 +80,7 @@ class Phone:
 
 
 class Start(Protocol):
-    async def __call__(self, config: Path) -> Phone: ...
+    async def __call__(self, config: Path, clock: Callable[[], datetime] | None = None) -> Phone: ...
 
 
 @pytest.fixture
@@ -87,7 +88,7 @@ async def start(database_url: str, aiohttp_server: AiohttpServer, aiohttp_client
     fake = FakeTwilio()
     server = await aiohttp_server(fake.app)
 
-    async def go(config: Path) -> Phone:
+    async def go(config: Path, clock: Callable[[], datetime] | None = None) -> Phone:
         env = {
             "HELPLINE_ENV": "production",
             "HELPLINE_SECRET_KEY": "MDAqrmsoswGljZORB45t9X3L2oVVDt7TGFiZ3gfOf3w",
@@ -99,7 +100,7 @@ async def start(database_url: str, aiohttp_server: AiohttpServer, aiohttp_client
             "HELPLINE_TWILIO_VOICE_NUMBER": LINE,
             "HELPLINE_TWILIO_API_URL": str(server.make_url("")).rstrip("/"),
         }
-        client = await aiohttp_client(make_app(load_settings(env), run_outbox=False))
+        client = await aiohttp_client(make_app(load_settings(env), run_outbox=False, clock=clock))
         assert client.app[WIRING]
         return Phone(client, fake)
 
@@ -429,9 +430,8 @@ async def test_a_withheld_number_is_never_promised_a_call_back(start: Start) -> 
 async def test_out_of_hours_the_next_opening_is_spoken(start: Start, tmp_path: Path) -> None:
     config = tmp_path / "published-hours.toml"
     config.write_text("", encoding="utf-8")  # the published hours: Monday to Friday 09:00-16:00
-    phone = await start(config)
     saturday = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
-    phone.client.app[WIRING].service.clock = lambda: saturday
+    phone = await start(config, clock=lambda: saturday)
     await phone.twiml("", call())
     closed = await phone.twiml("language", call(Digits="2"))  # English
     assert "The phone is open again Monday 9:00" in says(closed)

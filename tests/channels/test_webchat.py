@@ -31,14 +31,16 @@ MakeClient = Callable[..., Awaitable[Client]]
 
 @pytest.fixture
 def make_client(aiohttp_client: AiohttpClient, tmp_path: Path) -> MakeClient:
-    async def build(config: str | None = "always-open.toml") -> Client:
+    async def build(
+        config: str | None = "always-open.toml", clock: Callable[[], datetime] | None = None
+    ) -> Client:
         env = {
             "HELPLINE_ENV": "development",
             "HELPLINE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}",
         }
         if config is not None:
             env["HELPLINE_CONFIG"] = str(REPO / "deploy" / "config" / config)
-        return await aiohttp_client(make_app(load_settings(env)))
+        return await aiohttp_client(make_app(load_settings(env), clock=clock))
 
     return build
 
@@ -145,9 +147,8 @@ async def test_whole_intake_in_english_by_buttons_ends_in_the_queue(client: Clie
 
 
 async def test_whole_intake_closed_names_when_the_line_opens(make_client: MakeClient) -> None:
-    client = await make_client(None)  # the published hours: the chat is open Monday and Friday
     saturday = datetime(2026, 11, 28, 12, 0, tzinfo=OSLO).astimezone(UTC)
-    wiring(client).service.clock = lambda: saturday
+    client = await make_client(None, clock=lambda: saturday)  # the published hours: open Monday and Friday
     chat = await Chat(client, lang="nb").start()
     t = wiring(client).catalogs.texts("nb")
     await chat.says("hei")
