@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from intake.messages import Delivery
+from intake.storage.ops import ApplyReport, MarkPulled, only
 from intake.storage.uow import Database
 
 
@@ -25,6 +26,10 @@ class Report:
 async def apply_report(db: Database, report: Report) -> str | None:
     """Applies a delivery report unless the reply already got further. Returns the reply's channel, or
     None when no stored reply has that id (erased, or purged)."""
+    if db.writer is not None:
+        # A job of the writer (issue 19), on the outbox's lane on PostgreSQL: the rows the sender marks.
+        op = ApplyReport(report.provider_id, report.state, report.error)
+        return await db.perform(lambda: only(op))
     async with db.uow() as uow:
         reply = await uow.outbox.by_provider_id(report.provider_id)
         if reply is None:
@@ -45,15 +50,21 @@ class PulledReply:
 
 
 async def pull(db: Database, pseudonym: str, after: int, now: datetime) -> list[PulledReply]:
-    """The replies for this person after outbox id `after`, marked pulled and sent in one commit."""
+    """The replies for this person after outbox id `after`, marked pulled and sent (committed before they
+    are returned)."""
     async with db.uow() as uow:
         rows = await uow.outbox.delivered_to(pseudonym, after)
         if not rows:
             return []
         ids = [row.id for row in rows]
-        await uow.outbox.mark_pulled(ids, now)
-        await uow.messages.set_delivery_many(ids, Delivery.SENT)
-        await uow.commit()
+        if db.writer is None:
+            await uow.outbox.mark_pulled(ids, now)
+            await uow.messages.set_delivery_many(ids, Delivery.SENT)
+            await uow.commit()
+    if db.writer is not None:
+        # Read above without a lock (most polls find nothing and write nothing); marked as a job of the
+        # writer, on the person's lane on PostgreSQL. A reply erased in between is simply not marked.
+        await db.perform(lambda: only(MarkPulled(ids, now)), key=pseudonym)
     return [PulledReply(row.id, row.payload) for row in rows]
 
 

@@ -65,7 +65,8 @@ class DeliveryUpdates(Protocol):
         ...
 
     async def pull(self, pseudonym: str, after: int) -> Sequence[PulledReply]:
-        """The replies for this person after outbox id `after`, marked pulled and sent, in one commit."""
+        """The replies for this person after outbox id `after`, marked pulled and sent before they are
+        returned."""
         ...
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from intake.messages import Delivery
+
 T = TypeVar("T")
 
 
@@ -277,3 +279,25 @@ class MarkSent(Op[None]):
 
     sent: Sequence[tuple[int, str | None]]
     now: datetime
+
+
+# ---- what a channel learns of its replies (intake/delivery.py) ----
+
+
+@dataclass(frozen=True)
+class MarkPulled(Op[None]):
+    """As Outbox.mark_pulled and Messages.set_delivery_many: a pull channel (the web chat) fetched these
+    replies; they are sent."""
+
+    ids: Sequence[int]
+    now: datetime
+
+
+@dataclass(frozen=True)
+class ApplyReport(Op["str | None"]):
+    """As delivery.apply_report on the repositories: the reply the provider knows by `provider_id` gets
+    `state` unless it already got further, and `error` if given; the reply's channel, or None without one."""
+
+    provider_id: str
+    state: Delivery
+    error: str | None

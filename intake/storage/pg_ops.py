@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import asyncpg
@@ -22,6 +22,7 @@ from intake.categories import topic_bits
 from intake.messages import OPEN_STATUSES, ConversationStatus, Delivery, Direction, OutboxStatus
 from intake.storage.ops import (
     AnyoneStaffed,
+    ApplyReport,
     Arrival,
     Arrive,
     CancelPending,
@@ -36,6 +37,7 @@ from intake.storage.ops import (
     InsertMessages,
     InsertOutbox,
     MarkFlood,
+    MarkPulled,
     MarkSent,
     MessageRefsSince,
     Op,
@@ -423,14 +425,41 @@ async def _mark_sent(conn: Connection, op: MarkSent) -> None:
         "last_error = NULL WHERE id = $4",
         [(str(OutboxStatus.SENT), op.now, provider_id, outbox_id) for outbox_id, provider_id in op.sent],
     )
-    # As Messages.advance_delivery: unless the reply's message already got further.
+    await _advance_delivery(conn, [outbox_id for outbox_id, _ in op.sent], Delivery.SENT)
+
+
+_ADVANCE = (
+    f"UPDATE messages SET delivery = $1 WHERE outbox_id = ANY($2::bigint[]) "  # noqa: S608 - our own text
+    f"AND (CASE delivery {DELIVERY_RANK} ELSE -1 END) <= $3"
+)
+
+
+async def _advance_delivery(conn: Connection, ids: Sequence[int], state: Delivery) -> int:
+    """As Messages.advance_delivery: unless the reply's message already got further."""
+    status = await conn.execute(_ADVANCE, state.value, list(ids), state.rank)
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def _mark_pulled(conn: Connection, op: MarkPulled) -> None:
     await conn.execute(
-        f"UPDATE messages SET delivery = $1 WHERE outbox_id = ANY($2::bigint[]) "  # noqa: S608 - our own text
-        f"AND (CASE delivery {DELIVERY_RANK} ELSE -1 END) <= $3",
-        Delivery.SENT.value,
-        [outbox_id for outbox_id, _ in op.sent],
-        Delivery.SENT.rank,
+        "UPDATE outbox SET status = $1, sent_at = $2, attempts = attempts + 1 "
+        "WHERE id = ANY($3::bigint[]) AND status != $1",
+        str(OutboxStatus.SENT),
+        op.now,
+        list(op.ids),
     )
+    await _advance_delivery(conn, op.ids, Delivery.SENT)
+
+
+async def _apply_report(conn: Connection, op: ApplyReport) -> str | None:
+    found = await conn.fetchrow(
+        "SELECT id, channel FROM outbox WHERE provider_id = $1 ORDER BY id LIMIT 1", op.provider_id
+    )
+    if found is None:
+        return None
+    if await _advance_delivery(conn, [found[0]], op.state) and op.error is not None:
+        await conn.execute("UPDATE outbox SET last_error = $1 WHERE id = $2", op.error[:200], found[0])
+    return str(found[1])
 
 
 # FirstTime, AnyoneStaffed and TouchContact in one round trip: the contact's upsert runs only when the
@@ -488,6 +517,8 @@ async def _open_with_recent(conn: Connection, op: OpenWithRecent) -> tuple[Conve
 _RUNNERS: dict[type[Any], Callable[[Connection, Any], Awaitable[Any]]] = {
     ClaimDue: _claim_due,
     MarkSent: _mark_sent,
+    MarkPulled: _mark_pulled,
+    ApplyReport: _apply_report,
     Arrive: _arrive,
     OpenWithRecent: _open_with_recent,
     FirstTime: _first_time,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -20,6 +20,7 @@ from intake.messages import OPEN_STATUSES, ConversationStatus, Delivery, Directi
 from intake.storage.models import OutboxRow
 from intake.storage.ops import (
     AnyoneStaffed,
+    ApplyReport,
     Arrival,
     Arrive,
     CancelPending,
@@ -34,6 +35,7 @@ from intake.storage.ops import (
     InsertMessages,
     InsertOutbox,
     MarkFlood,
+    MarkPulled,
     MarkSent,
     MessageRefsSince,
     Op,
@@ -472,13 +474,37 @@ def _mark_sent(conn: sqlite3.Connection, op: MarkSent) -> None:
             for outbox_id, provider_id in op.sent
         ],
     )
-    # As Messages.advance_delivery: unless the reply's message already got further.
-    ids = [outbox_id for outbox_id, _ in op.sent]
-    conn.execute(
+    _advance_delivery(conn, [outbox_id for outbox_id, _ in op.sent], Delivery.SENT)
+
+
+def _advance_delivery(conn: sqlite3.Connection, ids: Sequence[int], state: Delivery) -> int:
+    """As Messages.advance_delivery: unless the reply's message already got further."""
+    return conn.execute(
         f"UPDATE messages SET delivery = ? WHERE outbox_id IN ({', '.join('?' * len(ids))}) "  # noqa: S608 - our own text
         f"AND (CASE delivery {DELIVERY_RANK} ELSE -1 END) <= ?",
-        (Delivery.SENT.value, *ids, Delivery.SENT.rank),
+        (state.value, *ids, state.rank),
+    ).rowcount
+
+
+def _mark_pulled(conn: sqlite3.Connection, op: MarkPulled) -> None:
+    sent = str(OutboxStatus.SENT)
+    conn.execute(
+        f"UPDATE outbox SET status = ?, sent_at = ?, attempts = attempts + 1 "  # noqa: S608 - placeholders
+        f"WHERE id IN ({', '.join('?' * len(op.ids))}) AND status != ?",
+        (sent, stored_time(op.now), *op.ids, sent),
     )
+    _advance_delivery(conn, op.ids, Delivery.SENT)
+
+
+def _apply_report(conn: sqlite3.Connection, op: ApplyReport) -> str | None:
+    found = conn.execute(
+        "SELECT id, channel FROM outbox WHERE provider_id = ? ORDER BY id LIMIT 1", (op.provider_id,)
+    ).fetchone()
+    if found is None:
+        return None
+    if _advance_delivery(conn, [found[0]], op.state) and op.error is not None:
+        conn.execute("UPDATE outbox SET last_error = ? WHERE id = ?", (op.error[:200], found[0]))
+    return str(found[1])
 
 
 def _arrive(conn: sqlite3.Connection, op: Arrive) -> Arrival | None:
@@ -497,6 +523,8 @@ def _open_with_recent(conn: sqlite3.Connection, op: OpenWithRecent) -> tuple[Con
 _RUNNERS: dict[type[Any], Callable[[sqlite3.Connection, Any], Any]] = {
     ClaimDue: _claim_due,
     MarkSent: _mark_sent,
+    MarkPulled: _mark_pulled,
+    ApplyReport: _apply_report,
     Arrive: _arrive,
     OpenWithRecent: _open_with_recent,
     FirstTime: _first_time,

@@ -24,8 +24,9 @@ import pytest
 from sqlalchemy import Table, make_url, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from intake.delivery import Report, apply_report, pull
 from intake.hours import OpeningHours
-from intake.messages import Channel, Contact, InboundMessage
+from intake.messages import Channel, Contact, Delivery, InboundMessage
 from intake.queue import Categorisation
 from intake.service import IntakeService, Outcome
 from intake.staff import StaffAccounts
@@ -50,6 +51,7 @@ from tests.integration.conftest import (
     build_desk,
     build_service,
     conversations,
+    outbox,
 )
 from tests.integration.test_outbox import FakeTelegram, worker
 from tests.integration.test_service import BUTTON_INTAKE, TYPED_INTAKE
@@ -138,6 +140,22 @@ async def _script(service: IntakeService, clock: Clock) -> list[Outcome]:
     unstaffed = Writer(service, "unstaffed")
     await say(unstaffed, "hei")
     await say(unstaffed, "1")
+
+    # What channels learn of their replies (on the writer: its jobs too): a web chat tab pulls its
+    # replies, then delivery reports arrive in any order.
+    tab = Writer(service, "pulling-tab", Channel.WEBCHAT)
+    await say(tab, "hei")
+    pulled = await pull(service.db, tab.pseudonym, 0, clock())
+    assert pulled
+    assert await pull(service.db, tab.pseudonym, pulled[-1].id, clock()) == []
+    while await sender.run_once():
+        clock.advance(seconds=0.1)
+    sent = [row for row in await outbox(service.db) if row.provider_id is not None]
+    arrived, lost = str(sent[0].provider_id), str(sent[1].provider_id)
+    assert await apply_report(service.db, Report(arrived, Delivery.DELIVERED)) == "telegram"
+    assert await apply_report(service.db, Report(arrived, Delivery.FAILED, "late")) == "telegram"
+    assert await apply_report(service.db, Report(lost, Delivery.FAILED, "Telegram: failed")) == "telegram"
+    assert await apply_report(service.db, Report("no such reply", Delivery.DELIVERED)) is None
     return outcomes
 
 
@@ -278,6 +296,8 @@ async def test_the_writer_s_unit_leaves_the_rows_the_orm_path_leaves(two_databas
         assert unit_rows["stat_records"]
         assert {r["status"] for r in unit_rows["outbox"]} >= {"sent", "pending", "failed"}
         assert any(m["delivery"] == "sent" for m in unit_rows["messages"])
+        assert {m["delivery"] for m in unit_rows["messages"]} >= {"delivered", "failed"}
+        assert [r["status"] for r in unit_rows["outbox"] if r["last_error"] == "Telegram: failed"] == ["sent"]
         assert await _stored(unit_url) == await _stored(orm_url)
     finally:
         for service, engine in ((by_orm, orm_engine), (by_unit, unit_engine)):
