@@ -57,8 +57,8 @@ from intake.storage.ops import (
     FirstTime,
     ForgetOutbox,
     InboundSince,
-    InsertMessages,
     InsertOutbox,
+    InsertReplies,
     MarkFlood,
     MessageRefsSince,
     NewMessage,
@@ -350,9 +350,6 @@ class InboundRules:
         order the transcript shows them (by id): a reopened line, the message, the replies."""
         conv, now = turn.conv, turn.p.now
         yield from self._flush(turn)
-        ids = yield from ask(
-            InsertOutbox([self._outbox_row(conv.id, turn.contact, r, now) for r in turn.replies])
-        )
         inbound = NewMessage(
             conv.id,
             Direction.IN,
@@ -369,12 +366,12 @@ class InboundRules:
                 reply.sender,
                 seal_text(self.cipher, reply.text),
                 now,
-                outbox_id=outbox_id,
                 delivery=Delivery.PENDING.value,
             )
-            for reply, outbox_id in zip(turn.replies, ids, strict=True)
+            for reply in turn.replies
         ]
-        yield from ask(InsertMessages([*turn.lines, inbound, *out]))
+        rows = [self._outbox_row(conv.id, turn.contact, r, now) for r in turn.replies]
+        yield from ask(InsertReplies(rows, [*turn.lines, inbound], out))
 
     def _flush(self, turn: _Turn) -> Unit[None]:
         """Write the conversation if it changed since it was last written. Called where the ORM path's

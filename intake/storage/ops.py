@@ -220,6 +220,17 @@ class InsertOutbox(Op[list[int]]):
 
 
 @dataclass(frozen=True)
+class InsertReplies(Op[None]):
+    """A message's writes after its conversation: InsertOutbox(outbox), then InsertMessages of `before`
+    and of `replies`, the i-th reply's message pointing at the i-th outbox row (the driver fills in its
+    id). One operation, so PostgreSQL writes them in one statement."""
+
+    outbox: Sequence[NewOutbox]
+    before: Sequence[NewMessage]
+    replies: Sequence[NewMessage]
+
+
+@dataclass(frozen=True)
 class CancelPending(Op[None]):
     pseudonym: str
     reason: str

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import asyncpg
@@ -36,10 +37,13 @@ from intake.storage.ops import (
     InboundSince,
     InsertMessages,
     InsertOutbox,
+    InsertReplies,
     MarkFlood,
     MarkPulled,
     MarkSent,
     MessageRefsSince,
+    NewMessage,
+    NewOutbox,
     Op,
     OpenConversation,
     OpenedSince,
@@ -311,6 +315,64 @@ async def _insert_outbox(conn: Connection, op: InsertOutbox) -> list[int]:
     return sorted(int(row[0]) for row in found)
 
 
+_MESSAGE_COLUMNS = (
+    "conversation_id, direction, sender, text, attachments, created_at, outbox_id, provider_ref, delivery"
+)
+
+
+async def _insert_replies(conn: Connection, op: InsertReplies) -> None:
+    """One statement: the outbox rows (ids drawn in the order of their VALUES, as `_insert_outbox`
+    relies on), then every message in order, the i-th reply's pointing at the i-th new outbox id."""
+    if not op.outbox:
+        await _insert_messages(conn, InsertMessages([*op.before, *op.replies]))
+        return
+    params: list[Any] = []
+
+    def row(*values: Any) -> str:
+        """A VALUES row of placeholders; a value that is a `_Sql` goes in as its text."""
+        slots = []
+        for value in values:
+            if isinstance(value, _Sql):
+                slots.append(value.text)
+            else:
+                params.append(value)
+                slots.append(f"${len(params)}")
+        return f"({', '.join(slots)})"
+
+    outbox = [row(*_outbox_values(r)) for r in op.outbox]
+    pointers = [_Sql(f"(SELECT id FROM ob ORDER BY id OFFSET {k} LIMIT 1)") for k in range(len(op.replies))]  # noqa: S608 - our own integers
+    before: list[tuple[NewMessage, Any]] = [(m, m.outbox_id) for m in op.before]
+    messages = [
+        row(*_message_values(m, outbox_id))
+        for m, outbox_id in [*before, *zip(op.replies, pointers, strict=True)]
+    ]
+    await conn.execute(
+        "WITH ob AS (INSERT INTO outbox (conversation_id, channel, pseudonym, address_enc, payload, status, "  # noqa: S608 - placeholders and our own integers
+        f"attempts, next_attempt_at, created_at) VALUES {', '.join(outbox)} RETURNING id) "
+        f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES {', '.join(messages)}",
+        *params,
+    )
+
+
+def _outbox_values(r: NewOutbox) -> list[Any]:
+    payload = json.dumps(r.payload_enc)
+    zero = _Sql("0")  # attempts
+    head = [r.conversation_id, r.channel, r.pseudonym, r.address_enc, payload, r.status]
+    return [*head, zero, r.next_attempt_at, r.created_at]
+
+
+def _message_values(m: NewMessage, outbox_id: Any) -> list[Any]:
+    head = [m.conversation_id, m.direction, m.sender, m.text_enc, m.attachments, m.created_at]
+    return [*head, outbox_id, m.provider_ref, m.delivery]
+
+
+@dataclass(frozen=True)
+class _Sql:
+    """SQL text of our own in a VALUES row, where a placeholder would otherwise go."""
+
+    text: str
+
+
 async def _cancel_pending(conn: Connection, op: CancelPending) -> None:
     await conn.execute(
         "UPDATE outbox SET status = $1, last_error = $2 WHERE pseudonym = $3 AND status IN ($4, $5)",
@@ -534,6 +596,7 @@ _RUNNERS: dict[type[Any], Callable[[Connection, Any], Awaitable[Any]]] = {
     SaveConversation: _save_conversation,
     InsertMessages: _insert_messages,
     InsertOutbox: _insert_outbox,
+    InsertReplies: _insert_replies,
     CancelPending: _cancel_pending,
     PutStat: _put_stat,
     MessageRefsSince: _message_refs_since,

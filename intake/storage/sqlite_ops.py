@@ -12,6 +12,7 @@ import json
 import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -34,6 +35,7 @@ from intake.storage.ops import (
     InboundSince,
     InsertMessages,
     InsertOutbox,
+    InsertReplies,
     MarkFlood,
     MarkPulled,
     MarkSent,
@@ -309,6 +311,12 @@ def _insert_outbox(conn: sqlite3.Connection, op: InsertOutbox) -> list[int]:
     return sorted(int(row[0]) for row in rows)
 
 
+def _insert_replies(conn: sqlite3.Connection, op: InsertReplies) -> None:
+    ids = _insert_outbox(conn, InsertOutbox(op.outbox))
+    replies = [replace(m, outbox_id=i) for m, i in zip(op.replies, ids, strict=True)]
+    _insert_messages(conn, InsertMessages([*op.before, *replies]))
+
+
 def _cancel_pending(conn: sqlite3.Connection, op: CancelPending) -> None:
     conn.execute(
         "UPDATE outbox SET status = ?, last_error = ? WHERE pseudonym = ? AND status IN (?, ?)",
@@ -540,6 +548,7 @@ _RUNNERS: dict[type[Any], Callable[[sqlite3.Connection, Any], Any]] = {
     SaveConversation: _save_conversation,
     InsertMessages: _insert_messages,
     InsertOutbox: _insert_outbox,
+    InsertReplies: _insert_replies,
     CancelPending: _cancel_pending,
     PutStat: _put_stat,
     MessageRefsSince: _message_refs_since,
